@@ -1,0 +1,37 @@
+/** SDK clients configured once for Lambda, local mode, tests and the CLI. */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+
+export interface AwsTarget {
+  /** Endpoint of an emulator or compatible service; omit for real AWS. */
+  readonly endpoint?: string;
+  readonly region: string;
+}
+
+/** Emulators accept any credentials; real AWS uses the default provider chain. */
+function emulatorCredentials(target: AwsTarget) {
+  if (!target.endpoint || process.env.AWS_ACCESS_KEY_ID) return undefined;
+  return { accessKeyId: "sealtrail-local", secretAccessKey: "sealtrail-local" };
+}
+
+export function s3Client(
+  target: AwsTarget,
+  overrides: Partial<ConstructorParameters<typeof S3Client>[0]> = {},
+): S3Client {
+  return new S3Client({
+    region: target.region,
+    endpoint: target.endpoint,
+    // Emulators serve buckets by path, not by virtual host.
+    forcePathStyle: target.endpoint !== undefined,
+    credentials: emulatorCredentials(target),
+    ...overrides,
+  });
+}
+
+export function dynamoClient(target: AwsTarget): DynamoDBClient {
+  return new DynamoDBClient({
+    region: target.region,
+    endpoint: target.endpoint,
+    credentials: emulatorCredentials(target),
+  });
+}

@@ -1,0 +1,106 @@
+/**
+ * Runtime configuration, read from the environment once per Lambda environment (or passed in by
+ * local mode and tests). The CDK construct sets exactly these variables.
+ */
+import { z } from "zod";
+import type { AwsTarget } from "./aws/clients";
+
+/** An issuer whose end-user tokens may be forwarded in X-Sealtrail-Subject-Token. */
+const SubjectIssuerSchema = z.object({
+  issuer: z.string().min(1),
+  /** Where this issuer's keys are fetched from: configuration only, never the token. */
+  jwksUrl: z.string().url(),
+  /** A subject token must carry at least one of these in `aud` (or `client_id` for Cognito access tokens). */
+  audiences: z.array(z.string().min(1)).min(1),
+});
+export type SubjectIssuer = z.infer<typeof SubjectIssuerSchema>;
+
+export interface SealtrailConfig {
+  readonly bucket: string;
+  readonly table: string;
+  /** Number of hash chains K; order is defined within a chain. */
+  readonly chains: number;
+  readonly scopes: { readonly write: string; readonly read: string; readonly admin: string };
+  /** Claim of the caller's token that names its tenant; without it every record has tenant "default". */
+  readonly tenantClaim?: string;
+  readonly subjectIssuers: readonly SubjectIssuer[];
+  /** Days after which index pointer items expire; undefined keeps them forever. */
+  readonly indexTtlDays?: number;
+  /** How long a Lambda environment's chain lease lasts before another may take it. */
+  readonly leaseSeconds: number;
+  readonly aws: AwsTarget;
+}
+
+export const ENV = {
+  bucket: "SEALTRAIL_BUCKET",
+  table: "SEALTRAIL_TABLE",
+  chains: "SEALTRAIL_CHAINS",
+  writeScope: "SEALTRAIL_WRITE_SCOPE",
+  readScope: "SEALTRAIL_READ_SCOPE",
+  adminScope: "SEALTRAIL_ADMIN_SCOPE",
+  tenantClaim: "SEALTRAIL_TENANT_CLAIM",
+  subjectIssuers: "SEALTRAIL_SUBJECT_ISSUERS",
+  indexTtlDays: "SEALTRAIL_INDEX_TTL_DAYS",
+  leaseSeconds: "SEALTRAIL_LEASE_SECONDS",
+} as const;
+
+export const DEFAULT_SCOPES = {
+  write: "sealtrail/write",
+  read: "sealtrail/read",
+  admin: "sealtrail/admin",
+} as const;
+export const DEFAULT_CHAINS = 16;
+export const DEFAULT_LEASE_SECONDS = 300;
+
+const positiveInt = (name: string) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int()
+    .positive();
+
+const EnvSchema = z.object({
+  [ENV.bucket]: z.string({ error: `${ENV.bucket} is required` }).min(1),
+  [ENV.table]: z.string({ error: `${ENV.table} is required` }).min(1),
+  [ENV.chains]: positiveInt(ENV.chains).max(1024).default(DEFAULT_CHAINS),
+  [ENV.writeScope]: z.string().min(1).default(DEFAULT_SCOPES.write),
+  [ENV.readScope]: z.string().min(1).default(DEFAULT_SCOPES.read),
+  [ENV.adminScope]: z.string().min(1).default(DEFAULT_SCOPES.admin),
+  [ENV.tenantClaim]: z.string().min(1).optional(),
+  [ENV.subjectIssuers]: z
+    .string()
+    .default("[]")
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: `${ENV.subjectIssuers} must be a JSON array` });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(SubjectIssuerSchema)),
+  [ENV.indexTtlDays]: positiveInt(ENV.indexTtlDays).optional(),
+  [ENV.leaseSeconds]: positiveInt(ENV.leaseSeconds).default(DEFAULT_LEASE_SECONDS),
+  AWS_ENDPOINT_URL: z.string().url().optional(),
+  AWS_REGION: z.string().min(1).default("us-east-1"),
+});
+
+export function configFromEnv(env: Record<string, string | undefined> = process.env): SealtrailConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(
+      `Invalid sealtrail configuration: ${parsed.error.issues.map((i) => i.message).join("; ")}`,
+    );
+  }
+  const e = parsed.data;
+  return {
+    bucket: e[ENV.bucket],
+    table: e[ENV.table],
+    chains: e[ENV.chains],
+    scopes: { write: e[ENV.writeScope], read: e[ENV.readScope], admin: e[ENV.adminScope] },
+    tenantClaim: e[ENV.tenantClaim],
+    subjectIssuers: e[ENV.subjectIssuers],
+    indexTtlDays: e[ENV.indexTtlDays],
+    leaseSeconds: e[ENV.leaseSeconds],
+    aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL },
+  };
+}
