@@ -1,0 +1,63 @@
+/**
+ * Seals records into a batch data object: gzip of the record lines, content-addressed by the
+ * SHA-256 of the object bytes, with an RFC 9162 Merkle root over the lines.
+ */
+import { gzipSync } from "node:zlib";
+import { sha256, sha256Hex } from "./hash";
+import type { ChainLink } from "./link";
+import { leafHash, merkleRoot } from "./merkle";
+import { dataObjectKey } from "./paths";
+import { serializeRecord } from "./record";
+import type { EventRecord } from "./schema";
+
+export interface SealedBatch {
+  readonly key: string;
+  /** The gzip object as stored. */
+  readonly bytes: Buffer;
+  /** SHA-256 of `bytes`, hex (also the last segment of the key). */
+  readonly sha256: string;
+  readonly root: string;
+  readonly count: number;
+  readonly firstTime: string;
+  readonly lastTime: string;
+  /** One per record, in line order: the Merkle leaf hashes, hex. */
+  readonly leafHashes: readonly string[];
+}
+
+export function sealBatch(records: readonly EventRecord[], receivedAt: Date): SealedBatch {
+  if (records.length === 0) throw new Error("a batch holds at least one record");
+  const lines = records.map((record) => Buffer.from(serializeRecord(record), "utf8"));
+  const leaves = lines.map((line) => leafHash(line));
+  const bytes = gzipSync(Buffer.concat(lines.flatMap((line) => [line, NEWLINE])));
+  const digest = sha256Hex(bytes);
+  const times = records.map((record) => record.time).sort();
+  return {
+    key: dataObjectKey(receivedAt, digest),
+    bytes,
+    sha256: digest,
+    root: merkleRoot(leaves).toString("hex"),
+    count: records.length,
+    firstTime: times[0] as string,
+    lastTime: times[times.length - 1] as string,
+    leafHashes: leaves.map((leaf) => leaf.toString("hex")),
+  };
+}
+
+const NEWLINE = Buffer.from("\n");
+
+/** The `batch` member of a chain link for a sealed batch. */
+export function linkBatchOf(batch: SealedBatch): ChainLink["batch"] {
+  return {
+    key: batch.key,
+    sha256: batch.sha256,
+    root: batch.root,
+    count: batch.count,
+    first_time: batch.firstTime,
+    last_time: batch.lastTime,
+  };
+}
+
+/** SHA-256 of bytes in the base64 form S3's x-amz-checksum-sha256 header takes. */
+export function checksumSha256Base64(bytes: Uint8Array): string {
+  return sha256(bytes).toString("base64");
+}

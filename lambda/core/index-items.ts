@@ -1,0 +1,119 @@
+/**
+ * Pure builders of the index table's items (key layout in index-table.ts). Every composite key
+ * escapes its parts, so a tenant or subject containing "#" can never alias another's partition.
+ */
+import { sha256Hex } from "./hash";
+import {
+  GLOBAL_INDEXES,
+  PARTITION_KEY,
+  SORT_KEY,
+  TIME_SHARDS,
+  TIME_SORT_KEY,
+  TTL_ATTRIBUTE,
+} from "./index-table";
+import type { EventRecord } from "./schema";
+
+/** Escapes "%" and "#" so "#" can join key parts unambiguously. */
+export function keyPart(value: string): string {
+  return value.replaceAll("%", "%25").replaceAll("#", "%23");
+}
+
+export function compositeKey(...parts: readonly string[]): string {
+  return parts.map(keyPart).join("#");
+}
+
+/** Which time-index shard an event id falls in: stable, spread evenly by hash. */
+export function timeShardOf(eventId: string, shards = TIME_SHARDS): number {
+  return Number.parseInt(sha256Hex(eventId).slice(0, 8), 16) % shards;
+}
+
+export function eventItemKey(eventId: string): Record<string, string> {
+  return { [PARTITION_KEY]: compositeKey("event", eventId), [SORT_KEY]: "event" };
+}
+
+/** Where in the archive an event is: enough to fetch and prove it. */
+export interface EventLocation {
+  readonly chain: string;
+  readonly seq: number;
+  readonly linkKey: string;
+  readonly linkHash: string;
+  readonly batchKey: string;
+  readonly leafIndex: number;
+  readonly leafHash: string;
+}
+
+export type IndexItem = Record<string, string | number | boolean>;
+
+/** The pointer item of one event: location plus the searched attributes and every GSI key. */
+export function eventPointerItem(record: EventRecord, location: EventLocation, ttlDays?: number): IndexItem {
+  const t = record.tenant;
+  const item: IndexItem = {
+    ...eventItemKey(record.id),
+    event_id: record.id,
+    tenant: t,
+    time: record.time,
+    action: record.action,
+    outcome: record.outcome,
+    actor_sub: record.actor.sub,
+    actor_verified: record.actor.verified,
+    chain: location.chain,
+    seq: location.seq,
+    link_key: location.linkKey,
+    link_hash: location.linkHash,
+    batch_key: location.batchKey,
+    leaf_index: location.leafIndex,
+    leaf_hash: location.leafHash,
+    [TIME_SORT_KEY]: `${record.time}#${record.id}`,
+    [GLOBAL_INDEXES.actor.partitionKey]: compositeKey(t, record.actor.sub),
+    [GLOBAL_INDEXES.action.partitionKey]: compositeKey(t, record.action),
+    [GLOBAL_INDEXES.time.partitionKey]: compositeKey(t, String(timeShardOf(record.id))),
+  };
+  if (record.actor.iss) item.actor_iss = record.actor.iss;
+  if (record.resource) {
+    item.resource_type = record.resource.type;
+    item.resource_id = record.resource.id;
+    item[GLOBAL_INDEXES.resource.partitionKey] = compositeKey(t, record.resource.type, record.resource.id);
+  }
+  if (record.actor.session_id) {
+    item.session_id = record.actor.session_id;
+    item[GLOBAL_INDEXES.session.partitionKey] = compositeKey(t, record.actor.session_id);
+  }
+  if (record.http?.request_id) {
+    item.request_id = record.http.request_id;
+    item[GLOBAL_INDEXES.request.partitionKey] = compositeKey(t, record.http.request_id);
+  }
+  if (ttlDays !== undefined) {
+    item[TTL_ATTRIBUTE] = Math.floor(Date.parse(record.time) / 1000) + ttlDays * 86_400;
+  }
+  return item;
+}
+
+/** Marks a link as fully indexed; the reindex job looks for links without one. */
+export function indexedMarkerKey(chain: string, seq: number): Record<string, string> {
+  return { [PARTITION_KEY]: compositeKey("indexed", chain), [SORT_KEY]: String(seq).padStart(20, "0") };
+}
+
+/** Newest seq known per chain: where a writer starts reading, never trusted as the head. */
+export function headHintKey(chain: string): Record<string, string> {
+  return { [PARTITION_KEY]: compositeKey("head", chain), [SORT_KEY]: "head" };
+}
+
+/** The reindex job's position per chain: every seq below it is known to be indexed. */
+export function reindexWatermarkKey(chain: string): Record<string, string> {
+  return { [PARTITION_KEY]: compositeKey("reindex", chain), [SORT_KEY]: "watermark" };
+}
+
+export function leaseKey(chain: string): Record<string, string> {
+  return { [PARTITION_KEY]: compositeKey("lease", chain), [SORT_KEY]: "lease" };
+}
+
+/** Idempotency records are keyed by a hash, so no caller-chosen text becomes a key. */
+export function idempotencyKey(
+  tenant: string,
+  reporterIss: string | null,
+  reporterSub: string,
+  key: string,
+): Record<string, string> {
+  const digest = sha256Hex(JSON.stringify([tenant, reporterIss, reporterSub, key]));
+  return { [PARTITION_KEY]: compositeKey("idempotency", digest), [SORT_KEY]: "idempotency" };
+}

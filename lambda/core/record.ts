@@ -1,0 +1,94 @@
+/**
+ * Builds stored records and serializes them as one line of JSON with the key order of
+ * EventRecordSchema, whatever order the object's keys were created in.
+ */
+import { z } from "zod";
+import { resolveActor } from "./claims";
+import {
+  type EventInput,
+  type EventRecord,
+  EventRecordSchema,
+  type IngestContext,
+  type Principal,
+} from "./schema";
+
+/** The plan for serializing a value of a schema: which keys, in which order, recursively. */
+type KeyPlan =
+  | { readonly kind: "object"; readonly keys: ReadonlyArray<readonly [string, KeyPlan]> }
+  | { readonly kind: "array"; readonly item: KeyPlan }
+  | { readonly kind: "leaf" };
+
+function planFor(schema: z.ZodType): KeyPlan {
+  if (schema instanceof z.ZodNullable || schema instanceof z.ZodOptional)
+    return planFor(schema.unwrap() as z.ZodType);
+  if (schema instanceof z.ZodObject) {
+    return {
+      kind: "object",
+      keys: Object.entries(schema.shape).map(([key, value]) => [key, planFor(value as z.ZodType)] as const),
+    };
+  }
+  if (schema instanceof z.ZodArray) return { kind: "array", item: planFor(schema.element as z.ZodType) };
+  return { kind: "leaf" };
+}
+
+const RECORD_PLAN = planFor(EventRecordSchema);
+
+/** The record's top-level keys in stored order (Glue columns are derived from these). */
+export const RECORD_KEYS: readonly string[] =
+  RECORD_PLAN.kind === "object" ? RECORD_PLAN.keys.map(([key]) => key) : [];
+
+function ordered(value: unknown, plan: KeyPlan): unknown {
+  if (value === null || value === undefined) return null;
+  if (plan.kind === "object") {
+    const source = value as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of plan.keys) out[key] = ordered(source[key], child);
+    return out;
+  }
+  if (plan.kind === "array") return (value as unknown[]).map((item) => ordered(item, plan.item));
+  return value;
+}
+
+/** One line of JSON, no whitespace, schema key order, no trailing newline. */
+export function serializeRecord(record: EventRecord): string {
+  return JSON.stringify(ordered(record, RECORD_PLAN));
+}
+
+export interface RecordContext {
+  readonly id: string;
+  /** Server receive time, ISO-8601 UTC with milliseconds. */
+  readonly time: string;
+  readonly reporter: Principal;
+  /** The actor proven by a forwarded subject token, when one was sent. */
+  readonly subject?: Principal;
+  readonly tenant: string;
+  readonly ingest: IngestContext;
+}
+
+export function buildRecord(event: EventInput, context: RecordContext): EventRecord {
+  const http = event.http;
+  return {
+    v: 1,
+    id: context.id,
+    time: context.time,
+    action: event.action,
+    outcome: event.outcome,
+    occurred_at: event.occurred_at ?? null,
+    actor: resolveActor(context.reporter, context.subject, event.actor),
+    reporter: context.reporter,
+    resource: event.resource ?? null,
+    http: http
+      ? {
+          request_id: http.request_id ?? null,
+          method: http.method ?? null,
+          endpoint: http.endpoint ?? null,
+          status: http.status ?? null,
+          source_ip: http.source_ip ?? null,
+          user_agent: http.user_agent ?? null,
+        }
+      : null,
+    ingest: context.ingest,
+    tenant: context.tenant,
+    details: event.details === undefined ? null : JSON.stringify(event.details),
+  };
+}

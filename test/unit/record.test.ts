@@ -1,0 +1,123 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { compositeKey, eventPointerItem, keyPart } from "../../lambda/core/index-items";
+import { buildRecord, RECORD_KEYS, serializeRecord } from "../../lambda/core/record";
+import { EventRecordSchema, type Principal } from "../../lambda/core/schema";
+
+const reporter: Principal = {
+  sub: "svc",
+  iss: "https://issuer.test",
+  session_id: null,
+  token_id: "j",
+  token_exp: 2,
+  token_iat: 1,
+  client_id: null,
+  azp: null,
+  aud: ["sealtrail"],
+  roles: [],
+  scopes: ["sealtrail/write"],
+  verified: true,
+};
+const context = {
+  id: "01JCEXAMPLE0000000000000000",
+  time: "2026-11-22T03:00:00.000Z",
+  reporter,
+  tenant: "default",
+  ingest: { request_id: "r", source_ip: "192.0.2.1", user_agent: null },
+};
+
+describe("records", () => {
+  it("serializes with the schema's key order, every key present, on one line", () => {
+    const line = serializeRecord(buildRecord({ action: "a", outcome: "success" }, context));
+    expect(Object.keys(JSON.parse(line))).toEqual(RECORD_KEYS);
+    expect(RECORD_KEYS).toEqual(Object.keys(EventRecordSchema.shape));
+    expect(line).not.toMatch(/\n|": /);
+    expect(JSON.parse(line)).toMatchObject({ occurred_at: null, resource: null, http: null, details: null });
+  });
+
+  it("property: key order does not depend on how the object was built", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...RECORD_KEYS), fc.string(), (first, details) => {
+        const record = buildRecord({ action: "a", outcome: "success", details }, context);
+        const shuffled = Object.fromEntries([
+          [first, record[first as keyof typeof record]],
+          ...Object.entries(record),
+        ]);
+        expect(serializeRecord(shuffled as typeof record)).toBe(serializeRecord(record));
+      }),
+    );
+  });
+
+  it("stores details as its JSON encoding", () => {
+    const record = buildRecord({ action: "a", outcome: "success", details: { n: 1, s: ["x"] } }, context);
+    expect(record.details).toBe('{"n":1,"s":["x"]}');
+  });
+
+  it("every built record satisfies the record schema", () => {
+    const record = buildRecord(
+      {
+        action: "a",
+        outcome: "failure",
+        occurred_at: "2026-01-01T00:00:00.000Z",
+        actor: { sub: "x" },
+        resource: { type: "t", id: "i" },
+        http: { method: "GET" },
+      },
+      context,
+    );
+    expect(EventRecordSchema.parse(record)).toEqual(record);
+  });
+});
+
+describe("index keys", () => {
+  it.each([
+    ["a#b", "c", "a%23b#c"],
+    ["a", "b#c", "a#b%23c"],
+    ["a%23", "b", "a%2523#b"],
+  ])("escapes %s + %s", (a, b, key) => {
+    expect(compositeKey(a, b)).toBe(key);
+  });
+
+  it("property: distinct part lists never give the same key", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string(), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.string(), { minLength: 1, maxLength: 4 }),
+        (a, b) => {
+          fc.pre(JSON.stringify(a) !== JSON.stringify(b) && a.length === b.length);
+          expect(compositeKey(...a)).not.toBe(compositeKey(...b));
+        },
+      ),
+    );
+    expect(keyPart("#")).toBe("%23");
+  });
+
+  it("a pointer item's GSI keys all start with the tenant", () => {
+    const record = buildRecord(
+      {
+        action: "a",
+        outcome: "success",
+        actor: { sub: "x", session_id: "s" },
+        resource: { type: "t", id: "i" },
+        http: { request_id: "q" },
+      },
+      { ...context, tenant: "acme" },
+    );
+    const item = eventPointerItem(
+      record,
+      { chain: "0", seq: 1, linkKey: "k", linkHash: "h", batchKey: "b", leafIndex: 0, leafHash: "l" },
+      30,
+    );
+    for (const key of [
+      "actor_key",
+      "action_key",
+      "resource_key",
+      "session_key",
+      "request_key",
+      "time_shard_key",
+    ]) {
+      expect(String(item[key]).startsWith("acme#"), key).toBe(true);
+    }
+    expect(item.expires_at).toBe(Date.parse(context.time) / 1000 + 30 * 86_400);
+  });
+});
