@@ -1,8 +1,62 @@
-// Placeholder entry point: the ingest handler is being written (issue 3). The export names are the contract.
-import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyResultV2 } from "aws-lambda";
+/** POST /v1/events: API Gateway HTTP API (payload v2, JWT authorizer) → the write path. */
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { configFromEnv, type SealtrailConfig } from "../config";
+import { errorResponse, toProxyResult } from "../http";
+import type { IngestRequest } from "../ingest/ingest-service";
+import { createWritePath, type RuntimeOverrides } from "../runtime";
 
+export type IngestHandler = (
+  event: APIGatewayProxyEventV2WithJWTAuthorizer,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+function header(event: APIGatewayProxyEventV2WithJWTAuthorizer, name: string): string | undefined {
+  return event.headers?.[name] ?? undefined;
+}
+
+/** Reads only what the write path needs. The raw token (Authorization) is never read or logged. */
+export function ingestRequestOf(event: APIGatewayProxyEventV2WithJWTAuthorizer): IngestRequest {
+  const context = event.requestContext;
+  return {
+    body: event.body,
+    isBase64Encoded: event.isBase64Encoded ?? false,
+    claims: context.authorizer?.jwt?.claims,
+    scopes: context.authorizer?.jwt?.scopes ?? undefined,
+    idempotencyKey: header(event, "idempotency-key"),
+    subjectToken: header(event, "x-sealtrail-subject-token"),
+    requestId: context.requestId,
+    sourceIp: context.http?.sourceIp ?? null,
+    userAgent: context.http?.userAgent ?? null,
+  };
+}
+
+export function createIngestHandler(
+  config: SealtrailConfig,
+  overrides: RuntimeOverrides = {},
+): IngestHandler {
+  const { service, logger } = createWritePath(config, overrides);
+  return async (event) => {
+    const request = ingestRequestOf(event);
+    logger.appendKeys({ request_id: request.requestId });
+    try {
+      return toProxyResult(await service.ingest(request), request.requestId);
+    } catch (error) {
+      logger.error("ingest failed", { error: String(error) });
+      return toProxyResult(
+        errorResponse(500, "internal_error", "sealtrail failed; nothing was acknowledged"),
+        request.requestId,
+      );
+    } finally {
+      logger.resetKeys();
+    }
+  };
+}
+
+let cached: IngestHandler | undefined;
+
+/** The Lambda entry point: configuration from the environment, clients reused across invocations. */
 export async function handler(
-  _event: APIGatewayProxyEventV2WithJWTAuthorizer,
-): Promise<APIGatewayProxyResultV2> {
-  return { statusCode: 501, body: JSON.stringify({ code: "not_implemented" }) };
+  event: APIGatewayProxyEventV2WithJWTAuthorizer,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  cached ??= createIngestHandler(configFromEnv());
+  return cached(event);
 }

@@ -9,7 +9,13 @@ export type ReliedBehaviour =
   | "defaultRetentionApplied"
   | "lockedPutRequiresChecksum";
 
-export const KNOWN_GAPS: Record<string, Partial<Record<ReliedBehaviour, string>>> = {};
+export const KNOWN_GAPS: Record<string, Partial<Record<ReliedBehaviour, string>>> = {
+  localstack: {
+    lockedPutRequiresChecksum:
+      "LocalStack 4.14 stores a PutObject with neither Content-MD5 nor x-amz-checksum-* in a bucket with " +
+      "default Object Lock retention (200); S3 answers 400. sealtrail always sends a SHA-256 checksum.",
+  },
+};
 
 export function knownGap(emulator: string, behaviour: ReliedBehaviour): string | undefined {
   const reason = KNOWN_GAPS[emulator]?.[behaviour];

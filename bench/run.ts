@@ -1,0 +1,25 @@
+/**
+ * `npm run bench`: every benchmark against a fresh emulator, printed and written to
+ * bench/results.json. Numbers are measured side by side in one run; nothing here is a test.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { startEmulator } from "../lambda/local/emulator";
+import { benchIngest } from "./ingest";
+
+const log = (line: string) => console.log(line);
+const emulator = await startEmulator({ log: (line) => console.error(line) });
+try {
+  const ingest = await benchIngest(emulator, log);
+  const results = {
+    measuredAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    emulator: emulator.kind === "moto" ? "moto (started by the benchmark)" : emulator.endpoint,
+    ingest,
+  };
+  mkdirSync("bench", { recursive: true });
+  writeFileSync("bench/results.json", `${JSON.stringify(results, null, 2)}\n`);
+  log("written: bench/results.json");
+} finally {
+  await emulator.stop();
+}

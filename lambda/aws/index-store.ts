@@ -1,0 +1,132 @@
+/**
+ * The DynamoDB index as the write path sees it: event pointers, "indexed" markers, head hints and
+ * the reindex watermark. The archive in S3 stays the source of truth; all of this can be rebuilt.
+ */
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { headHintKey, type IndexItem, indexedMarkerKey, reindexWatermarkKey } from "../core/index-items";
+import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
+import { isConditionalCheckFailed } from "./errors";
+
+/** DynamoDB's BatchWriteItem limit. */
+const BATCH_WRITE_LIMIT = 25;
+const MAX_UNPROCESSED_ROUNDS = 10;
+
+export function documentClient(dynamo: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class IndexStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly table: string,
+  ) {}
+
+  /** Writes items 25 at a time, resending unprocessed items with backoff until all are written. */
+  async putItems(items: readonly IndexItem[]): Promise<void> {
+    const chunks: IndexItem[][] = [];
+    for (let i = 0; i < items.length; i += BATCH_WRITE_LIMIT)
+      chunks.push(items.slice(i, i + BATCH_WRITE_LIMIT));
+    await Promise.all(chunks.map((chunk) => this.writeChunk(chunk)));
+  }
+
+  private async writeChunk(chunk: IndexItem[]): Promise<void> {
+    let pending = chunk.map((item) => ({ PutRequest: { Item: item } }));
+    for (let round = 0; pending.length > 0; round++) {
+      if (round >= MAX_UNPROCESSED_ROUNDS) {
+        throw new Error(`DynamoDB left ${pending.length} index items unprocessed after ${round} rounds`);
+      }
+      if (round > 0) await sleep(Math.min(1000, 25 * 2 ** round) * (0.5 + Math.random()));
+      const result = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending } }));
+      pending = (result.UnprocessedItems?.[this.table] ?? []) as typeof pending;
+    }
+  }
+
+  async markIndexed(chain: string, seq: number, linkHash: string): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...indexedMarkerKey(chain, seq), chain, seq, link_hash: linkHash },
+      }),
+    );
+  }
+
+  /** The seqs of `chain` at or after `fromSeq` that carry an "indexed" marker. */
+  async indexedSeqs(chain: string, fromSeq: number): Promise<Set<number>> {
+    const { [PARTITION_KEY]: pk, [SORT_KEY]: fromSk } = indexedMarkerKey(chain, fromSeq);
+    const seqs = new Set<number>();
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "#pk = :pk AND #sk >= :from",
+          ExpressionAttributeNames: { "#pk": PARTITION_KEY, "#sk": SORT_KEY },
+          ExpressionAttributeValues: { ":pk": pk, ":from": fromSk },
+          ProjectionExpression: "#sk",
+          ExclusiveStartKey: startKey,
+          ConsistentRead: true,
+        }),
+      );
+      for (const item of page.Items ?? []) seqs.add(Number(item[SORT_KEY]));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return seqs;
+  }
+
+  async headHint(chain: string): Promise<number | undefined> {
+    const result = await this.doc.send(new GetCommand({ TableName: this.table, Key: headHintKey(chain) }));
+    const seq = result.Item?.seq;
+    return typeof seq === "number" ? seq : undefined;
+  }
+
+  /** Moves the hint forward only; a concurrent writer's newer hint wins. */
+  async advanceHeadHint(chain: string, seq: number, linkHash: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: headHintKey(chain),
+          UpdateExpression: "SET seq = :seq, link_hash = :hash",
+          ConditionExpression: "attribute_not_exists(seq) OR seq < :seq",
+          ExpressionAttributeValues: { ":seq": seq, ":hash": linkHash },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  async reindexWatermark(chain: string): Promise<number> {
+    const result = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: reindexWatermarkKey(chain), ConsistentRead: true }),
+    );
+    const seq = result.Item?.next_seq;
+    return typeof seq === "number" ? seq : 0;
+  }
+
+  async advanceReindexWatermark(chain: string, nextSeq: number): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: reindexWatermarkKey(chain),
+          UpdateExpression: "SET next_seq = :next",
+          ConditionExpression: "attribute_not_exists(next_seq) OR next_seq < :next",
+          ExpressionAttributeValues: { ":next": nextSeq },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * Appends links to hash chains in S3. S3 is the sequencer: link n is created with
+ * `If-None-Match: *` only after this writer holds link n−1's bytes, so two writers can never both
+ * create seq n, and a link's `prev` is always the hash of bytes that were really stored.
+ *
+ * One ChainWriter lives per Lambda environment. It leases one chain when it can (fewer collisions)
+ * and remembers each chain's newest link it has seen; without a lease it shares a chain.
+ */
+
+import { isTransient } from "../aws/errors";
+import type { ChainLeases } from "../aws/lease-store";
+import type { ObjectStore } from "../aws/object-store";
+import { type ChainLink, GENESIS_PREV, linkHash, parseLink, serializeLink } from "../core/link";
+import { linkKey, linkPrefix, parseLinkKey } from "../core/paths";
+
+export interface ChainHead {
+  readonly seq: number;
+  /** SHA-256 hex of the link's stored bytes: the next link's `prev`. */
+  readonly hash: string;
+}
+
+export interface AppendedLink {
+  readonly link: ChainLink;
+  readonly key: string;
+  readonly bytes: Buffer;
+  readonly hash: string;
+}
+
+export interface ChainWriterOptions {
+  readonly objects: ObjectStore;
+  readonly leases: ChainLeases;
+  /** Newest seq written to a chain as last recorded in the index: a place to start reading, never trusted. */
+  readonly headHint: (chain: string) => Promise<number | undefined>;
+  readonly chainCount: number;
+  /** Identifies this environment's leases. */
+  readonly holder: string;
+  readonly leaseMs: number;
+  readonly now?: () => number;
+  /** Sends of the same link bytes before the attempted seq is read and the chain given up. */
+  readonly sameBytesAttempts?: number;
+  /** Seqs to advance past (collisions with other writers) before giving up. */
+  readonly maxRounds?: number;
+  readonly onWarning?: (message: string, detail: Record<string, unknown>) => void;
+}
+
+/** No link could be confirmed: nothing of this batch was acknowledged. */
+export class ChainUnavailableError extends Error {
+  constructor(
+    readonly chain: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "ChainUnavailableError";
+  }
+}
+
+const LINK_CONTENT_TYPE = "application/json";
+/** Backoff after losing a race grows up to 2^this round trips. */
+const MAX_CONTENTION_LEVEL = 6;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class ChainWriter {
+  private readonly heads = new Map<string, ChainHead>();
+  /** How often this writer lost a race recently; decays as it wins. */
+  private contention = 0;
+  /** Moving average of a link put's round trip, the unit of backoff. */
+  private roundTripMs = 20;
+  private lease: { chain: string; until: number } | undefined;
+  private sharedChain: { chain: string; retryLeaseAt: number } | undefined;
+  private readonly now: () => number;
+  private readonly chains: readonly string[];
+
+  constructor(private readonly options: ChainWriterOptions) {
+    this.now = options.now ?? Date.now;
+    this.chains = Array.from({ length: options.chainCount }, (_, i) => String(i));
+  }
+
+  /** Appends a link naming `batch` and returns it once S3 holds exactly these bytes. */
+  async append(batch: ChainLink["batch"]): Promise<AppendedLink> {
+    const chain = await this.chooseChain();
+    let head = this.heads.get(chain) ?? (await this.readHead(chain));
+    const maxRounds = this.options.maxRounds ?? 200;
+    for (let round = 0; round < maxRounds; round++) {
+      const link: ChainLink = {
+        v: 1,
+        chain,
+        seq: head ? head.seq + 1 : 0,
+        prev: head ? head.hash : GENESIS_PREV,
+        time: new Date(this.now()).toISOString(),
+        batch,
+      };
+      const bytes = serializeLink(link);
+      const key = linkKey(chain, link.seq);
+      const stored = await this.writeExactly(chain, key, bytes);
+      if (stored === "ours") {
+        this.contention = Math.max(0, this.contention - 1);
+        const hash = linkHash(bytes);
+        this.remember(chain, { seq: link.seq, hash });
+        return { link, key, bytes, hash };
+      }
+      // Another writer holds this seq: build on its link, whose bytes we now hold.
+      head = this.headFromStored(chain, link.seq, stored);
+      this.remember(chain, head);
+      this.contention = Math.min(MAX_CONTENTION_LEVEL, this.contention + 1);
+      if (round > 0) {
+        // Losing twice in a row: others write this chain too. Back off (binary exponential, scaled by
+        // S3's observed round trip) so fewer writers race for each seq, then jump to the end.
+        await sleep(Math.random() * this.roundTripMs * 2 ** this.contention);
+        head = (await this.readHead(chain, head.seq)) ?? head;
+        this.remember(chain, head);
+      }
+    }
+    throw new ChainUnavailableError(
+      chain,
+      `chain ${chain} is too contended: gave up after ${maxRounds} seqs`,
+    );
+  }
+
+  /**
+   * Sends the same bytes until S3 answers: "ours" when the stored link is byte-identical (also a
+   * retry after a lost response), or the other writer's bytes. After repeated transient failures
+   * it reads the attempted seq once more before giving the chain up.
+   */
+  private async writeExactly(chain: string, key: string, bytes: Buffer): Promise<"ours" | Buffer> {
+    const attempts = this.options.sameBytesAttempts ?? 4;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await sleep(Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random()));
+      try {
+        const started = performance.now();
+        const outcome = await this.options.objects.putIfAbsent(key, bytes, LINK_CONTENT_TYPE);
+        this.roundTripMs = 0.8 * this.roundTripMs + 0.2 * (performance.now() - started);
+        if (outcome === "created") return "ours";
+        const stored = await this.options.objects.get(key);
+        if (stored === undefined) continue; // 412 but not readable yet: ask again.
+        return stored.equals(bytes) ? "ours" : stored;
+      } catch (error) {
+        if (!isTransient(error)) {
+          this.forget(chain);
+          throw new ChainUnavailableError(chain, `writing ${key} failed`, { cause: error });
+        }
+        lastError = error;
+      }
+    }
+    // The outcome of the last send is unknown: the stored object decides.
+    let stored: Buffer | undefined;
+    try {
+      stored = await this.options.objects.get(key);
+    } catch (error) {
+      lastError = error;
+    }
+    if (stored?.equals(bytes)) return "ours";
+    if (stored) return stored;
+    this.forget(chain);
+    throw new ChainUnavailableError(chain, `could not confirm ${key} after ${attempts} attempts`, {
+      cause: lastError,
+    });
+  }
+
+  private headFromStored(chain: string, seq: number, bytes: Buffer): ChainHead {
+    let link: ChainLink;
+    try {
+      link = parseLink(bytes);
+    } catch (error) {
+      this.forget(chain);
+      throw new ChainUnavailableError(
+        chain,
+        `${linkKey(chain, seq)} is not a valid link; the chain needs an audit`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (link.chain !== chain || link.seq !== seq) {
+      this.forget(chain);
+      throw new ChainUnavailableError(
+        chain,
+        `${linkKey(chain, seq)} names chain ${link.chain} seq ${link.seq}`,
+      );
+    }
+    return { seq, hash: linkHash(bytes) };
+  }
+
+  /**
+   * Finds a chain's newest link from S3: lists from the hint (or `fromSeq`) onward and reads the
+   * last canonical key. A hint past the real end finds nothing, so the whole chain is listed.
+   */
+  async readHead(chain: string, fromSeq?: number): Promise<ChainHead | undefined> {
+    let start = fromSeq;
+    if (start === undefined) {
+      try {
+        start = await this.options.headHint(chain);
+      } catch (error) {
+        this.options.onWarning?.("head hint unavailable; listing the chain", { chain, error: String(error) });
+      }
+    }
+    const prefix = linkPrefix(chain);
+    let last =
+      start && start > 0 ? await this.lastLinkKey(chain, prefix, linkKey(chain, start - 1)) : undefined;
+    last ??= await this.lastLinkKey(chain, prefix, undefined);
+    if (!last) return undefined;
+    const bytes = await this.options.objects.get(last.key);
+    if (!bytes) throw new ChainUnavailableError(chain, `${last.key} was listed but cannot be read`);
+    return this.headFromStored(chain, last.seq, bytes);
+  }
+
+  private async lastLinkKey(
+    chain: string,
+    prefix: string,
+    startAfter: string | undefined,
+  ): Promise<{ key: string; seq: number } | undefined> {
+    let last: { key: string; seq: number } | undefined;
+    for await (const key of this.options.objects.listKeys(prefix, startAfter)) {
+      // Keys that are not canonical links of this chain are the verifier's findings, never a head.
+      const parsed = parseLinkKey(key);
+      if (parsed && parsed.chain === chain) last = { key, seq: parsed.seq };
+    }
+    return last;
+  }
+
+  private remember(chain: string, head: ChainHead): void {
+    const known = this.heads.get(chain);
+    if (!known || known.seq < head.seq) this.heads.set(chain, head);
+  }
+
+  private forget(chain: string): void {
+    this.heads.delete(chain);
+  }
+
+  /** This environment's leased chain; without a free lease, a shared chain (lease retried later). */
+  private async chooseChain(): Promise<string> {
+    const { leases, holder, leaseMs } = this.options;
+    const now = this.now();
+    try {
+      if (this.lease) {
+        if (this.lease.until - now > leaseMs / 2) return this.lease.chain;
+        if (await leases.renew(this.lease.chain, holder, now, leaseMs)) {
+          this.lease = { chain: this.lease.chain, until: now + leaseMs };
+          return this.lease.chain;
+        }
+        this.lease = undefined;
+      }
+      if (!this.sharedChain || this.sharedChain.retryLeaseAt <= now) {
+        const chain = await leases.acquire(holder, this.chains, now, leaseMs);
+        if (chain !== undefined) {
+          this.lease = { chain, until: now + leaseMs };
+          this.sharedChain = undefined;
+          return chain;
+        }
+      }
+    } catch (error) {
+      // Leases only spread load; without the table we still write safely to a shared chain.
+      this.options.onWarning?.("chain lease unavailable; sharing a chain", { error: String(error) });
+    }
+    if (!this.sharedChain || this.sharedChain.retryLeaseAt <= now) {
+      const chain = this.chains[Math.floor(Math.random() * this.chains.length)] as string;
+      this.sharedChain = { chain, retryLeaseAt: now + Math.min(30_000, leaseMs / 4) };
+    }
+    return this.sharedChain.chain;
+  }
+}

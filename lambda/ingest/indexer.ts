@@ -1,0 +1,45 @@
+/**
+ * Indexes one link's batch: a pointer item per event, then the link's "indexed" marker, then the
+ * head hint. Used by the write path right after the link is written and by the reindex job for
+ * links that never got their marker. Every write is an idempotent put.
+ */
+
+import type { IndexStore } from "../aws/index-store";
+import { eventPointerItem } from "../core/index-items";
+import type { EventRecord } from "../core/schema";
+
+export interface LinkedBatch {
+  readonly chain: string;
+  readonly seq: number;
+  readonly linkKey: string;
+  readonly linkHash: string;
+  readonly batchKey: string;
+  readonly records: readonly EventRecord[];
+  /** Hex leaf hashes, one per record, in line order. */
+  readonly leafHashes: readonly string[];
+}
+
+export async function indexLinkedBatch(
+  index: IndexStore,
+  batch: LinkedBatch,
+  ttlDays?: number,
+): Promise<void> {
+  const items = batch.records.map((record, leafIndex) =>
+    eventPointerItem(
+      record,
+      {
+        chain: batch.chain,
+        seq: batch.seq,
+        linkKey: batch.linkKey,
+        linkHash: batch.linkHash,
+        batchKey: batch.batchKey,
+        leafIndex,
+        leafHash: batch.leafHashes[leafIndex] as string,
+      },
+      ttlDays,
+    ),
+  );
+  await index.putItems(items);
+  await index.markIndexed(batch.chain, batch.seq, batch.linkHash);
+  await index.advanceHeadHint(batch.chain, batch.seq, batch.linkHash);
+}

@@ -1,0 +1,298 @@
+/**
+ * The write path of DESIGN.md, step by step: authorize from claims, validate all-or-nothing,
+ * seal the batch, put the data object, append the link (the acknowledgement point), then index.
+ * Nothing is written before every check has passed.
+ */
+
+import type { IdempotencyScope, IdempotencyStore } from "../aws/idempotency-store";
+import type { IndexStore } from "../aws/index-store";
+import type { ObjectStore } from "../aws/object-store";
+import type { SealtrailConfig } from "../config";
+import { linkBatchOf, sealBatch } from "../core/batch";
+import { apiGatewayClaims, ClaimError, principalFromClaims, scopesOf, tenantOf } from "../core/claims";
+import { sha256Hex } from "../core/hash";
+import { buildRecord } from "../core/record";
+import type { EventRecord, Principal } from "../core/schema";
+import { validateIngestBody } from "../core/validation";
+import { type ApiResponse, errorResponse } from "../http";
+import { type AppendedLink, ChainUnavailableError, type ChainWriter } from "./chain-writer";
+import { indexLinkedBatch } from "./indexer";
+import { SubjectTokenError, type SubjectTokenVerifier } from "./subject-token";
+
+/** What the HTTP layer extracts from API Gateway's event. */
+export interface IngestRequest {
+  readonly body: string | undefined;
+  readonly isBase64Encoded: boolean;
+  /** `requestContext.authorizer.jwt.claims`: strings, arrays as "[a b]". */
+  readonly claims: Readonly<Record<string, unknown>> | undefined;
+  /** `requestContext.authorizer.jwt.scopes`. */
+  readonly scopes: readonly string[] | undefined;
+  readonly idempotencyKey: string | undefined;
+  readonly subjectToken: string | undefined;
+  readonly requestId: string;
+  readonly sourceIp: string | null;
+  readonly userAgent: string | null;
+}
+
+export interface Receipt {
+  readonly ids: readonly string[];
+  readonly chain: string;
+  readonly seq: number;
+  readonly link_key: string;
+  readonly link_hash: string;
+  readonly batch: { readonly key: string; readonly root: string; readonly count: number };
+  readonly leaf_indexes: readonly number[];
+}
+
+export interface IngestLogger {
+  info(message: string, detail?: Record<string, unknown>): void;
+  warn(message: string, detail?: Record<string, unknown>): void;
+  error(message: string, detail?: Record<string, unknown>): void;
+}
+
+export interface IngestServiceDeps {
+  readonly config: SealtrailConfig;
+  readonly objects: ObjectStore;
+  readonly index: IndexStore;
+  readonly idempotency: IdempotencyStore;
+  readonly chains: ChainWriter;
+  readonly subjects: SubjectTokenVerifier;
+  readonly newId: () => string;
+  readonly now: () => number;
+  readonly logger: IngestLogger;
+}
+
+const DATA_CONTENT_TYPE = "application/x-ndjson";
+/** Printable ASCII, as the IETF Idempotency-Key draft recommends. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** A claim outlives any single attempt (Lambda timeout), so a crashed attempt frees the key. */
+const IDEMPOTENCY_CLAIM_MS = 120_000;
+
+export class IngestService {
+  constructor(private readonly deps: IngestServiceDeps) {}
+
+  async ingest(request: IngestRequest): Promise<ApiResponse> {
+    const { config } = this.deps;
+    // 1. The authorizer checked the token; the handler still refuses a request without claims or scope.
+    if (!request.claims || Object.keys(request.claims).length === 0) {
+      return errorResponse(401, "missing_claims", "the request carries no verified token claims");
+    }
+    const claims = apiGatewayClaims(request.claims);
+    const scopes = new Set([...(request.scopes ?? []), ...scopesOf(claims)]);
+    if (!scopes.has(config.scopes.write)) {
+      return errorResponse(
+        403,
+        "missing_scope",
+        `the token needs the "${config.scopes.write}" scope to send events`,
+      );
+    }
+    let reporter: Principal;
+    let tenant: string;
+    try {
+      reporter = principalFromClaims(claims, true);
+      tenant = tenantOf(claims, config.tenantClaim);
+    } catch (error) {
+      if (error instanceof ClaimError)
+        return errorResponse(401, error.code, error.message, { claim: error.claim });
+      throw error;
+    }
+
+    // 2. All-or-nothing validation.
+    const validation = validateIngestBody(request.body, request.isBase64Encoded);
+    if (!validation.ok) {
+      return errorResponse(validation.status, validation.code, validation.message, {
+        errors: validation.errors,
+      });
+    }
+    const events = validation.events;
+
+    let subject: Principal | undefined;
+    if (request.subjectToken !== undefined) {
+      const withActor = events.findIndex((event) => event.actor !== undefined);
+      if (withActor >= 0) {
+        return errorResponse(
+          400,
+          "actor_with_subject_token",
+          "send either a subject token or an actor in the body, not both",
+          {
+            errors: [
+              {
+                index: withActor,
+                path: `events[${withActor}].actor`,
+                code: "actor_with_subject_token",
+                message: "remove it: the subject token names the actor",
+              },
+            ],
+          },
+        );
+      }
+      try {
+        const verified = await this.deps.subjects.verify(request.subjectToken);
+        if (config.tenantClaim && verified.claims.single(config.tenantClaim) !== tenant) {
+          return errorResponse(
+            401,
+            "subject_token_tenant_mismatch",
+            "the subject token belongs to another tenant",
+          );
+        }
+        subject = verified.principal;
+      } catch (error) {
+        if (error instanceof SubjectTokenError || error instanceof ClaimError) {
+          return errorResponse(401, "invalid_subject_token", error.message);
+        }
+        throw error;
+      }
+    }
+
+    let idempotency: { scope: IdempotencyScope; owner: string } | undefined;
+    if (request.idempotencyKey !== undefined) {
+      if (!IDEMPOTENCY_KEY.test(request.idempotencyKey)) {
+        return errorResponse(
+          400,
+          "invalid_idempotency_key",
+          "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        );
+      }
+      const scope = {
+        tenant,
+        reporterIss: reporter.iss,
+        reporterSub: reporter.sub,
+        key: request.idempotencyKey,
+      };
+      const bodyHash = sha256Hex(request.body ?? "");
+      const owner = request.requestId;
+      const claim = await this.deps.idempotency.claim(
+        scope,
+        bodyHash,
+        owner,
+        this.deps.now(),
+        IDEMPOTENCY_CLAIM_MS,
+      );
+      if (claim.kind === "conflict") {
+        return errorResponse(
+          422,
+          "idempotency_key_reused",
+          "this Idempotency-Key was used with a different body; use a new key",
+        );
+      }
+      if (claim.kind === "in_progress") {
+        return errorResponse(
+          409,
+          "idempotency_in_progress",
+          "a request with this Idempotency-Key is still in progress; retry shortly",
+          {},
+          { "retry-after": "2" },
+        );
+      }
+      if (claim.kind === "completed") return this.replay(claim.receipt as Receipt);
+      idempotency = { scope, owner };
+    }
+
+    // 3–4. Seal, store, link: the link is the acknowledgement.
+    const receivedAt = new Date(this.deps.now());
+    const time = receivedAt.toISOString();
+    const ingest = {
+      request_id: request.requestId,
+      source_ip: request.sourceIp,
+      user_agent: request.userAgent,
+    };
+    const records: EventRecord[] = events.map((event) =>
+      buildRecord(event, { id: this.deps.newId(), time, reporter, subject, tenant, ingest }),
+    );
+    const batch = sealBatch(records, receivedAt);
+    let appended: AppendedLink;
+    try {
+      await this.putDataObject(batch.key, batch.bytes);
+      appended = await this.deps.chains.append(linkBatchOf(batch));
+    } catch (error) {
+      this.deps.logger.error("batch not acknowledged", {
+        error: String(error),
+        cause: String((error as Error).cause ?? ""),
+      });
+      if (idempotency)
+        await this.deps.idempotency.release(idempotency.scope, idempotency.owner).catch(() => {});
+      return errorResponse(
+        503,
+        "storage_unavailable",
+        "the events could not be sealed and nothing was acknowledged; retry the request (with the same Idempotency-Key)",
+        {},
+        { "retry-after": "1" },
+      );
+    }
+
+    const receipt: Receipt = {
+      ids: records.map((record) => record.id),
+      chain: appended.link.chain,
+      seq: appended.link.seq,
+      link_key: appended.key,
+      link_hash: appended.hash,
+      batch: { key: batch.key, root: batch.root, count: batch.count },
+      leaf_indexes: records.map((_, leafIndex) => leafIndex),
+    };
+
+    // 5. Index. A failure here still acknowledges: the reindex job indexes links without a marker.
+    if (idempotency) {
+      await this.deps.idempotency
+        .complete(idempotency.scope, idempotency.owner, receipt)
+        .catch((error: unknown) => {
+          this.deps.logger.warn("idempotency receipt not stored", { error: String(error) });
+        });
+    }
+    try {
+      await indexLinkedBatch(
+        this.deps.index,
+        {
+          chain: receipt.chain,
+          seq: receipt.seq,
+          linkKey: receipt.link_key,
+          linkHash: receipt.link_hash,
+          batchKey: batch.key,
+          records,
+          leafHashes: batch.leafHashes,
+        },
+        config.indexTtlDays,
+      );
+    } catch (error) {
+      this.deps.logger.warn("indexing deferred to the reindex job", {
+        error: String(error),
+        link: receipt.link_key,
+      });
+    }
+    this.deps.logger.info("events sealed", {
+      count: records.length,
+      chain: receipt.chain,
+      seq: receipt.seq,
+      tenant,
+    });
+    return { status: 201, body: receipt };
+  }
+
+  /** A content-addressed key: an existing object with this key must hold the same bytes. */
+  private async putDataObject(key: string, bytes: Buffer): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if ((await this.deps.objects.putIfAbsent(key, bytes, DATA_CONTENT_TYPE)) === "created") return;
+        const stored = await this.deps.objects.get(key);
+        if (stored?.equals(bytes)) return;
+        throw new ChainUnavailableError("-", `${key} exists with other bytes`);
+      } catch (error) {
+        if (attempt >= 3 || error instanceof ChainUnavailableError) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** The first receipt again, once its link is confirmed in S3; nothing is written. */
+  private async replay(receipt: Receipt): Promise<ApiResponse> {
+    const stored = await this.deps.objects.get(receipt.link_key);
+    if (!stored || sha256Hex(stored) !== receipt.link_hash) {
+      this.deps.logger.error("idempotent replay: receipt's link not confirmed", { link: receipt.link_key });
+      return errorResponse(
+        503,
+        "receipt_unconfirmed",
+        "the first receipt for this key could not be confirmed in the archive; retry later",
+      );
+    }
+    return { status: 201, body: receipt, headers: { "idempotent-replayed": "true" } };
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Builds the write path's objects from configuration once per Lambda environment (or per local
+ * server / test). Handlers stay thin: they translate API Gateway events and call these.
+ */
+import { randomUUID } from "node:crypto";
+import { Logger } from "@aws-lambda-powertools/logger";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { JWTVerifyGetKey } from "jose";
+import { dynamoClient, s3Client } from "./aws/clients";
+import { IdempotencyStore } from "./aws/idempotency-store";
+import { documentClient, IndexStore } from "./aws/index-store";
+import { DynamoChainLeases } from "./aws/lease-store";
+import { S3ObjectStore } from "./aws/object-store";
+import type { SealtrailConfig, SubjectIssuer } from "./config";
+import { createUlidGenerator } from "./core/ulid";
+import { ChainWriter } from "./ingest/chain-writer";
+import { type IngestLogger, IngestService } from "./ingest/ingest-service";
+import { SubjectTokenVerifier } from "./ingest/subject-token";
+
+export interface RuntimeOverrides {
+  readonly s3?: S3Client;
+  readonly dynamo?: DynamoDBClient;
+  readonly logger?: Logger;
+  /** Replaces fetching an issuer's JWKS over HTTPS (tests). */
+  readonly subjectKeySet?: (issuer: SubjectIssuer) => JWTVerifyGetKey;
+  readonly now?: () => number;
+}
+
+export function createLogger(): Logger {
+  return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "sealtrail" });
+}
+
+/** Powertools' Logger takes extra attributes as a rest parameter; the core asks for one object. */
+function logAdapter(logger: Logger): IngestLogger {
+  return {
+    info: (message, detail = {}) => logger.info(message, detail),
+    warn: (message, detail = {}) => logger.warn(message, detail),
+    error: (message, detail = {}) => logger.error(message, detail),
+  };
+}
+
+export interface WritePath {
+  readonly objects: S3ObjectStore;
+  readonly index: IndexStore;
+  readonly service: IngestService;
+  readonly chains: ChainWriter;
+  readonly logger: Logger;
+}
+
+export function createWritePath(config: SealtrailConfig, overrides: RuntimeOverrides = {}): WritePath {
+  const s3 = overrides.s3 ?? s3Client(config.aws);
+  const doc = documentClient(overrides.dynamo ?? dynamoClient(config.aws));
+  const logger = overrides.logger ?? createLogger();
+  const now = overrides.now ?? Date.now;
+  const objects = new S3ObjectStore(s3, config.bucket);
+  const index = new IndexStore(doc, config.table);
+  const chains = new ChainWriter({
+    objects,
+    leases: new DynamoChainLeases(doc, config.table),
+    headHint: (chain) => index.headHint(chain),
+    chainCount: config.chains,
+    holder: randomUUID(),
+    leaseMs: config.leaseSeconds * 1000,
+    now,
+    onWarning: (message, detail) => logger.warn(message, detail),
+  });
+  const service = new IngestService({
+    config,
+    objects,
+    index,
+    idempotency: new IdempotencyStore(doc, config.table),
+    chains,
+    subjects: new SubjectTokenVerifier(config.subjectIssuers, overrides.subjectKeySet),
+    newId: createUlidGenerator(now),
+    now,
+    logger: logAdapter(logger),
+  });
+  return { objects, index, service, chains, logger };
+}
