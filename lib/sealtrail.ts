@@ -1,0 +1,767 @@
+/**
+ * The `Sealtrail` construct: the write path of the tamper-evident audit archive (HTTP API with a JWT
+ * authorizer, ingest and reindex functions, the Object-Locked archive bucket and the DynamoDB index),
+ * secure by default. Infrastructure only: the business logic lives in lambda/.
+ */
+import { fileURLToPath } from "node:url";
+import { CfnOutput, Duration, RemovalPolicy, Stack, Token, Tokenization, Validations } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
+import { HttpApi, HttpMethod, type HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import { Alarm, ComparisonOperator, type Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
+import { Rule, Schedule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
+import { AnyPrincipal, Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Key } from "aws-cdk-lib/aws-kms";
+import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  ObjectLockRetention,
+  ObjectOwnership,
+} from "aws-cdk-lib/aws-s3";
+import { Topic } from "aws-cdk-lib/aws-sns";
+import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
+import { Construct, type IConstruct } from "constructs";
+import {
+  DEFAULT_CHAINS,
+  DEFAULT_LEASE_SECONDS,
+  DEFAULT_SCOPES,
+  ENV,
+  type SubjectIssuer,
+} from "../lambda/config";
+import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "../lambda/core/index-table";
+import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
+
+/** Key prefixes of the archive (DESIGN.md, "Stored formats"). */
+export const ARCHIVE_PREFIXES = {
+  events: "events/",
+  chains: "chains/",
+  checkpoints: "checkpoints/",
+} as const;
+
+/** S3's upper bound for Object Lock retention (aws-cdk-lib enforces the same: less than 100 years). */
+const MAX_RETENTION_DAYS = 36_500;
+const MAX_CHAINS = 1024;
+
+/** OAuth scopes checked by the HTTP API's JWT authorizer, per route. */
+export interface SealtrailScopes {
+  /**
+   * Scope required to append events (`POST /v1/events`).
+   * @default "sealtrail/write"
+   */
+  readonly write?: string;
+  /**
+   * Scope required to search events.
+   * @default "sealtrail/read"
+   */
+  readonly read?: string;
+  /**
+   * Scope required for administrative routes.
+   * @default "sealtrail/admin"
+   */
+  readonly admin?: string;
+}
+
+export interface SealtrailProps {
+  /**
+   * Issuer (`iss`) of the access tokens that call the API, as an https URL, e.g.
+   * `https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf`. API Gateway reads its JWKS from the
+   * issuer's OpenID discovery document.
+   */
+  readonly issuer: string;
+
+  /** Accepted audiences: a token must carry one of these in `aud` (or `client_id`, for Cognito access tokens). */
+  readonly audience: string[];
+
+  /**
+   * Default Object Lock retention, in days, of every archived object (COMPLIANCE mode: nobody, root
+   * included, can shorten it or delete a locked version). Changing it on a deployed stack is refused by
+   * the bucket policy, which denies s3:PutBucketObjectLockConfiguration to every principal. A whole number
+   * from 1 to 36500, known at synthesis (not a Token).
+   * @default 2555 (7 years, DEFAULT_RETENTION_DAYS)
+   */
+  readonly retentionDays?: number;
+
+  /**
+   * Number of hash chains K; order is defined within a chain, so more chains allow more parallel writers.
+   * @default 16
+   */
+  readonly chains?: number;
+
+  /**
+   * Claim of the caller's token that names its tenant.
+   * @default - no tenant claim: every record has tenant "default"
+   */
+  readonly tenantClaim?: string;
+
+  /**
+   * Issuers whose end-user tokens may be forwarded in `X-Sealtrail-Subject-Token`, each with the JWKS URL
+   * its keys are fetched from (configuration only, never the token) and the audiences it must carry.
+   * @default - none: a forwarded subject token is rejected
+   */
+  readonly subjectIssuers?: readonly SubjectIssuer[];
+
+  /**
+   * Days after which DynamoDB deletes index pointer items (the archive stays the source of truth).
+   * @default - pointers never expire
+   */
+  readonly indexTtlDays?: number;
+
+  /**
+   * Scopes the JWT authorizer requires, per route.
+   * @default - DEFAULT_SCOPES: sealtrail/write, sealtrail/read, sealtrail/admin
+   */
+  readonly scopes?: SealtrailScopes;
+
+  /**
+   * How long a Lambda environment's chain lease lasts before another environment may take it.
+   * @default 300
+   */
+  readonly leaseSeconds?: number;
+
+  /**
+   * Email address subscribed to the alarm topic. The recipient must confirm the subscription.
+   * @default - no subscription: subscribe to `alarmTopic` yourself
+   */
+  readonly alarmEmail?: string;
+
+  /**
+   * Steady-state request rate limit of the API's default stage, in requests per second.
+   * @default 100
+   */
+  readonly throttleRateLimit?: number;
+
+  /**
+   * Burst request limit of the API's default stage.
+   * @default 200
+   */
+  readonly throttleBurstLimit?: number;
+
+  /**
+   * Retention of the API access logs and the functions' logs.
+   * @default RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * The write path of sealtrail: `POST /v1/events` (JWT, write scope) → ingest function → Object-Locked,
+ * KMS-encrypted archive bucket and DynamoDB index; a reindex job every 5 minutes; alarms to SNS.
+ */
+export class Sealtrail extends Construct {
+  /** Customer managed key of the archive bucket and the index table. */
+  public readonly key: Key;
+  /** The archive: Object Lock COMPLIANCE, versioned, SSE-KMS, append-only by bucket policy. */
+  public readonly bucket: Bucket;
+  /** Destination of the archive bucket's server access logs (SSE-S3: log delivery cannot use SSE-KMS). */
+  public readonly accessLogBucket: Bucket;
+  /** The index table, built from lambda/core/index-table.ts. */
+  public readonly table: Table;
+  public readonly api: HttpApi;
+  /** The `$default` stage, with JSON access logs and throttling. */
+  public readonly stage: HttpStage;
+  public readonly apiAccessLogs: LogGroup;
+  public readonly ingestFunction: NodejsFunction;
+  public readonly reindexFunction: NodejsFunction;
+  public readonly reindexSchedule: Rule;
+  /** Alarm notifications; encrypted with `alarmKey`, TLS-only. */
+  public readonly alarmTopic: Topic;
+  /** Key of the alarm topic: CloudWatch alarms cannot publish to a topic encrypted with an AWS managed key. */
+  public readonly alarmKey: Key;
+  public readonly alarms: Alarm[];
+
+  constructor(scope: Construct, id: string, props: SealtrailProps) {
+    super(scope, id);
+    validateProps(props);
+
+    const retentionDays = props.retentionDays ?? DEFAULT_RETENTION_DAYS;
+    const scopes = { ...DEFAULT_SCOPES, ...definedOnly(props.scopes ?? {}) };
+    const logRetention = props.logRetention ?? RetentionDays.ONE_YEAR;
+    const stack = Stack.of(this);
+
+    this.key = new Key(this, "ArchiveKey", {
+      description: "sealtrail: archive bucket and index table",
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.accessLogBucket = new Bucket(this, "AccessLogBucket", {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      versioned: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Not itself logged: cdk-nag's AwsSolutions-S1 recognizes it as the archive bucket's log destination.
+
+    this.bucket = new Bucket(this, "ArchiveBucket", {
+      objectLockEnabled: true,
+      objectLockDefaultRetention: ObjectLockRetention.compliance(Duration.days(retentionDays)),
+      versioned: true,
+      encryption: BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: "archive/",
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    addAppendOnlyPolicy(this.bucket);
+
+    this.table = new Table(this, "IndexTable", {
+      partitionKey: { name: PARTITION_KEY, type: AttributeType.STRING },
+      sortKey: { name: SORT_KEY, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const gsi of Object.values(GLOBAL_INDEXES)) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: gsi.indexName,
+        partitionKey: { name: gsi.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: gsi.sortKey, type: AttributeType.STRING },
+        // The query path reads whole pointer items from the index.
+        projectionType: ProjectionType.ALL,
+      });
+    }
+
+    // Both functions read the same configuration (lambda/config.ts parses all of it).
+    const environment: Record<string, string> = {
+      [ENV.bucket]: this.bucket.bucketName,
+      [ENV.table]: this.table.tableName,
+      [ENV.chains]: Tokenization.stringifyNumber(props.chains ?? DEFAULT_CHAINS),
+      [ENV.writeScope]: scopes.write,
+      [ENV.readScope]: scopes.read,
+      [ENV.adminScope]: scopes.admin,
+      [ENV.subjectIssuers]: stack.toJsonString(props.subjectIssuers ?? []),
+      [ENV.leaseSeconds]: Tokenization.stringifyNumber(props.leaseSeconds ?? DEFAULT_LEASE_SECONDS),
+      ...(props.tenantClaim !== undefined ? { [ENV.tenantClaim]: props.tenantClaim } : {}),
+      ...(props.indexTtlDays !== undefined
+        ? { [ENV.indexTtlDays]: Tokenization.stringifyNumber(props.indexTtlDays) }
+        : {}),
+      POWERTOOLS_METRICS_NAMESPACE: "Sealtrail",
+    };
+
+    this.ingestFunction = this.sealtrailFunction("IngestFunction", {
+      entry: "../lambda/handlers/ingest.ts",
+      description: "sealtrail: POST /v1/events, seals a batch into the archive and indexes it",
+      serviceName: "sealtrail-ingest",
+      // HTTP APIs time out after 30 s.
+      timeout: Duration.seconds(29),
+      memorySize: 1024,
+      environment,
+      logRetention,
+    });
+    this.reindexFunction = this.sealtrailFunction("ReindexFunction", {
+      entry: "../lambda/handlers/reindex.ts",
+      description: "sealtrail: indexes chain links that have no indexed marker",
+      serviceName: "sealtrail-reindex",
+      // Shorter than the schedule, so runs do not pile up.
+      timeout: Duration.minutes(4),
+      memorySize: 512,
+      environment,
+      logRetention,
+    });
+    this.grantArchiveAccess(this.ingestFunction, { write: true });
+    this.grantArchiveAccess(this.reindexFunction, { write: false });
+
+    this.reindexSchedule = new Rule(this, "ReindexSchedule", {
+      description: "sealtrail: index links that ingest acknowledged but did not index",
+      schedule: Schedule.rate(Duration.minutes(5)),
+      targets: [new LambdaFunction(this.reindexFunction, { retryAttempts: 2 })],
+    });
+
+    this.apiAccessLogs = new LogGroup(this, "ApiAccessLogs", {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.api = new HttpApi(this, "Api", {
+      description: "sealtrail audit event API",
+      // The stage is created below, with access logs and throttling.
+      createDefaultStage: false,
+    });
+    this.stage = this.api.addStage("DefaultStage", {
+      stageName: "$default",
+      autoDeploy: true,
+      throttle: {
+        rateLimit: props.throttleRateLimit ?? 100,
+        burstLimit: props.throttleBurstLimit ?? 200,
+      },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.apiAccessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+    const authorizer = new HttpJwtAuthorizer("JwtAuthorizer", props.issuer, {
+      jwtAudience: props.audience,
+    });
+    this.api.addRoutes({
+      path: "/v1/events",
+      methods: [HttpMethod.POST],
+      integration: new HttpLambdaIntegration("IngestIntegration", this.ingestFunction),
+      authorizer,
+      authorizationScopes: [scopes.write],
+    });
+
+    this.alarmKey = new Key(this, "AlarmKey", {
+      description: "sealtrail: alarm topic",
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // CloudWatch encrypts the message it publishes to the topic with this key.
+    this.alarmKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "AllowCloudWatchAlarmsToPublish",
+        principals: [new ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        resources: ["*"],
+      }),
+    );
+    this.alarmTopic = new Topic(this, "AlarmTopic", {
+      displayName: "sealtrail alarms",
+      masterKey: this.alarmKey,
+      enforceSSL: true,
+    });
+    // The topic policy that enforceSSL creates replaces SNS's default one: allow this account's alarms.
+    this.alarmTopic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "AllowCloudWatchAlarmsToPublish",
+        principals: [new ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          StringEquals: { "aws:SourceAccount": stack.account },
+          ArnLike: {
+            "aws:SourceArn": stack.formatArn({ service: "cloudwatch", resource: "alarm", resourceName: "*" }),
+          },
+        },
+      }),
+    );
+    if (props.alarmEmail !== undefined) {
+      this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
+    }
+
+    const fiveMinuteSum = { period: Duration.minutes(5), statistic: "Sum" } as const;
+    this.alarms = [
+      this.alarmOn("IngestErrorsAlarm", this.ingestFunction.metricErrors(fiveMinuteSum), {
+        description: "sealtrail ingest function errors: events may not have been acknowledged",
+      }),
+      this.alarmOn("ReindexErrorsAlarm", this.reindexFunction.metricErrors(fiveMinuteSum), {
+        description: "sealtrail reindex job errors: search may miss acknowledged events",
+      }),
+      this.alarmOn("Api5xxAlarm", this.api.metricServerError(fiveMinuteSum), {
+        description: "sealtrail API 5xx responses: writes are failing",
+      }),
+    ];
+  }
+
+  /** The URL of the API's default stage. */
+  public get apiUrl(): string {
+    return this.stage.url;
+  }
+
+  /** One function: ARM64, current Node.js, ESM bundled by local esbuild, source maps, tracing, own role and log group. */
+  private sealtrailFunction(
+    id: string,
+    options: {
+      readonly entry: string;
+      readonly description: string;
+      readonly serviceName: string;
+      readonly timeout: Duration;
+      readonly memorySize: number;
+      readonly environment: Record<string, string>;
+      readonly logRetention: RetentionDays;
+    },
+  ): NodejsFunction {
+    // An own role instead of the AWSLambdaBasicExecutionRole managed policy (AwsSolutions-IAM4): the
+    // function may write to its own log group and nothing else.
+    const role = new Role(this, `${id}Role`, {
+      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+      description: options.description,
+    });
+    const logGroup = new LogGroup(this, `${id}Logs`, {
+      retention: options.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    logGroup.grantWrite(role);
+
+    const fn = new NodejsFunction(this, id, {
+      entry: fileURLToPath(new URL(options.entry, import.meta.url)),
+      handler: "handler",
+      description: options.description,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      timeout: options.timeout,
+      memorySize: options.memorySize,
+      tracing: Tracing.ACTIVE,
+      role,
+      logGroup,
+      environment: {
+        ...options.environment,
+        POWERTOOLS_SERVICE_NAME: options.serviceName,
+        NODE_OPTIONS: "--enable-source-maps",
+      },
+      bundling: {
+        // jose v6 is ESM-only, so the bundle is ESM (index.mjs). Dependencies still written as CommonJS
+        // call require() at run time: the banner gives ESM code a require function.
+        format: OutputFormat.ESM,
+        mainFields: ["module", "main"],
+        banner:
+          "import { createRequire as __sealtrailCreateRequire } from 'node:module';" +
+          "const require = __sealtrailCreateRequire(import.meta.url);",
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // Bundle the pinned AWS SDK versions the code is tested with, not the runtime's copy.
+        bundleAwsSDK: true,
+        // Bundling uses the project's esbuild (a devDependency); Docker is never needed.
+        forceDockerBundling: false,
+      },
+    });
+
+    Validations.of(role).acknowledge({
+      id: wildcardFinding(this, "*"),
+      reason:
+        "Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no " +
+        "resource-level permissions: AWS requires Resource '*' for them.",
+    });
+    return fn;
+  }
+
+  /**
+   * Explicit least-privilege statements instead of grantReadWrite (which includes s3:DeleteObject*):
+   * no function may delete, change retention or legal hold, bypass governance, or write checkpoints/.
+   */
+  private grantArchiveAccess(fn: NodejsFunction, access: { readonly write: boolean }): void {
+    const role = fn.role;
+    if (role === undefined) {
+      throw new Error(`${fn.node.path} has no role to grant archive access to`);
+    }
+    const readablePrefixes = [ARCHIVE_PREFIXES.events, ARCHIVE_PREFIXES.chains];
+    const prefixArns = readablePrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`));
+
+    if (access.write) {
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: "AppendDataObjectsAndChainLinks",
+          actions: ["s3:PutObject"],
+          resources: prefixArns,
+        }),
+      );
+    }
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "ReadDataObjectsAndChainLinks",
+        actions: ["s3:GetObject"],
+        resources: prefixArns,
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "ListChainLinks",
+        actions: ["s3:ListBucket"],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { "s3:prefix": [`${ARCHIVE_PREFIXES.chains}*`] } },
+      }),
+    );
+    const region = Stack.of(this).region;
+    const urlSuffix = Stack.of(this).urlSuffix;
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "UseArchiveKeyThroughS3AndDynamoDB",
+        // S3 SSE-KMS needs GenerateDataKey (put) and Decrypt (get); DynamoDB with a customer managed key
+        // calls KMS with the caller's permissions for Encrypt/Decrypt/GenerateDataKey.
+        actions: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+        resources: [this.key.keyArn],
+        conditions: {
+          StringEquals: {
+            "kms:ViaService": [`s3.${region}.${urlSuffix}`, `dynamodb.${region}.${urlSuffix}`],
+          },
+        },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "ReadWriteIndexItems",
+        // No DeleteItem and no table administration. BatchWriteItem is one IAM action for puts and
+        // deletes alike; the index is a rebuildable cache of the archive, which stays the truth.
+        // BatchGetItem: the lease store reads every chain's lease in one request.
+        actions: [
+          "dynamodb:GetItem",
+          "dynamodb:BatchGetItem",
+          "dynamodb:PutItem",
+          "dynamodb:UpdateItem",
+          "dynamodb:BatchWriteItem",
+          "dynamodb:Query",
+          "dynamodb:ConditionCheckItem",
+        ],
+        resources: [this.table.tableArn, `${this.table.tableArn}/index/*`],
+      }),
+    );
+
+    for (const arn of prefixArns) {
+      Validations.of(role).acknowledge({
+        id: wildcardFinding(this, arn),
+        reason:
+          "Objects under this prefix are content-addressed or sequence-numbered, so their keys are not " +
+          "known in advance; the wildcard is limited to the one prefix the function reads or appends to.",
+      });
+    }
+    Validations.of(role).acknowledge({
+      id: wildcardFinding(this, `${this.table.tableArn}/index/*`),
+      reason:
+        "Queries go through the index table's global secondary indexes (one per searched attribute); " +
+        "the wildcard covers only the indexes of this one table.",
+    });
+  }
+
+  private alarmOn(id: string, metric: Metric, options: { readonly description: string }): Alarm {
+    const alarm = new Alarm(this, id, {
+      metric,
+      alarmDescription: options.description,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new SnsAction(this.alarmTopic));
+    return alarm;
+  }
+}
+
+/**
+ * Stage access log fields. `$context.requestTime` is API Gateway's CLF time (`dd/MMM/yyyy:HH:mm:ss +0000`);
+ * `requestTimeEpoch` is the same instant in epoch milliseconds, which Logs Insights turns into ISO-8601
+ * with `fromMillis(requestTimeEpoch)`. Every value is quoted so a missing one ("-") keeps the line valid JSON.
+ */
+export const ACCESS_LOG_FIELDS = {
+  requestId: "$context.requestId",
+  requestTime: "$context.requestTime",
+  requestTimeEpoch: "$context.requestTimeEpoch",
+  ip: "$context.identity.sourceIp",
+  userAgent: "$context.identity.userAgent",
+  httpMethod: "$context.httpMethod",
+  path: "$context.path",
+  routeKey: "$context.routeKey",
+  protocol: "$context.protocol",
+  status: "$context.status",
+  responseLength: "$context.responseLength",
+  sub: "$context.authorizer.claims.sub",
+  clientId: "$context.authorizer.claims.client_id",
+  session: "$context.authorizer.claims.sid",
+  tokenId: "$context.authorizer.claims.jti",
+  authorizerError: "$context.authorizer.error",
+  integrationError: "$context.integrationErrorMessage",
+  integrationLatency: "$context.integrationLatency",
+} as const;
+
+/**
+ * The archive's bucket policy from the threat model: every principal, the account root included, is
+ * denied deletes, retention and legal hold changes, lock configuration changes, and any PutObject that
+ * could replace an existing key (a new version) instead of creating a new one.
+ */
+function addAppendOnlyPolicy(bucket: Bucket): void {
+  const everyone = [new AnyPrincipal()];
+  bucket.addToResourcePolicy(
+    new PolicyStatement({
+      sid: "DenyObjectDeletionAndLockChanges",
+      effect: Effect.DENY,
+      principals: everyone,
+      actions: [
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutObjectRetention",
+        "s3:PutObjectLegalHold",
+        "s3:BypassGovernanceRetention",
+      ],
+      resources: [bucket.arnForObjects("*")],
+    }),
+  );
+  bucket.addToResourcePolicy(
+    new PolicyStatement({
+      sid: "DenyLockAndLifecycleChanges",
+      effect: Effect.DENY,
+      principals: everyone,
+      // A lifecycle expiration rule would add delete markers to every current version.
+      actions: ["s3:PutBucketObjectLockConfiguration", "s3:PutLifecycleConfiguration"],
+      resources: [bucket.bucketArn],
+    }),
+  );
+  // Two statements, because the conditions of one statement are ANDed: a PutObject is denied when the
+  // If-None-Match header is absent, and (separately) when it is present with any value other than "*".
+  // Multipart uploads and CopyObject cannot satisfy this and are refused: sealtrail writes single PUTs.
+  bucket.addToResourcePolicy(
+    new PolicyStatement({
+      sid: "DenyPutWithoutIfNoneMatch",
+      effect: Effect.DENY,
+      principals: everyone,
+      actions: ["s3:PutObject"],
+      resources: [bucket.arnForObjects("*")],
+      conditions: { Null: { "s3:if-none-match": "true" } },
+    }),
+  );
+  bucket.addToResourcePolicy(
+    new PolicyStatement({
+      sid: "DenyPutWithOtherIfNoneMatch",
+      effect: Effect.DENY,
+      principals: everyone,
+      actions: ["s3:PutObject"],
+      resources: [bucket.arnForObjects("*")],
+      conditions: { StringNotEquals: { "s3:if-none-match": "*" } },
+    }),
+  );
+}
+
+/** The id cdk-nag gives an AwsSolutions-IAM5 finding for this resource (its own flattening of references). */
+function wildcardFinding(scope: IConstruct, resource: string): string {
+  return `AwsSolutions-IAM5[Resource::${flattenReference(Stack.of(scope).resolve(resource))}]`;
+}
+
+function flattenReference(value: unknown): string {
+  if (typeof value === "string") return value.replace(/\$\{/g, "<").replace(/\}/g, ">");
+  if (value !== null && typeof value === "object") {
+    const node = value as Record<string, unknown>;
+    if (Array.isArray(node["Fn::Join"])) {
+      const [delimiter, items] = node["Fn::Join"] as [string, unknown[]];
+      return items.map(flattenReference).join(delimiter);
+    }
+    if (Array.isArray(node["Fn::GetAtt"])) {
+      const [resource, attribute] = node["Fn::GetAtt"] as [unknown, unknown];
+      return `<${flattenReference(resource)}.${flattenReference(attribute)}>`;
+    }
+    if (node.Ref !== undefined) return `<${flattenReference(node.Ref)}>`;
+  }
+  return JSON.stringify(value);
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Checks every prop, skipping unresolved Tokens, and reports all problems at once. */
+function validateProps(props: SealtrailProps): void {
+  const problems: string[] = [];
+  const known = (value: unknown) => !Token.isUnresolved(value);
+  const integerIn = (name: string, value: number | undefined, min: number, max: number, fix: string) => {
+    if (value === undefined || !known(value)) return;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got ${value}: ${fix}`);
+    }
+  };
+
+  if (known(props.issuer) && !/^https:\/\/[^\s/]+/.test(props.issuer)) {
+    problems.push(
+      `issuer must be the https URL of the token issuer (its "iss" claim), got "${props.issuer}": ` +
+        "pass e.g. https://cognito-idp.<region>.amazonaws.com/<user pool id>",
+    );
+  }
+  if (known(props.audience)) {
+    if (props.audience.length === 0) {
+      problems.push("audience must list at least one accepted token audience: pass e.g. ['sealtrail']");
+    }
+    for (const aud of props.audience) {
+      if (known(aud) && aud.trim() === "") {
+        problems.push("audience contains an empty string: remove it or name the accepted audience");
+      }
+    }
+  }
+  if (props.retentionDays !== undefined && !known(props.retentionDays)) {
+    // aws-cdk-lib checks the Object Lock duration at synthesis, so it cannot be a CloudFormation value.
+    problems.push("retentionDays must be a plain number, not a Token: pass the number of days itself");
+  }
+  integerIn(
+    "retentionDays",
+    props.retentionDays,
+    1,
+    MAX_RETENTION_DAYS,
+    `pass the Object Lock retention in days (default ${DEFAULT_RETENTION_DAYS}, 7 years)`,
+  );
+  integerIn(
+    "chains",
+    props.chains,
+    1,
+    MAX_CHAINS,
+    `pass the number of hash chains (default ${DEFAULT_CHAINS})`,
+  );
+  integerIn(
+    "indexTtlDays",
+    props.indexTtlDays,
+    1,
+    Number.MAX_SAFE_INTEGER,
+    "pass a positive number of days, or omit it to keep index pointers forever",
+  );
+  integerIn(
+    "leaseSeconds",
+    props.leaseSeconds,
+    1,
+    Number.MAX_SAFE_INTEGER,
+    `pass a positive number of seconds (default ${DEFAULT_LEASE_SECONDS})`,
+  );
+  integerIn(
+    "throttleRateLimit",
+    props.throttleRateLimit,
+    1,
+    Number.MAX_SAFE_INTEGER,
+    "pass requests per second",
+  );
+  integerIn(
+    "throttleBurstLimit",
+    props.throttleBurstLimit,
+    1,
+    Number.MAX_SAFE_INTEGER,
+    "pass a request count",
+  );
+  if (props.tenantClaim !== undefined && known(props.tenantClaim) && props.tenantClaim.trim() === "") {
+    problems.push('tenantClaim is empty: name the claim (e.g. "custom:tenant") or omit it');
+  }
+  for (const [name, scope] of Object.entries(props.scopes ?? {})) {
+    if (scope !== undefined && known(scope) && (scope.trim() === "" || /\s/.test(scope))) {
+      problems.push(`scopes.${name} must be one non-empty scope without spaces, got "${scope}"`);
+    }
+  }
+  (props.subjectIssuers ?? []).forEach((subject, index) => {
+    const { issuer, jwksUrl, audiences } = subject;
+    if (known(issuer) && (typeof issuer !== "string" || issuer.trim() === "")) {
+      problems.push(`subjectIssuers[${index}].issuer is missing: pass the issuer's "iss" value`);
+    }
+    if (known(jwksUrl) && (typeof jwksUrl !== "string" || !/^https:\/\/\S+$/.test(jwksUrl))) {
+      problems.push(
+        `subjectIssuers[${index}].jwksUrl must be an https URL, got ${JSON.stringify(jwksUrl)}: pass the issuer's JWKS URL`,
+      );
+    }
+    if (known(audiences) && (!Array.isArray(audiences) || audiences.length === 0)) {
+      problems.push(`subjectIssuers[${index}].audiences is empty: list the audiences its tokens must carry`);
+    }
+  });
+  if (
+    props.alarmEmail !== undefined &&
+    known(props.alarmEmail) &&
+    !/^[^@\s]+@[^@\s]+$/.test(props.alarmEmail)
+  ) {
+    problems.push(`alarmEmail must be an email address, got "${props.alarmEmail}"`);
+  }
+
+  if (problems.length > 0) {
+    throw new Error(`Invalid Sealtrail props:\n- ${problems.join("\n- ")}`);
+  }
+}
+
+/** Stack outputs of one Sealtrail construct, with the stable names ApiUrl, BucketName and TableName. */
+export function addSealtrailOutputs(scope: Construct, sealtrail: Sealtrail): void {
+  new CfnOutput(scope, "ApiUrl", { value: sealtrail.apiUrl, description: "Base URL of the sealtrail API" });
+  new CfnOutput(scope, "BucketName", { value: sealtrail.bucket.bucketName, description: "Archive bucket" });
+  new CfnOutput(scope, "TableName", { value: sealtrail.table.tableName, description: "Index table" });
+}
