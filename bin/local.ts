@@ -1,0 +1,252 @@
+/**
+ * `npm start`: the whole system on one machine, no AWS account, no Docker.
+ *
+ * Starts the emulator (moto, or AWS_ENDPOINT_URL), creates a bucket (Object Lock COMPLIANCE) and
+ * an index table, serves the API on 127.0.0.1:$PORT behind a JWT authorizer that behaves like API
+ * Gateway's, runs the reindex job every minute, writes .sealtrail/local.json and prints a dev
+ * token and a curl line. Ctrl-C stops everything it started.
+ *
+ * Environment: PORT (default 3000; 0 picks a free one), SEALTRAIL_STATE_DIR (default .sealtrail/),
+ * AWS_ENDPOINT_URL (use that endpoint instead of starting moto).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, relative } from "node:path";
+import { dynamoClient, s3Client } from "../lambda/aws/clients";
+import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
+import {
+  DEFAULT_CHAINS,
+  DEFAULT_LEASE_SECONDS,
+  DEFAULT_SCOPES,
+  type SealtrailConfig,
+} from "../lambda/config";
+import { createIngestHandler, type IngestHandler } from "../lambda/handlers/ingest";
+import { createReindexJob } from "../lambda/handlers/reindex";
+import { type Emulator, startEmulator } from "../lambda/local/emulator";
+import {
+  LOCAL_AUDIENCE,
+  LOCAL_STATE_FILE,
+  type LocalState,
+  loadOrCreateIssuerKey,
+  localIssuer,
+  localStateDir,
+} from "../lambda/local/issuer";
+import { type LocalServer, startLocalServer } from "../lambda/local/server";
+
+const REINDEX_INTERVAL_MS = 60_000;
+const DEFAULT_PORT = 3000;
+const EXAMPLE_BODY = JSON.stringify({
+  events: [{ action: "document.read", outcome: "success", resource: { type: "document", id: "42" } }],
+});
+
+class UsageError extends Error {}
+
+function portFromEnv(): number {
+  const text = process.env.PORT ?? String(DEFAULT_PORT);
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65_535) {
+    throw new UsageError(`PORT must be a port number (0-65535), not "${text}"`);
+  }
+  return port;
+}
+
+function portInUse(port: number): UsageError {
+  return new UsageError(
+    `port ${port} on 127.0.0.1 is already in use (another \`npm start\`?). ` +
+      `Stop that process, or pick another port: PORT=${port === 65_535 ? 3001 : port + 1} npm start`,
+  );
+}
+
+/** Fails fast, before the emulator starts, when the port is taken. */
+async function checkPortFree(port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? portInUse(port) : error),
+    );
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()));
+  });
+}
+
+/** Runs `job` every `intervalMs`, never two at once; `stop()` waits for a run in progress. */
+function everyInterval(job: () => Promise<unknown>, intervalMs: number, onError: (error: unknown) => void) {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = job()
+        .then(
+          () => undefined,
+          (error) => onError(error),
+        )
+        .finally(() => {
+          running = undefined;
+          schedule();
+        });
+    }, intervalMs);
+  };
+  schedule();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+async function main(): Promise<void> {
+  const port = portFromEnv();
+  const stateDir = localStateDir();
+  await checkPortFree(port);
+
+  const cleanups: Array<() => Promise<void>> = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => {
+    stopping ??= (async () => {
+      for (const cleanup of cleanups.reverse()) {
+        try {
+          await cleanup();
+        } catch (error) {
+          console.error(`sealtrail: while stopping: ${(error as Error).message}`);
+        }
+      }
+    })();
+    return stopping;
+  };
+  let interrupted = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      interrupted = true;
+      console.error(`\nsealtrail: ${signal} received, stopping…`);
+      stopAll().then(() => {
+        console.error("sealtrail: stopped.");
+        process.exit(0);
+      });
+    });
+  }
+
+  try {
+    console.error("sealtrail: starting the S3/DynamoDB emulator…");
+    const emulator: Emulator = await startEmulator({ log: (line) => console.error(line) });
+    cleanups.push(() => emulator.stop());
+    if (interrupted) return;
+
+    const suffix = randomBytes(4).toString("hex");
+    const bucket = `sealtrail-local-${suffix}`;
+    const table = `sealtrail-local-${suffix}`;
+    const target = { endpoint: emulator.endpoint, region: emulator.region };
+    await createArchiveBucket(s3Client(target), bucket);
+    await createIndexTable(dynamoClient(target), table);
+    if (interrupted) return;
+
+    const key = await loadOrCreateIssuerKey(stateDir);
+    // Built once the server's URL (the issuer) is known; requests cannot arrive before that in practice.
+    let ingest: IngestHandler | undefined;
+    const server: LocalServer = await startLocalServer({
+      port,
+      // No fixed URL: the issuer is the server's own base URL, where its JWKS is served.
+      issuer: { publicJwks: () => key.publicJwks() },
+      audience: LOCAL_AUDIENCE,
+      routes: {
+        "POST /v1/events": {
+          scopes: [DEFAULT_SCOPES.write],
+          handler: async (event) =>
+            ingest ? ingest(event) : { statusCode: 503, body: '{"message":"Starting"}' },
+        },
+      },
+    }).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === "EADDRINUSE" ? portInUse(port) : error;
+    });
+    cleanups.push(() => server.close());
+
+    const config: SealtrailConfig = {
+      bucket,
+      table,
+      chains: DEFAULT_CHAINS,
+      scopes: DEFAULT_SCOPES,
+      // Forwarded end-user tokens (X-Sealtrail-Subject-Token) may come from the local issuer too.
+      subjectIssuers: [{ issuer: server.issuer, jwksUrl: server.jwksUrl, audiences: [LOCAL_AUDIENCE] }],
+      leaseSeconds: DEFAULT_LEASE_SECONDS,
+      aws: target,
+    };
+    ingest = createIngestHandler(config);
+    const reindex = createReindexJob(config);
+    const timer = everyInterval(reindex, REINDEX_INTERVAL_MS, (error) =>
+      console.error(`sealtrail: reindex failed: ${(error as Error).stack ?? error}`),
+    );
+    cleanups.push(() => timer.stop());
+
+    const issuer = localIssuer(key, { issuer: server.issuer, audience: LOCAL_AUDIENCE });
+    const state: LocalState = {
+      apiUrl: server.url,
+      issuer: server.issuer,
+      audience: LOCAL_AUDIENCE,
+      jwksUrl: server.jwksUrl,
+      s3Endpoint: emulator.endpoint,
+      bucket,
+      table,
+      region: emulator.region,
+    };
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const stateFile = join(stateDir, LOCAL_STATE_FILE);
+    writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`);
+
+    const token = await issuer.signToken({ scope: [DEFAULT_SCOPES.write, DEFAULT_SCOPES.read] });
+    const curl = [
+      "curl -sS -X POST",
+      shellQuote(`${server.url}/v1/events`),
+      `-H ${shellQuote(`Authorization: Bearer ${token}`)}`,
+      `-H ${shellQuote("Content-Type: application/json")}`,
+      `-d ${shellQuote(EXAMPLE_BODY)}`,
+    ].join(" ");
+    const shownStateFile = relative(process.cwd(), stateFile) || stateFile;
+    const storage =
+      emulator.kind === "moto"
+        ? "moto, in memory: every start begins with an empty bucket and table, and stopping discards them"
+        : "external endpoint from AWS_ENDPOINT_URL; each start creates a new bucket and table";
+
+    console.log(
+      [
+        "",
+        "sealtrail local mode is running",
+        `  API          ${server.url}   (POST /v1/events needs scope ${DEFAULT_SCOPES.write})`,
+        `  issuer       ${server.issuer}   audience ${LOCAL_AUDIENCE}`,
+        `  JWKS         ${server.jwksUrl}`,
+        `  S3/DynamoDB  ${emulator.endpoint}   (${storage})`,
+        `  bucket       ${bucket}   (Object Lock COMPLIANCE)`,
+        `  table        ${table}   region ${emulator.region}`,
+        `  state        ${shownStateFile}`,
+        "",
+        `Dev token (scopes ${DEFAULT_SCOPES.write} ${DEFAULT_SCOPES.read}, valid 1 hour; more with \`npm run -s token -- --scope "…"\`):`,
+        token,
+        "",
+        "Send an event:",
+        curl,
+        "",
+        "Ctrl-C stops the server, the reindex timer and the emulator.",
+        "",
+      ].join("\n"),
+    );
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+main().catch((error) => {
+  if (error instanceof UsageError) {
+    console.error(`sealtrail: ${error.message}`);
+  } else {
+    console.error(`sealtrail: local mode failed to start: ${(error as Error).stack ?? error}`);
+  }
+  process.exit(1);
+});
