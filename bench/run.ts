@@ -7,6 +7,8 @@ import { cpus } from "node:os";
 import { startEmulator } from "../lambda/local/emulator";
 import { benchIngest } from "./ingest";
 
+// The handlers log every request through Powertools; a benchmark measures, it does not log.
+process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
 const log = (line: string) => console.log(line);
 const emulator = await startEmulator({ log: (line) => console.error(line) });
 try {

@@ -91,19 +91,7 @@ export class IndexStore {
 
   /** Moves the hint forward only; a concurrent writer's newer hint wins. */
   async advanceHeadHint(chain: string, seq: number, linkHash: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: headHintKey(chain),
-          UpdateExpression: "SET seq = :seq, link_hash = :hash",
-          ConditionExpression: "attribute_not_exists(seq) OR seq < :seq",
-          ExpressionAttributeValues: { ":seq": seq, ":hash": linkHash },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
+    await this.raiseNumber(headHintKey(chain), "seq", seq, { link_hash: linkHash });
   }
 
   async reindexWatermark(chain: string): Promise<number> {
@@ -115,14 +103,33 @@ export class IndexStore {
   }
 
   async advanceReindexWatermark(chain: string, nextSeq: number): Promise<void> {
+    await this.raiseNumber(reindexWatermarkKey(chain), "next_seq", nextSeq);
+  }
+
+  /** Sets `attribute` to `value` (and `also`) only if that raises it: concurrent writers never move it back. */
+  private async raiseNumber(
+    key: Record<string, string>,
+    attribute: string,
+    value: number,
+    also: Record<string, string> = {},
+  ): Promise<void> {
+    const names: Record<string, string> = { "#n": attribute };
+    const values: Record<string, unknown> = { ":v": value };
+    const sets = ["#n = :v"];
+    Object.entries(also).forEach(([name, extra], i) => {
+      names[`#a${i}`] = name;
+      values[`:a${i}`] = extra;
+      sets.push(`#a${i} = :a${i}`);
+    });
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: reindexWatermarkKey(chain),
-          UpdateExpression: "SET next_seq = :next",
-          ConditionExpression: "attribute_not_exists(next_seq) OR next_seq < :next",
-          ExpressionAttributeValues: { ":next": nextSeq },
+          Key: key,
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: "attribute_not_exists(#n) OR #n < :v",
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
         }),
       );
     } catch (error) {
