@@ -192,6 +192,29 @@ describe("POST /v1/events", () => {
       expect(stored).not.toContain(token.split(".")[2]);
     });
 
+    it("never writes the caller's or the subject's raw token to a log line", async () => {
+      const lines: string[] = [];
+      const write = process.stdout.write.bind(process.stdout);
+      const previous = process.env.POWERTOOLS_LOG_LEVEL;
+      process.env.POWERTOOLS_LOG_LEVEL = "DEBUG";
+      const logged = createIngestHandler(testConfig(archive, { subjectIssuers: [] }));
+      process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+        lines.push(String(chunk));
+        return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+      }) as typeof process.stdout.write;
+      const rawToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdmMifQ.bG9nLXNlY3JldC1zaWduYXR1cmU";
+      try {
+        await logged(postEventsEvent({ body: EXAMPLE, headers: { authorization: `Bearer ${rawToken}` } }));
+        await logged(postEventsEvent({ body: EXAMPLE, headers: { "x-sealtrail-subject-token": rawToken } }));
+      } finally {
+        process.stdout.write = write;
+        process.env.POWERTOOLS_LOG_LEVEL = previous;
+      }
+
+      expect(lines.join("")).toContain("events sealed");
+      expect(lines.join("")).not.toContain("bG9nLXNlY3JldC1zaWduYXR1cmU");
+    });
+
     it("never stores or logs the caller's raw token", async () => {
       const rawToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdmMifQ.c2lnbmF0dXJlLXNlY3JldC12YWx1ZQ";
       const result = parse(
