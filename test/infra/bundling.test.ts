@@ -35,19 +35,19 @@ afterAll(() => {
 });
 
 describe("Lambda bundling", () => {
-  it.each(["SealtrailIngestFunction", "SealtrailReindexFunction"])(
-    "%s is one minified ESM file with the createRequire banner and a source map",
-    (prefix) => {
-      const dir = assetDir(prefix);
-      expect(readdirSync(dir).sort()).toEqual(["index.mjs", "index.mjs.map"]);
-      const code = readFileSync(join(dir, "index.mjs"), "utf8");
-      expect(
-        code.startsWith("import { createRequire as __sealtrailCreateRequire } from 'node:module';"),
-      ).toBe(true);
-      expect(code).toContain("const require = __sealtrailCreateRequire(import.meta.url);");
-      expect(code).toMatch(/export\s*\{[^}]*\bhandler\b[^}]*\}/);
-      expect(code).toContain("//# sourceMappingURL=index.mjs.map");
-      expect(existsSync(join(dir, "index.js"))).toBe(false);
-    },
-  );
+  it.each([
+    "SealtrailIngestFunction",
+    "SealtrailReindexFunction",
+  ])("%s is one minified ESM file with the createRequire banner and a source map", (prefix) => {
+    const dir = assetDir(prefix);
+    expect(readdirSync(dir).sort()).toEqual(["index.mjs", "index.mjs.map"]);
+    const code = readFileSync(join(dir, "index.mjs"), "utf8");
+    expect(code.startsWith("import { createRequire as __sealtrailCreateRequire } from 'node:module';")).toBe(
+      true,
+    );
+    expect(code).toContain("const require = __sealtrailCreateRequire(import.meta.url);");
+    expect(code).toMatch(/export\s*\{[^}]*\bhandler\b[^}]*\}/);
+    expect(code).toContain("//# sourceMappingURL=index.mjs.map");
+    expect(existsSync(join(dir, "index.js"))).toBe(false);
+  });
 });

@@ -316,17 +316,21 @@ describe("parseLink", () => {
     expect(parseError(Buffer.from(JSON.stringify(value)))?.code).toBe("wrong_shape");
   });
 
-  it.each(["key", "sha256", "root", "count", "first_time", "last_time"])(
-    "rejects a batch without %s",
-    (key) => {
-      // Prepare
-      const value = JSON.parse(CANONICAL) as { batch: Record<string, unknown> };
-      delete value.batch[key];
+  it.each([
+    "key",
+    "sha256",
+    "root",
+    "count",
+    "first_time",
+    "last_time",
+  ])("rejects a batch without %s", (key) => {
+    // Prepare
+    const value = JSON.parse(CANONICAL) as { batch: Record<string, unknown> };
+    delete value.batch[key];
 
-      // Act / Assess
-      expect(parseError(Buffer.from(JSON.stringify(value)))?.code).toBe("wrong_shape");
-    },
-  );
+    // Act / Assess
+    expect(parseError(Buffer.from(JSON.stringify(value)))?.code).toBe("wrong_shape");
+  });
 
   it("rejects a surrogate encoded as UTF-8 bytes (CESU-8), which is not UTF-8", () => {
     // Prepare: ED A0 80 would decode to U+D800.

@@ -258,173 +258,180 @@ describe("RFC 6962 / 9162 published vectors", () => {
     expect(toHex(VECTOR_LEAVES)).toEqual(NODE_HASHES[0]);
   });
 
-  it.each(ROOT_HASHES.map((root, size) => ({ size, root })))(
-    "root of the first $size leaves",
-    ({ size, root }) => {
-      // Act
-      const actual = merkleRoot(VECTOR_LEAVES.slice(0, size));
+  it.each(ROOT_HASHES.map((root, size) => ({ size, root })))("root of the first $size leaves", ({
+    size,
+    root,
+  }) => {
+    // Act
+    const actual = merkleRoot(VECTOR_LEAVES.slice(0, size));
 
-      // Assess
-      expect(actual.toString("hex")).toBe(root);
-    },
-  );
+    // Assess
+    expect(actual.toString("hex")).toBe(root);
+  });
 
-  it.each(NODE_HASHES.flatMap((level, height) => level.map((hash, index) => ({ height, index, hash }))))(
-    "complete subtree at height $height, index $index",
-    ({ height, index, hash }) => {
-      // Prepare
-      const width = 2 ** height;
-      const leaves = VECTOR_LEAVES.slice(index * width, (index + 1) * width);
+  it.each(
+    NODE_HASHES.flatMap((level, height) => level.map((hash, index) => ({ height, index, hash }))),
+  )("complete subtree at height $height, index $index", ({ height, index, hash }) => {
+    // Prepare
+    const width = 2 ** height;
+    const leaves = VECTOR_LEAVES.slice(index * width, (index + 1) * width);
 
-      // Act / Assess
-      expect(merkleRoot(leaves).toString("hex")).toBe(hash);
-    },
-  );
+    // Act / Assess
+    expect(merkleRoot(leaves).toString("hex")).toBe(hash);
+  });
 
   it("interior nodes are SHA-256(0x01 ‖ left ‖ right)", () => {
     expect(nodeHash(hex(L0[0] as string), hex(L0[1] as string)).toString("hex")).toBe(L1[0]);
     expect(nodeHash(hex(L1[0] as string), hex(L1[1] as string)).toString("hex")).toBe(L2[0]);
   });
 
-  it.each(COMPACT_TREES.map((nodes, size) => ({ size, nodes })))(
-    "frontier of $size leaves",
-    ({ size, nodes }) => {
-      // Prepare
-      const frontier = new MerkleFrontier();
+  it.each(COMPACT_TREES.map((nodes, size) => ({ size, nodes })))("frontier of $size leaves", ({
+    size,
+    nodes,
+  }) => {
+    // Prepare
+    const frontier = new MerkleFrontier();
 
-      // Act
-      for (const leaf of VECTOR_LEAVES.slice(0, size)) frontier.append(leaf);
+    // Act
+    for (const leaf of VECTOR_LEAVES.slice(0, size)) frontier.append(leaf);
 
-      // Assess
-      expect(frontier.toJSON()).toEqual({ size, nodes });
-      expect(frontier.root().toString("hex")).toBe(ROOT_HASHES[size]);
-    },
-  );
+    // Assess
+    expect(frontier.toJSON()).toEqual({ size, nodes });
+    expect(frontier.root().toString("hex")).toBe(ROOT_HASHES[size]);
+  });
 
-  it.each(INCLUSION_VECTORS)(
-    "inclusion proof of index $index in a tree of $size",
-    ({ index, size, proof }) => {
-      // Prepare
-      const leaves = VECTOR_LEAVES.slice(0, size);
+  it.each(INCLUSION_VECTORS)("inclusion proof of index $index in a tree of $size", ({
+    index,
+    size,
+    proof,
+  }) => {
+    // Prepare
+    const leaves = VECTOR_LEAVES.slice(0, size);
 
-      // Act
-      const built = inclusionProof(leaves, index);
-      const verified = verifyInclusion({
-        leafHash: VECTOR_LEAVES[index] as Buffer,
-        index,
-        treeSize: size,
-        proof: proof.map(hex),
-        root: vectorRoot(size),
-      });
+    // Act
+    const built = inclusionProof(leaves, index);
+    const verified = verifyInclusion({
+      leafHash: VECTOR_LEAVES[index] as Buffer,
+      index,
+      treeSize: size,
+      proof: proof.map(hex),
+      root: vectorRoot(size),
+    });
 
-      // Assess
-      expect(toHex(built)).toEqual(proof);
-      expect(verified).toBe(true);
-    },
-  );
+    // Assess
+    expect(toHex(built)).toEqual(proof);
+    expect(verified).toBe(true);
+  });
 
-  it.each(INCLUSION_VECTORS.filter(({ size }) => size > 1))(
-    "corrupted inclusion proofs of index $index in $size are rejected (verify_test.go probes)",
-    ({ index, size, proof: hexProof }) => {
-      // Prepare
-      const proof = hexProof.map(hex);
-      const leaf = VECTOR_LEAVES[index] as Buffer;
-      const root = vectorRoot(size);
-      const probes = [
-        { desc: "index - 1", index: index - 1 },
-        { desc: "index + 1", index: index + 1 },
-        { desc: "index ^ 2", index: index ^ 2 },
-        { desc: "size * 2", treeSize: size * 2 },
-        { desc: "size / 2", treeSize: Math.floor(size / 2) },
-        { desc: "wrong leaf", leafHash: Buffer.from("WrongLeaf") },
-        { desc: "other leaf", leafHash: SOME_HASH },
-        { desc: "empty root", root: EMPTY_ROOT },
-        { desc: "random root", root: SOME_HASH },
-        { desc: "trailing garbage", proof: [...proof, Buffer.alloc(0)] },
-        { desc: "trailing root", proof: [...proof, root] },
-        { desc: "preceding garbage", proof: [Buffer.alloc(0), ...proof] },
-        { desc: "preceding root", proof: [root, ...proof] },
-        { desc: "removed component", proof: proof.slice(0, -1) },
-        { desc: "inserted component", proof: [proof[0] as Buffer, SOME_HASH, ...proof.slice(1)] },
-        ...proof.map((_, i) => ({
-          desc: `proof[${i}] bit 3`,
-          proof: proof.map((p, j) => (i === j ? flipByte(p, 0, 8) : p)),
-        })),
-      ];
+  it.each(
+    INCLUSION_VECTORS.filter(({ size }) => size > 1),
+  )("corrupted inclusion proofs of index $index in $size are rejected (verify_test.go probes)", ({
+    index,
+    size,
+    proof: hexProof,
+  }) => {
+    // Prepare
+    const proof = hexProof.map(hex);
+    const leaf = VECTOR_LEAVES[index] as Buffer;
+    const root = vectorRoot(size);
+    const probes = [
+      { desc: "index - 1", index: index - 1 },
+      { desc: "index + 1", index: index + 1 },
+      { desc: "index ^ 2", index: index ^ 2 },
+      { desc: "size * 2", treeSize: size * 2 },
+      { desc: "size / 2", treeSize: Math.floor(size / 2) },
+      { desc: "wrong leaf", leafHash: Buffer.from("WrongLeaf") },
+      { desc: "other leaf", leafHash: SOME_HASH },
+      { desc: "empty root", root: EMPTY_ROOT },
+      { desc: "random root", root: SOME_HASH },
+      { desc: "trailing garbage", proof: [...proof, Buffer.alloc(0)] },
+      { desc: "trailing root", proof: [...proof, root] },
+      { desc: "preceding garbage", proof: [Buffer.alloc(0), ...proof] },
+      { desc: "preceding root", proof: [root, ...proof] },
+      { desc: "removed component", proof: proof.slice(0, -1) },
+      { desc: "inserted component", proof: [proof[0] as Buffer, SOME_HASH, ...proof.slice(1)] },
+      ...proof.map((_, i) => ({
+        desc: `proof[${i}] bit 3`,
+        proof: proof.map((p, j) => (i === j ? flipByte(p, 0, 8) : p)),
+      })),
+    ];
 
-      // Act
-      const accepted = probes
-        .filter((probe) => verifyInclusion({ leafHash: leaf, index, treeSize: size, proof, root, ...probe }))
-        .map((probe) => probe.desc);
+    // Act
+    const accepted = probes
+      .filter((probe) => verifyInclusion({ leafHash: leaf, index, treeSize: size, proof, root, ...probe }))
+      .map((probe) => probe.desc);
 
-      // Assess
-      expect(accepted).toEqual([]);
-    },
-  );
+    // Assess
+    expect(accepted).toEqual([]);
+  });
 
-  it.each(CONSISTENCY_VECTORS)(
-    "consistency proof from $oldSize to $newSize",
-    ({ oldSize, newSize, proof }) => {
-      // Prepare
-      const leaves = VECTOR_LEAVES.slice(0, newSize);
+  it.each(CONSISTENCY_VECTORS)("consistency proof from $oldSize to $newSize", ({
+    oldSize,
+    newSize,
+    proof,
+  }) => {
+    // Prepare
+    const leaves = VECTOR_LEAVES.slice(0, newSize);
 
-      // Act
-      const built = consistencyProof(leaves, oldSize);
-      const verified = verifyConsistency({
-        oldSize,
-        newSize,
-        oldRoot: vectorRoot(oldSize),
-        newRoot: vectorRoot(newSize),
-        proof: proof.map(hex),
-      });
+    // Act
+    const built = consistencyProof(leaves, oldSize);
+    const verified = verifyConsistency({
+      oldSize,
+      newSize,
+      oldRoot: vectorRoot(oldSize),
+      newRoot: vectorRoot(newSize),
+      proof: proof.map(hex),
+    });
 
-      // Assess
-      expect(toHex(built)).toEqual(proof);
-      expect(verified).toBe(true);
-    },
-  );
+    // Assess
+    expect(toHex(built)).toEqual(proof);
+    expect(verified).toBe(true);
+  });
 
-  it.each(CONSISTENCY_VECTORS.filter(({ proof }) => proof.length > 0))(
-    "corrupted consistency proofs from $oldSize to $newSize are rejected (verify_test.go probes)",
-    ({ oldSize, newSize, proof: hexProof }) => {
-      // Prepare
-      const proof = hexProof.map(hex);
-      const oldRoot = vectorRoot(oldSize);
-      const newRoot = vectorRoot(newSize);
-      const probes = [
-        { desc: "old size - 1", oldSize: oldSize - 1 },
-        { desc: "old size + 1", oldSize: oldSize + 1 },
-        { desc: "old size ^ 2", oldSize: oldSize ^ 2 },
-        { desc: "new size * 2", newSize: newSize * 2 },
-        { desc: "new size / 2", newSize: Math.floor(newSize / 2) },
-        { desc: "wrong old root", oldRoot: Buffer.from("WrongRoot") },
-        { desc: "wrong new root", newRoot: Buffer.from("WrongRoot") },
-        { desc: "other old root", oldRoot: SOME_HASH },
-        { desc: "swapped roots", oldRoot: newRoot, newRoot: oldRoot },
-        { desc: "empty proof", proof: [] },
-        { desc: "trailing garbage", proof: [...proof, Buffer.alloc(0)] },
-        { desc: "trailing old root", proof: [...proof, oldRoot] },
-        { desc: "trailing new root", proof: [...proof, newRoot] },
-        { desc: "preceding garbage", proof: [Buffer.alloc(0), ...proof] },
-        { desc: "preceding old root", proof: [oldRoot, ...proof] },
-        { desc: "preceding new root", proof: [newRoot, ...proof] },
-        { desc: "preceding proof[0]", proof: [proof[0] as Buffer, ...proof] },
-        { desc: "truncated proof", proof: proof.slice(0, -1) },
-        ...proof.map((_, i) => ({
-          desc: `proof[${i}] bit 4`,
-          proof: proof.map((p, j) => (i === j ? flipByte(p, 0, 16) : p)),
-        })),
-      ];
+  it.each(
+    CONSISTENCY_VECTORS.filter(({ proof }) => proof.length > 0),
+  )("corrupted consistency proofs from $oldSize to $newSize are rejected (verify_test.go probes)", ({
+    oldSize,
+    newSize,
+    proof: hexProof,
+  }) => {
+    // Prepare
+    const proof = hexProof.map(hex);
+    const oldRoot = vectorRoot(oldSize);
+    const newRoot = vectorRoot(newSize);
+    const probes = [
+      { desc: "old size - 1", oldSize: oldSize - 1 },
+      { desc: "old size + 1", oldSize: oldSize + 1 },
+      { desc: "old size ^ 2", oldSize: oldSize ^ 2 },
+      { desc: "new size * 2", newSize: newSize * 2 },
+      { desc: "new size / 2", newSize: Math.floor(newSize / 2) },
+      { desc: "wrong old root", oldRoot: Buffer.from("WrongRoot") },
+      { desc: "wrong new root", newRoot: Buffer.from("WrongRoot") },
+      { desc: "other old root", oldRoot: SOME_HASH },
+      { desc: "swapped roots", oldRoot: newRoot, newRoot: oldRoot },
+      { desc: "empty proof", proof: [] },
+      { desc: "trailing garbage", proof: [...proof, Buffer.alloc(0)] },
+      { desc: "trailing old root", proof: [...proof, oldRoot] },
+      { desc: "trailing new root", proof: [...proof, newRoot] },
+      { desc: "preceding garbage", proof: [Buffer.alloc(0), ...proof] },
+      { desc: "preceding old root", proof: [oldRoot, ...proof] },
+      { desc: "preceding new root", proof: [newRoot, ...proof] },
+      { desc: "preceding proof[0]", proof: [proof[0] as Buffer, ...proof] },
+      { desc: "truncated proof", proof: proof.slice(0, -1) },
+      ...proof.map((_, i) => ({
+        desc: `proof[${i}] bit 4`,
+        proof: proof.map((p, j) => (i === j ? flipByte(p, 0, 16) : p)),
+      })),
+    ];
 
-      // Act
-      const accepted = probes
-        .filter((probe) => verifyConsistency({ oldSize, newSize, oldRoot, newRoot, proof, ...probe }))
-        .map((probe) => probe.desc);
+    // Act
+    const accepted = probes
+      .filter((probe) => verifyConsistency({ oldSize, newSize, oldRoot, newRoot, proof, ...probe }))
+      .map((probe) => probe.desc);
 
-      // Assess
-      expect(accepted).toEqual([]);
-    },
-  );
+    // Assess
+    expect(accepted).toEqual([]);
+  });
 });
 
 describe("verifyInclusion on malformed input", () => {

@@ -211,12 +211,14 @@ describe("isUlid and ulidTime", () => {
     expect(isUlid(value)).toBe(ok);
   });
 
-  it.each(["", "not a ulid", "01aryz6s410000000000000000", "8ZZZZZZZZZZZZZZZZZZZZZZZZZ"])(
-    "ulidTime(%j) throws",
-    (value) => {
-      expect(() => ulidTime(value)).toThrow(RangeError);
-    },
-  );
+  it.each([
+    "",
+    "not a ulid",
+    "01aryz6s410000000000000000",
+    "8ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+  ])("ulidTime(%j) throws", (value) => {
+    expect(() => ulidTime(value)).toThrow(RangeError);
+  });
 });
 
 describe("the default generator", () => {
