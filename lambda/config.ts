@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { AwsTarget } from "./aws/clients";
+import { MAX_CHAIN_COUNT } from "./core/paths";
 
 /** An issuer whose end-user tokens may be forwarded in X-Sealtrail-Subject-Token. */
 const SubjectIssuerSchema = z.object({
@@ -61,7 +62,7 @@ const positiveInt = (name: string) =>
 const EnvSchema = z.object({
   [ENV.bucket]: z.string({ error: `${ENV.bucket} is required` }).min(1),
   [ENV.table]: z.string({ error: `${ENV.table} is required` }).min(1),
-  [ENV.chains]: positiveInt(ENV.chains).max(1024).default(DEFAULT_CHAINS),
+  [ENV.chains]: positiveInt(ENV.chains).max(MAX_CHAIN_COUNT).default(DEFAULT_CHAINS),
   [ENV.writeScope]: z.string().min(1).default(DEFAULT_SCOPES.write),
   [ENV.readScope]: z.string().min(1).default(DEFAULT_SCOPES.read),
   [ENV.adminScope]: z.string().min(1).default(DEFAULT_SCOPES.admin),

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { JWTVerifyGetKey } from "jose";
 import { dynamoClient, s3Client } from "./aws/clients";
 import { IdempotencyStore } from "./aws/idempotency-store";
@@ -40,21 +41,35 @@ function logAdapter(logger: Logger): IngestLogger {
   };
 }
 
-export interface WritePath {
+/** The archive and its index: what the write path and the reindex job both read and write. */
+export interface ArchiveStores {
   readonly objects: S3ObjectStore;
   readonly index: IndexStore;
-  readonly service: IngestService;
-  readonly chains: ChainWriter;
+  readonly doc: DynamoDBDocumentClient;
   readonly logger: Logger;
 }
 
-export function createWritePath(config: SealtrailConfig, overrides: RuntimeOverrides = {}): WritePath {
-  const s3 = overrides.s3 ?? s3Client(config.aws);
+export function createArchiveStores(
+  config: SealtrailConfig,
+  overrides: RuntimeOverrides = {},
+): ArchiveStores {
   const doc = documentClient(overrides.dynamo ?? dynamoClient(config.aws));
-  const logger = overrides.logger ?? createLogger();
+  return {
+    objects: new S3ObjectStore(overrides.s3 ?? s3Client(config.aws), config.bucket),
+    index: new IndexStore(doc, config.table),
+    doc,
+    logger: overrides.logger ?? createLogger(),
+  };
+}
+
+export interface WritePath extends ArchiveStores {
+  readonly service: IngestService;
+}
+
+export function createWritePath(config: SealtrailConfig, overrides: RuntimeOverrides = {}): WritePath {
+  const stores = createArchiveStores(config, overrides);
+  const { objects, index, doc, logger } = stores;
   const now = overrides.now ?? Date.now;
-  const objects = new S3ObjectStore(s3, config.bucket);
-  const index = new IndexStore(doc, config.table);
   const chains = new ChainWriter({
     objects,
     leases: new DynamoChainLeases(doc, config.table),
@@ -76,5 +91,5 @@ export function createWritePath(config: SealtrailConfig, overrides: RuntimeOverr
     now,
     logger: logAdapter(logger),
   });
-  return { objects, index, service, chains, logger };
+  return { ...stores, service };
 }

@@ -38,6 +38,7 @@ import {
 } from "../lambda/config";
 import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "../lambda/core/index-table";
 import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
+import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
 
 /** Key prefixes of the archive (DESIGN.md, "Stored formats"). */
 export const ARCHIVE_PREFIXES = {
@@ -48,7 +49,6 @@ export const ARCHIVE_PREFIXES = {
 
 /** S3's upper bound for Object Lock retention (aws-cdk-lib enforces the same: less than 100 years). */
 const MAX_RETENTION_DAYS = 36_500;
-const MAX_CHAINS = 1024;
 
 /** OAuth scopes checked by the HTTP API's JWT authorizer, per route. */
 export interface SealtrailScopes {
@@ -693,7 +693,7 @@ function validateProps(props: SealtrailProps): void {
     "chains",
     props.chains,
     1,
-    MAX_CHAINS,
+    MAX_CHAIN_COUNT,
     `pass the number of hash chains (default ${DEFAULT_CHAINS})`,
   );
   integerIn(

@@ -30,15 +30,21 @@ export function sealBatch(records: readonly EventRecord[], receivedAt: Date): Se
   const leaves = lines.map((line) => leafHash(line));
   const bytes = gzipSync(Buffer.concat(lines.flatMap((line) => [line, NEWLINE])));
   const digest = sha256Hex(bytes);
-  const times = records.map((record) => record.time).sort();
+  // ISO-8601 UTC strings order as text: one pass for the first and last time.
+  let firstTime = (records[0] as EventRecord).time;
+  let lastTime = firstTime;
+  for (const { time } of records) {
+    if (time < firstTime) firstTime = time;
+    if (time > lastTime) lastTime = time;
+  }
   return {
     key: dataObjectKey(receivedAt, digest),
     bytes,
     sha256: digest,
     root: merkleRoot(leaves).toString("hex"),
     count: records.length,
-    firstTime: times[0] as string,
-    lastTime: times[times.length - 1] as string,
+    firstTime,
+    lastTime,
     leafHashes: leaves.map((leaf) => leaf.toString("hex")),
   };
 }

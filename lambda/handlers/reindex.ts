@@ -1,13 +1,13 @@
 /** Scheduled job: indexes every link that has no "indexed" marker. */
 import { configFromEnv, type SealtrailConfig } from "../config";
 import { type ReindexResult, reindexAllChains } from "../ingest/reindex";
-import { createWritePath, type RuntimeOverrides } from "../runtime";
+import { createArchiveStores, type RuntimeOverrides } from "../runtime";
 
 export function createReindexJob(
   config: SealtrailConfig,
   overrides: RuntimeOverrides = {},
 ): () => Promise<ReindexResult> {
-  const { objects, index, logger } = createWritePath(config, overrides);
+  const { objects, index, logger } = createArchiveStores(config, overrides);
   return async () => {
     const result = await reindexAllChains({
       objects,

@@ -7,11 +7,11 @@
  * and remembers each chain's newest link it has seen; without a lease it shares a chain.
  */
 
-import { isTransient } from "../aws/errors";
 import type { ChainLeases } from "../aws/lease-store";
 import type { ObjectStore } from "../aws/object-store";
 import { type ChainLink, GENESIS_PREV, linkHash, parseLink, serializeLink } from "../core/link";
 import { linkKey, linkPrefix, parseLinkKey } from "../core/paths";
+import { writeExactly } from "./write-exactly";
 
 export interface ChainHead {
   readonly seq: number;
@@ -92,7 +92,7 @@ export class ChainWriter {
       };
       const bytes = serializeLink(link);
       const key = linkKey(chain, link.seq);
-      const stored = await this.writeExactly(chain, key, bytes);
+      const stored = await this.writeLink(chain, key, bytes);
       if (stored === "ours") {
         this.contention = Math.max(0, this.contention - 1);
         const hash = linkHash(bytes);
@@ -117,45 +117,19 @@ export class ChainWriter {
     );
   }
 
-  /**
-   * Sends the same bytes until S3 answers: "ours" when the stored link is byte-identical (also a
-   * retry after a lost response), or the other writer's bytes. After repeated transient failures
-   * it reads the attempted seq once more before giving the chain up.
-   */
-  private async writeExactly(chain: string, key: string, bytes: Buffer): Promise<"ours" | Buffer> {
-    const attempts = this.options.sameBytesAttempts ?? 4;
-    let lastError: unknown;
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await sleep(Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random()));
-      try {
-        const started = performance.now();
-        const outcome = await this.options.objects.putIfAbsent(key, bytes, LINK_CONTENT_TYPE);
-        this.roundTripMs = 0.8 * this.roundTripMs + 0.2 * (performance.now() - started);
-        if (outcome === "created") return "ours";
-        const stored = await this.options.objects.get(key);
-        if (stored === undefined) continue; // 412 but not readable yet: ask again.
-        return stored.equals(bytes) ? "ours" : stored;
-      } catch (error) {
-        if (!isTransient(error)) {
-          this.forget(chain);
-          throw new ChainUnavailableError(chain, `writing ${key} failed`, { cause: error });
-        }
-        lastError = error;
-      }
-    }
-    // The outcome of the last send is unknown: the stored object decides.
-    let stored: Buffer | undefined;
+  /** The shared create rule (write-exactly.ts); any failure gives the chain up and forgets its head. */
+  private async writeLink(chain: string, key: string, bytes: Buffer): Promise<"ours" | Buffer> {
     try {
-      stored = await this.options.objects.get(key);
+      return await writeExactly(this.options.objects, key, bytes, LINK_CONTENT_TYPE, {
+        attempts: this.options.sameBytesAttempts ?? 4,
+        onRoundTrip: (ms) => {
+          this.roundTripMs = 0.8 * this.roundTripMs + 0.2 * ms;
+        },
+      });
     } catch (error) {
-      lastError = error;
+      this.forget(chain);
+      throw new ChainUnavailableError(chain, `could not write ${key}`, { cause: error });
     }
-    if (stored?.equals(bytes)) return "ours";
-    if (stored) return stored;
-    this.forget(chain);
-    throw new ChainUnavailableError(chain, `could not confirm ${key} after ${attempts} attempts`, {
-      cause: lastError,
-    });
   }
 
   private headFromStored(chain: string, seq: number, bytes: Buffer): ChainHead {

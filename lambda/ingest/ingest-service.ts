@@ -15,9 +15,10 @@ import { buildRecord } from "../core/record";
 import type { EventRecord, Principal } from "../core/schema";
 import { validateIngestBody } from "../core/validation";
 import { type ApiResponse, errorResponse } from "../http";
-import { type AppendedLink, ChainUnavailableError, type ChainWriter } from "./chain-writer";
+import type { AppendedLink, ChainWriter } from "./chain-writer";
 import { indexLinkedBatch } from "./indexer";
 import { SubjectTokenError, type SubjectTokenVerifier } from "./subject-token";
+import { WriteUnconfirmedError, writeExactly } from "./write-exactly";
 
 /** What the HTTP layer extracts from API Gateway's event. */
 export interface IngestRequest {
@@ -269,17 +270,9 @@ export class IngestService {
 
   /** A content-addressed key: an existing object with this key must hold the same bytes. */
   private async putDataObject(key: string, bytes: Buffer): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if ((await this.deps.objects.putIfAbsent(key, bytes, DATA_CONTENT_TYPE)) === "created") return;
-        const stored = await this.deps.objects.get(key);
-        if (stored?.equals(bytes)) return;
-        throw new ChainUnavailableError("-", `${key} exists with other bytes`);
-      } catch (error) {
-        if (attempt >= 3 || error instanceof ChainUnavailableError) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
-      }
-    }
+    const stored = await writeExactly(this.deps.objects, key, bytes, DATA_CONTENT_TYPE, { attempts: 4 });
+    if (stored !== "ours")
+      throw new WriteUnconfirmedError(key, "exists with other bytes than its name's hash");
   }
 
   /** The first receipt again, once its link is confirmed in S3; nothing is written. */

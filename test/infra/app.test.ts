@@ -30,9 +30,9 @@ describe("cdk-nag AwsSolutions", () => {
     expect(report.success).toBe(true);
   });
 
+  // cdk-nag 3 reports through Validations, not annotations (checked above); this catches CDK's own.
   it("leaves no error or warning annotation on the stack", () => {
     const annotations = Annotations.fromStack(stack);
-    expect(annotations.findError("*", Match.stringLikeRegexp("AwsSolutions-.*"))).toEqual([]);
     expect(annotations.findError("*", Match.anyValue())).toEqual([]);
     expect(annotations.findWarning("*", Match.anyValue())).toEqual([]);
   });

@@ -10,7 +10,7 @@ export type FaultKind = "error" | "timeout" | "conflict" | "lost-response";
 
 export interface FaultRule {
   readonly command: string;
-  /** Only calls whose input Key (S3) starts with this, or whose TableName request touches this pk prefix (DynamoDB). */
+  /** Only calls whose command input (as sent, before marshalling) this accepts. */
   readonly match?: (input: Record<string, unknown>) => boolean;
   readonly kind: FaultKind;
   readonly times: number;
@@ -68,5 +68,12 @@ export function injectFaults(client: S3Client | DynamoDBClient, rules: readonly 
   return log;
 }
 
+/** S3: the object key starts with `prefix`. */
 export const keyStartsWith = (prefix: string) => (input: Record<string, unknown>) =>
   typeof input.Key === "string" && input.Key.startsWith(prefix);
+
+/** DynamoDB item commands: the item's (or key's) `pk` starts with `prefix`. */
+export const pkStartsWith = (prefix: string) => (input: Record<string, unknown>) => {
+  const pk = ((input.Item ?? input.Key) as { pk?: unknown } | undefined)?.pk;
+  return typeof pk === "string" && pk.startsWith(prefix);
+};
