@@ -4,7 +4,11 @@ export default defineConfig({
   test: {
     reporters: ["default", "./test/support/summary-reporter.ts"],
     // Handlers log through Powertools; tests assert on responses and state, not on log noise.
-    env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "SILENT" },
+    env: {
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "SILENT",
+      // Metrics are asserted through outcomes; EMF lines on stdout are noise here.
+      POWERTOOLS_METRICS_DISABLED: "true",
+    },
     projects: [
       {
         extends: true,

@@ -3,24 +3,30 @@
  *
  * Starts the emulator (moto, or AWS_ENDPOINT_URL), creates a bucket (Object Lock COMPLIANCE) and
  * an index table, serves the API on 127.0.0.1:$PORT behind a JWT authorizer that behaves like API
- * Gateway's, runs the reindex job every minute, writes .sealtrail/local.json and prints a dev
- * token and a curl line. Ctrl-C stops everything it started.
+ * Gateway's, runs the checkpoint run and the reindex job every minute, writes .sealtrail/local.json
+ * (and the checkpoint public key as .sealtrail/checkpoint-jwks.json) and prints a dev token and a
+ * curl line. Ctrl-C stops everything it started.
  *
  * Environment: PORT (default 3000; 0 picks a free one), SEALTRAIL_STATE_DIR (default .sealtrail/),
- * AWS_ENDPOINT_URL (use that endpoint instead of starting moto).
+ * AWS_ENDPOINT_URL (use that endpoint instead of starting moto), SEALTRAIL_CHECKPOINT_SECONDS
+ * (default 60: how often a checkpoint is signed).
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, relative } from "node:path";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { dynamoClient, s3Client } from "../lambda/aws/clients";
 import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
+import { loadOrCreateCheckpointKey } from "../lambda/checkpoint/local-key";
 import {
   DEFAULT_CHAINS,
   DEFAULT_LEASE_SECONDS,
   DEFAULT_SCOPES,
   type SealtrailConfig,
 } from "../lambda/config";
+import { trustFileOf } from "../lambda/core/checkpoint";
+import { createCheckpointJob } from "../lambda/handlers/checkpoint";
 import { createIngestHandler, type IngestHandler } from "../lambda/handlers/ingest";
 import { createReindexJob } from "../lambda/handlers/reindex";
 import { type Emulator, startEmulator } from "../lambda/local/emulator";
@@ -35,6 +41,8 @@ import {
 import { type LocalServer, startLocalServer } from "../lambda/local/server";
 
 const REINDEX_INTERVAL_MS = 60_000;
+const CHECKPOINT_KEY_FILE = "checkpoint-key.json";
+const CHECKPOINT_JWKS_FILE = "checkpoint-jwks.json";
 const DEFAULT_PORT = 3000;
 const EXAMPLE_BODY = JSON.stringify({
   events: [{ action: "document.read", outcome: "success", resource: { type: "document", id: "42" } }],
@@ -49,6 +57,15 @@ function portFromEnv(): number {
     throw new UsageError(`PORT must be a port number (0-65535), not "${text}"`);
   }
   return port;
+}
+
+function checkpointIntervalMs(): number {
+  const text = process.env.SEALTRAIL_CHECKPOINT_SECONDS ?? "60";
+  const seconds = Number(text);
+  if (!/^\d+$/.test(text) || seconds < 1) {
+    throw new UsageError(`SEALTRAIL_CHECKPOINT_SECONDS must be a whole number of seconds, not "${text}"`);
+  }
+  return seconds * 1000;
 }
 
 function portInUse(port: number): UsageError {
@@ -106,6 +123,9 @@ function shellQuote(text: string): string {
 async function main(): Promise<void> {
   const port = portFromEnv();
   const stateDir = localStateDir();
+  const checkpointEveryMs = checkpointIntervalMs();
+  // Metrics go to CloudWatch from Lambda; locally their EMF lines would only clutter the console.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
   await checkPortFree(port);
 
   const cleanups: Array<() => Promise<void>> = [];
@@ -143,9 +163,11 @@ async function main(): Promise<void> {
     const suffix = randomBytes(4).toString("hex");
     const bucket = `sealtrail-local-${suffix}`;
     const table = `sealtrail-local-${suffix}`;
+    const checkpointStateBucket = `sealtrail-local-signer-${suffix}`;
     const target = { endpoint: emulator.endpoint, region: emulator.region };
     await createArchiveBucket(s3Client(target), bucket);
     await createIndexTable(dynamoClient(target), table);
+    await s3Client(target).send(new CreateBucketCommand({ Bucket: checkpointStateBucket }));
     if (interrupted) return;
 
     const key = await loadOrCreateIssuerKey(stateDir);
@@ -185,6 +207,27 @@ async function main(): Promise<void> {
     );
     cleanups.push(() => timer.stop());
 
+    // The local checkpoint key stays in the state dir (mode 0600) across starts; AWS uses KMS instead.
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const checkpointKey = await loadOrCreateCheckpointKey(join(stateDir, CHECKPOINT_KEY_FILE));
+    const jwksFile = join(stateDir, CHECKPOINT_JWKS_FILE);
+    writeFileSync(jwksFile, `${JSON.stringify(trustFileOf(checkpointKey), null, 2)}\n`);
+    const checkpoint = createCheckpointJob(
+      { bucket, stateBucket: checkpointStateBucket, keyId: "local-file", aws: target },
+      { key: checkpointKey },
+    );
+    const checkpointTimer = everyInterval(
+      async () => {
+        const outcome = await checkpoint();
+        if (outcome.status === "refused") {
+          console.error(`sealtrail: checkpoint REFUSED: ${outcome.reasons.join("; ")}`);
+        }
+      },
+      checkpointEveryMs,
+      (error) => console.error(`sealtrail: checkpoint run failed: ${(error as Error).stack ?? error}`),
+    );
+    cleanups.push(() => checkpointTimer.stop());
+
     const issuer = localIssuer(key, { issuer: server.issuer, audience: LOCAL_AUDIENCE });
     const state: LocalState = {
       apiUrl: server.url,
@@ -195,8 +238,9 @@ async function main(): Promise<void> {
       bucket,
       table,
       region: emulator.region,
+      jwksFile,
+      checkpointStateBucket,
     };
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const stateFile = join(stateDir, LOCAL_STATE_FILE);
     writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`);
 
@@ -225,6 +269,7 @@ async function main(): Promise<void> {
         `  bucket       ${bucket}   (Object Lock COMPLIANCE)`,
         `  table        ${table}   region ${emulator.region}`,
         `  state        ${shownStateFile}`,
+        `  checkpoints  every ${checkpointEveryMs / 1000} s, key ${checkpointKey.kid}; trust file ${relative(process.cwd(), jwksFile) || jwksFile}`,
         "",
         `Dev token (scopes ${DEFAULT_SCOPES.write} ${DEFAULT_SCOPES.read}, valid 1 hour; more with \`npm run -s token -- --scope "…"\`):`,
         token,
@@ -232,7 +277,10 @@ async function main(): Promise<void> {
         "Send an event:",
         curl,
         "",
-        "Ctrl-C stops the server, the reindex timer and the emulator.",
+        "Verify the archive (after the first checkpoint):",
+        `AWS_ENDPOINT_URL=${emulator.endpoint} npx sealtrail verify --bucket ${bucket} --table ${table} --trust ${shellQuote(relative(process.cwd(), jwksFile) || jwksFile)}`,
+        "",
+        "Ctrl-C stops the server, the timers and the emulator.",
         "",
       ].join("\n"),
     );

@@ -48,6 +48,10 @@ export interface LocalState {
   readonly bucket: string;
   readonly table: string;
   readonly region: string;
+  /** The checkpoint public key as a JWKS file: what `sealtrail verify --trust` takes. */
+  readonly jwksFile: string;
+  /** The bucket only the checkpoint signer writes (its state). */
+  readonly checkpointStateBucket: string;
 }
 
 export interface SignTokenOptions {

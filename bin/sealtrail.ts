@@ -1,0 +1,31 @@
+#!/usr/bin/env -S node --import tsx
+/**
+ * The sealtrail CLI: `verify`, `verify-proof`, `trust`, `proof`, `query`. Exit 0 ok, 1 an integrity
+ * finding (or an HTTP error answer), 2 a usage or I/O error.
+ */
+import { Command, CommanderError } from "commander";
+import { CliError, EXIT } from "../lambda/cli/exit";
+import { trustCommand, verifyCommand, verifyProofCommand } from "../lambda/cli/verify";
+
+const program = new Command("sealtrail")
+  .description("tamper-evident audit log archive: verify the archive, prove single events, search")
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+for (const command of [verifyCommand(), verifyProofCommand(), trustCommand()]) {
+  program.addCommand(command.exitOverride());
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version end here too, with exit code 0.
+    process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (error instanceof CliError) {
+    console.error(`sealtrail: ${error.message}`);
+    process.exitCode = EXIT.usage;
+  } else {
+    console.error(`sealtrail: ${(error as Error).stack ?? error}`);
+    process.exitCode = EXIT.usage;
+  }
+}

@@ -1,0 +1,7 @@
+/** Exit statuses every sealtrail command shares. */
+export const EXIT = { ok: 0, finding: 1, usage: 2 } as const;
+
+/** A usage or I/O problem: reported on stderr, exit 2, nothing concluded about the archive. */
+export class CliError extends Error {
+  override readonly name = "CliError";
+}

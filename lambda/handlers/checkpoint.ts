@@ -1,0 +1,79 @@
+/**
+ * Scheduled every minute, reserved concurrency 1: signs the next checkpoint, or refuses and says why.
+ * A refusal is an alarm (metric CheckpointRefused), not a failed invocation: retrying cannot help, and
+ * the next minute's run looks again.
+ */
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { S3ArchiveSource } from "../aws/archive-source";
+import { s3Client } from "../aws/clients";
+import { kmsCheckpointKey } from "../aws/kms-checkpoint-key";
+import { S3ObjectStore } from "../aws/object-store";
+import { S3SignerStateStore } from "../aws/signer-state-store";
+import { type CheckpointConfig, checkpointConfigFromEnv } from "../checkpoint/config";
+import { runCheckpoint, type SignerOutcome } from "../checkpoint/signer";
+import type { CheckpointKey } from "../core/checkpoint";
+import { createLogger } from "../runtime";
+
+export type CheckpointJob = () => Promise<SignerOutcome>;
+
+export interface CheckpointJobOptions {
+  /** Local mode signs with a key file instead of KMS. */
+  readonly key?: CheckpointKey;
+  readonly metrics?: Metrics;
+  readonly now?: () => number;
+}
+
+const CONTENT_TYPE = "application/jose";
+
+export function createCheckpointJob(
+  config: CheckpointConfig,
+  options: CheckpointJobOptions = {},
+): CheckpointJob {
+  const s3 = s3Client(config.aws);
+  const archive = new S3ObjectStore(s3, config.bucket);
+  const source = new S3ArchiveSource(s3, config.bucket);
+  const state = new S3SignerStateStore(s3, config.stateBucket);
+  const logger = createLogger();
+  const metrics =
+    options.metrics ?? new Metrics({ namespace: "Sealtrail", serviceName: "sealtrail-checkpoint" });
+  let key: Promise<CheckpointKey> | undefined = options.key ? Promise.resolve(options.key) : undefined;
+  return async () => {
+    key ??= kmsCheckpointKey(
+      new KMSClient({ region: config.aws.region, endpoint: config.aws.endpoint }),
+      config.keyId,
+    ).catch((error) => {
+      key = undefined;
+      throw error;
+    });
+    const outcome = await runCheckpoint({
+      source,
+      putCheckpoint: (objectKey, bytes) => archive.putIfAbsent(objectKey, bytes, CONTENT_TYPE),
+      state,
+      key: await key,
+      now: options.now ?? Date.now,
+    });
+    if (outcome.status === "signed") {
+      metrics.addMetric("CheckpointSigned", MetricUnit.Count, 1);
+      metrics.addMetric("CheckpointNewLinks", MetricUnit.Count, outcome.newLinks);
+      logger.info("checkpoint signed", { ...outcome });
+    } else if (outcome.status === "raced") {
+      metrics.addMetric("CheckpointRaced", MetricUnit.Count, 1);
+      logger.warn("checkpoint run raced another run", { ...outcome });
+    } else {
+      metrics.addMetric("CheckpointRefused", MetricUnit.Count, 1);
+      logger.error("checkpoint refused: the archive does not extend the last signed checkpoint", {
+        reasons: outcome.reasons,
+      });
+    }
+    metrics.publishStoredMetrics();
+    return outcome;
+  };
+}
+
+let cached: CheckpointJob | undefined;
+
+export async function handler(): Promise<SignerOutcome> {
+  cached ??= createCheckpointJob(checkpointConfigFromEnv());
+  return cached();
+}

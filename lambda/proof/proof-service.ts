@@ -1,0 +1,123 @@
+/**
+ * Builds the proof bundle of one event (GET /v1/events/{id}/proof, `sealtrail proof`) at the newest
+ * checkpoint that covers its link.
+ *
+ * The index says where the event is and, through its "indexed" markers, what each link of the chain
+ * hashes to; none of that is trusted. The bundle is checked against the signed checkpoint's root
+ * before it is returned, and when the markers do not give that root (a marker missing, or wrong) the
+ * link hashes are read from the archive itself.
+ */
+import { gunzipSync } from "node:zlib";
+import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { payloadBytesOf } from "../checkpoint/signer";
+import { chainLeafHash, parseCheckpointPayload } from "../core/checkpoint";
+import { indexedMarkerKey } from "../core/index-items";
+import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
+import { linkHash } from "../core/link";
+import { merkleRoot } from "../core/merkle";
+import { CHECKPOINTS_PREFIX, linkKey, parseCheckpointKey } from "../core/paths";
+import { buildProofBundle, type ProofBundle } from "../core/proof";
+import { mapLimit } from "../verify/pool";
+import type { ArchiveSource } from "../verify/source";
+
+export interface ProofDeps {
+  readonly source: ArchiveSource;
+  readonly doc: DynamoDBDocumentClient;
+  readonly table: string;
+  readonly eventPointer: (eventId: string) => Promise<Record<string, unknown> | undefined>;
+}
+
+export type ProofResult =
+  | { readonly status: "ok"; readonly bundle: ProofBundle; readonly tenant: string }
+  | { readonly status: "not_found" }
+  /** The event's link is newer than the newest checkpoint: ask again after the next checkpoint run. */
+  | { readonly status: "not_checkpointed"; readonly tenant: string };
+
+export async function buildEventProof(deps: ProofDeps, eventId: string): Promise<ProofResult> {
+  const pointer = await deps.eventPointer(eventId);
+  if (!pointer) return { status: "not_found" };
+  const chain = String(pointer.chain);
+  const seq = Number(pointer.seq);
+  const tenant = String(pointer.tenant);
+  const checkpoint = await newestCheckpoint(deps.source);
+  const size = checkpoint?.payload.chains[chain]?.size ?? 0;
+  if (!checkpoint || seq >= size) return { status: "not_checkpointed", tenant };
+
+  const [objectBytes, linkBytes] = await Promise.all([
+    deps.source.get(String(pointer.batch_key)),
+    deps.source.get(linkKey(chain, seq)),
+  ]);
+  if (!objectBytes || !linkBytes) throw new Error(`event ${eventId}: its data object or link is missing`);
+  const text = gunzipSync(objectBytes).toString("utf8");
+  const batchLines = text
+    .replace(/\n$/, "")
+    .split("\n")
+    .map((line) => Buffer.from(line, "utf8"));
+  const lineIndex = Number(pointer.leaf_index);
+
+  const root = checkpoint.payload.chains[chain]?.root;
+  let hashes = await markerLinkHashes(deps, chain, size);
+  if (!hashes || merkleRoot(hashes.map(chainLeafHash)).toString("hex") !== root) {
+    hashes = await archivedLinkHashes(deps.source, chain, size);
+  }
+  const bundle = buildProofBundle({
+    eventId,
+    batchLines,
+    lineIndex,
+    linkBytes,
+    chainLinkHashes: hashes,
+    checkpointJws: checkpoint.jws,
+  });
+  return { status: "ok", bundle, tenant };
+}
+
+/** The newest checkpoint's text and payload (unverified here: the bundle's reader verifies it). */
+export async function newestCheckpoint(
+  source: ArchiveSource,
+): Promise<{ key: string; jws: string; payload: ReturnType<typeof parseCheckpointPayload> } | undefined> {
+  let newest: string | undefined;
+  for await (const entry of source.list(CHECKPOINTS_PREFIX)) {
+    if (entry.isObject && entry.isLatest && parseCheckpointKey(entry.key)) newest = entry.key;
+  }
+  if (!newest) return undefined;
+  const bytes = await source.get(newest);
+  if (!bytes) return undefined;
+  const jws = bytes.toString("ascii");
+  return { key: newest, jws, payload: parseCheckpointPayload(payloadBytesOf(jws)) };
+}
+
+/** Link hashes 0..size-1 from the "indexed" markers; undefined when any is missing. */
+async function markerLinkHashes(deps: ProofDeps, chain: string, size: number): Promise<string[] | undefined> {
+  const { [PARTITION_KEY]: pk } = indexedMarkerKey(chain, 0);
+  const hashes: string[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.doc.send(
+      new QueryCommand({
+        TableName: deps.table,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": PARTITION_KEY, "#sk": SORT_KEY, "#h": "link_hash" },
+        ExpressionAttributeValues: { ":pk": pk },
+        ProjectionExpression: "#sk, #h",
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const seq = Number(item[SORT_KEY]);
+      if (seq >= size) return hashes.length === size ? hashes : undefined;
+      if (seq !== hashes.length || typeof item.link_hash !== "string") return undefined;
+      hashes.push(item.link_hash);
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return hashes.length === size ? hashes : undefined;
+}
+
+async function archivedLinkHashes(source: ArchiveSource, chain: string, size: number): Promise<string[]> {
+  const seqs = Array.from({ length: size }, (_, i) => i);
+  return mapLimit(seqs, 32, async (seq) => {
+    const bytes = await source.get(linkKey(chain, seq));
+    if (!bytes) throw new Error(`link ${chain}/${seq} is missing from the archive`);
+    return linkHash(bytes);
+  });
+}

@@ -1,0 +1,26 @@
+/** Worker-thread side of WorkerBatchChecker: checks one batch per message. */
+import { parentPort } from "node:worker_threads";
+import type { ChainLink } from "../core/link";
+import { checkBatch } from "./batch-check";
+
+interface Job {
+  readonly id: number;
+  readonly bytes: Uint8Array;
+  readonly batch: ChainLink["batch"];
+  readonly keepEvents: boolean;
+}
+
+parentPort?.on("message", (job: Job) => {
+  try {
+    const result = checkBatch(
+      Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength),
+      job.batch,
+      {
+        keepEvents: job.keepEvents,
+      },
+    );
+    parentPort?.postMessage({ id: job.id, result });
+  } catch (error) {
+    parentPort?.postMessage({ id: job.id, error: String((error as Error).stack ?? error) });
+  }
+});
