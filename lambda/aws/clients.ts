@@ -1,5 +1,6 @@
 /** SDK clients configured once for Lambda, local mode, tests and the CLI. */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 
 export interface AwsTarget {
@@ -30,6 +31,14 @@ export function s3Client(
 
 export function dynamoClient(target: AwsTarget): DynamoDBClient {
   return new DynamoDBClient({
+    region: target.region,
+    endpoint: target.endpoint,
+    credentials: emulatorCredentials(target),
+  });
+}
+
+export function kmsClient(target: AwsTarget): KMSClient {
+  return new KMSClient({
     region: target.region,
     endpoint: target.endpoint,
     credentials: emulatorCredentials(target),

@@ -5,24 +5,32 @@ import type { JWK } from "jose";
 import { type CheckpointKey, ecdsaDerToJose, keyIdOf } from "../core/checkpoint";
 import { sha256 } from "../core/hash";
 
+/** The largest message KMS Sign takes as RAW. */
+export const KMS_RAW_MESSAGE_LIMIT = 4096;
+
 export async function kmsCheckpointKey(kms: KMSClient, keyId: string): Promise<CheckpointKey> {
   const described = await kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
-  if (described.KeySpec !== "ECC_NIST_P256" || !described.PublicKey) {
+  // The key material decides: some KMS-compatible services omit KeySpec from this answer.
+  const publicJwk = described.PublicKey ? publicJwkFromSpki(described.PublicKey) : undefined;
+  const spec = described.KeySpec ?? described.CustomerMasterKeySpec;
+  if (!publicJwk || publicJwk.crv !== "P-256" || (spec !== undefined && spec !== "ECC_NIST_P256")) {
     throw new Error(
-      `KMS key ${keyId} is ${described.KeySpec ?? "unknown"}, not an ECC_NIST_P256 signing key`,
+      `KMS key ${keyId} is ${spec ?? publicJwk?.crv ?? "unknown"}, not an ECC_NIST_P256 signing key`,
     );
   }
-  const publicJwk = publicJwkFromSpki(described.PublicKey);
   return {
     kid: await keyIdOf(publicJwk),
     publicJwk,
     async sign(signingInput) {
-      // KMS signs a digest we send, so the signing input never leaves this process.
+      // Up to KMS's 4096-byte RAW limit KMS hashes the input itself; past it (many chains) we send
+      // the SHA-256 digest, which gives the same ECDSA_SHA_256 signature. RAW first also keeps the
+      // path testable on emulators that do not implement DIGEST (moto 5.2 hashes a digest again).
+      const raw = signingInput.length <= KMS_RAW_MESSAGE_LIMIT;
       const signed = await kms.send(
         new SignCommand({
           KeyId: keyId,
-          Message: sha256(signingInput),
-          MessageType: "DIGEST",
+          Message: raw ? signingInput : sha256(signingInput),
+          MessageType: raw ? "RAW" : "DIGEST",
           SigningAlgorithm: "ECDSA_SHA_256",
         }),
       );

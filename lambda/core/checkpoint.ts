@@ -242,6 +242,13 @@ export async function verifyCheckpoint(
   if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(text)) {
     throw new CheckpointError("not_jws", "not a compact JWS (three base64url parts, nothing else)");
   }
+  // Base64url has spare bits in a last character; a second spelling of the same bytes is refused, so
+  // a checkpoint (or a proof bundle carrying one) changes in no byte without failing.
+  for (const part of text.split(".")) {
+    if (Buffer.from(part, "base64url").toString("base64url") !== part) {
+      throw new CheckpointError("not_jws", "a JWS part is not in canonical base64url");
+    }
+  }
   let header: JWSHeaderParameters;
   try {
     header = decodeProtectedHeader(text);

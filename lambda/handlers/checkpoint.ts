@@ -4,9 +4,8 @@
  * the next minute's run looks again.
  */
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { KMSClient } from "@aws-sdk/client-kms";
 import { S3ArchiveSource } from "../aws/archive-source";
-import { s3Client } from "../aws/clients";
+import { kmsClient, s3Client } from "../aws/clients";
 import { kmsCheckpointKey } from "../aws/kms-checkpoint-key";
 import { S3ObjectStore } from "../aws/object-store";
 import { S3SignerStateStore } from "../aws/signer-state-store";
@@ -39,10 +38,7 @@ export function createCheckpointJob(
     options.metrics ?? new Metrics({ namespace: "Sealtrail", serviceName: "sealtrail-checkpoint" });
   let key: Promise<CheckpointKey> | undefined = options.key ? Promise.resolve(options.key) : undefined;
   return async () => {
-    key ??= kmsCheckpointKey(
-      new KMSClient({ region: config.aws.region, endpoint: config.aws.endpoint }),
-      config.keyId,
-    ).catch((error) => {
+    key ??= kmsCheckpointKey(kmsClient(config.aws), config.keyId).catch((error) => {
       key = undefined;
       throw error;
     });

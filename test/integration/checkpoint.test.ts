@@ -2,10 +2,13 @@
  * The checkpoint run against the emulator: what it signs, that two runs at once sign one checkpoint,
  * that it keeps up with writers, and every archive state it must refuse to sign (and writes nothing).
  */
+import { CreateKeyCommand, GetPublicKeyCommand } from "@aws-sdk/client-kms";
 import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { beforeEach, describe, expect, it } from "vitest";
 import { S3ArchiveSource } from "../../lambda/aws/archive-source";
-import { verifyCheckpoint } from "../../lambda/core/checkpoint";
+import { kmsClient } from "../../lambda/aws/clients";
+import { publicJwkFromSpki } from "../../lambda/aws/kms-checkpoint-key";
+import { keyIdOf, parseTrustedKeys, trustFileOf, verifyCheckpoint } from "../../lambda/core/checkpoint";
 import { checkpointKey, linkKey } from "../../lambda/core/paths";
 import { type CheckpointJob, createCheckpointJob } from "../../lambda/handlers/checkpoint";
 import { createIngestHandler, type IngestHandler } from "../../lambda/handlers/ingest";
@@ -104,6 +107,29 @@ describe("checkpoint run", () => {
     // …so the one after that goes on from it.
     expect(await signer.run()).toMatchObject({ status: "signed", seq: 2 });
     expect((await verify()).ok).toBe(true);
+  });
+
+  it("signs with a KMS ECC_NIST_P256 key, verifiable from its public key alone", async () => {
+    const kms = kmsClient(archive.target);
+    const { KeyMetadata } = await kms.send(
+      new CreateKeyCommand({ KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" }),
+    );
+    const keyArn = KeyMetadata?.Arn as string;
+    await send(ingest, 1);
+    const job = createCheckpointJob({
+      bucket: archive.bucket,
+      stateBucket: signer.stateBucket,
+      keyId: keyArn,
+      aws: archive.target,
+    });
+    expect(await job()).toMatchObject({ status: "signed", seq: 0 });
+    // What an auditor does with the stack output: public key (base64 DER) → trust file → verify.
+    const { PublicKey } = await kms.send(new GetPublicKeyCommand({ KeyId: keyArn }));
+    const publicJwk = publicJwkFromSpki(PublicKey as Uint8Array);
+    const trusted = await parseTrustedKeys(trustFileOf({ kid: await keyIdOf(publicJwk), publicJwk }));
+    const report = await verifyArchive({ source: new S3ArchiveSource(archive.s3, archive.bucket), trusted });
+    expect(report.findings).toEqual([]);
+    expect(report.newestCheckpoint?.kid).toBe(await keyIdOf(publicJwk));
   });
 
   describe("refuses to sign, and writes nothing, when", () => {
