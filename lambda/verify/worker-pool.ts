@@ -20,10 +20,8 @@ export class WorkerBatchChecker {
   #nextId = 0;
 
   constructor(size = defaultWorkerCount()) {
-    // Workers inherit this process's execArgv, so a .ts worker loads under the same tsx loader.
-    const url = new URL(`./batch-worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(url);
+      const worker = startWorker();
       worker.on("message", (message: { id: number; result?: BatchCheck; error?: string }) => {
         const pending = this.#pending.get(message.id);
         this.#pending.delete(message.id);
@@ -62,6 +60,19 @@ export class WorkerBatchChecker {
     this.#idle.push(worker);
     this.#queue.shift()?.();
   }
+}
+
+/**
+ * Run from TypeScript sources (the CLI runs under tsx), a worker must register tsx itself: Node 20
+ * does not carry `--import` loaders into worker threads.
+ */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./batch-worker.js", import.meta.url));
+  const script = new URL("./batch-worker.ts", import.meta.url).href;
+  return new Worker(
+    `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(script)}); });`,
+    { eval: true },
+  );
 }
 
 export function defaultWorkerCount(): number {
