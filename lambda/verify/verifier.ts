@@ -281,7 +281,13 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   }
   const newest = checkpoints[checkpoints.length - 1];
   const now = (options.now ?? Date.now)();
-  if (newest && options.maxAgeMs !== undefined && now - Date.parse(newest.time) > options.maxAgeMs) {
+  if (!newest && options.maxAgeMs !== undefined) {
+    // No verified checkpoint at all (all removed, or none verifies) is the stalest archive there is.
+    error({
+      code: "stale",
+      message: `no checkpoint verifies, so nothing shows the archive is newer than the allowed ${Math.round(options.maxAgeMs / 1000)} s`,
+    });
+  } else if (newest && options.maxAgeMs !== undefined && now - Date.parse(newest.time) > options.maxAgeMs) {
     error({
       code: "stale",
       key: newest.key,
@@ -303,7 +309,32 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
     const keys = linkKeys.get(id) ?? new Map<number, string>();
     const resume = state?.chains[id];
     const from = resume?.size ?? 0;
-    const count = keys.size === 0 ? 0 : Math.max(...keys.keys()) + 1;
+    // A loop, not Math.max(...keys): spreading a chain of 100,000+ links overflows the call stack.
+    let count = 0;
+    for (const seq of keys.keys()) if (seq >= count) count = seq + 1;
+    // An incremental run reads no link below `from`, but the listing still shows every one that was
+    // verified before, so one removed since (from a local copy, where no delete marker shows) is found.
+    for (let seq = 0; seq < Math.min(from, count); seq++) {
+      if (!keys.has(seq)) {
+        const key = linkKey(id, seq);
+        error({
+          code: "missing_link",
+          key,
+          chain: id,
+          seq,
+          message: `chain ${id}: link ${seq}, verified before, is missing`,
+        });
+      }
+    }
+    if (state && count < from) {
+      error({
+        code: "truncated_chain",
+        key: checkpointKey(state.checkpoint.seq),
+        chain: id,
+        seq: state.checkpoint.seq,
+        message: `checkpoint ${state.checkpoint.seq}, verified before, signed ${from} links of chain ${id}, the archive has ${count}`,
+      });
+    }
     const seqs = Array.from({ length: Math.max(0, count - from) }, (_, i) => from + i);
     const records = await mapLimit(seqs, Math.max(1, Math.floor(concurrency / 4)), async (seq) => {
       const key = keys.get(seq);

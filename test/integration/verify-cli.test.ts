@@ -1,0 +1,272 @@
+/**
+ * `npx sealtrail verify | verify-proof | trust` as a user runs them: a child process, its exit status,
+ * its output and its JSON report. 0 verified, 1 an integrity finding, 2 a usage or I/O error.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateKeyCommand, GetPublicKeyCommand } from "@aws-sdk/client-kms";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { S3ArchiveSource } from "../../lambda/aws/archive-source";
+import { kmsClient } from "../../lambda/aws/clients";
+import { documentClient, IndexStore } from "../../lambda/aws/index-store";
+import { checkpointKey, linkKey } from "../../lambda/core/paths";
+import { createIngestHandler, type IngestHandler } from "../../lambda/handlers/ingest";
+import { buildEventProof } from "../../lambda/proof/proof-service";
+import { postEventsEvent } from "../support/api-event";
+import { createTestArchive, type TestArchive } from "../support/aws";
+import { createTestSigner, type TestSigner } from "../support/checkpoint";
+import { testConfig } from "../support/config";
+import { downloadArchive, removeCopy } from "../support/tamper";
+
+const CLI = join(import.meta.dirname, "../../bin/sealtrail.ts");
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function sealtrail(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", CLI, ...args],
+      { env: { ...process.env, CI: "true", ...env }, timeout: 90_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe("sealtrail CLI", () => {
+  let archive: TestArchive;
+  let ingest: IngestHandler;
+  let signer: TestSigner;
+  let work: string;
+  let trust: string;
+  let eventId: string;
+  /** One writer holds one chain's lease: every batch here went to this chain. */
+  let chain: string;
+
+  beforeAll(async () => {
+    archive = await createTestArchive({ objectLock: false });
+    ingest = createIngestHandler(testConfig(archive, { chains: 2 }));
+    signer = await createTestSigner(archive);
+    for (let i = 0; i < 6; i++) {
+      const events = Array.from({ length: 3 }, (_, n) => ({
+        action: "document.read",
+        outcome: "success",
+        details: { n },
+      }));
+      const result = await ingest(postEventsEvent({ body: { events } }));
+      const receipt = JSON.parse(result.body as string) as { ids: string[]; chain: string };
+      eventId = receipt.ids[1] as string;
+      chain = receipt.chain;
+    }
+    await signer.run();
+    work = mkdtempSync(join(tmpdir(), "sealtrail-cli-"));
+    trust = join(work, "trust.json");
+    writeFileSync(trust, JSON.stringify(signer.trustFile));
+  });
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  const bucketArgs = () => [
+    "--bucket",
+    archive.bucket,
+    "--endpoint",
+    archive.target.endpoint as string,
+    "--region",
+    archive.target.region,
+  ];
+
+  it("verify --bucket --table: exit 0, and a JSON report that says so", async () => {
+    const report = join(work, "clean.json");
+    const run = await sealtrail([
+      "verify",
+      ...bucketArgs(),
+      "--table",
+      archive.table,
+      "--trust",
+      trust,
+      "--json",
+      report,
+    ]);
+    expect(run.stdout).toMatch(/^VERIFIED: 1 checkpoints, 1 chains, 6 links, 6 objects, 18 events/m);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(readFileSync(report, "utf8"))).toMatchObject({
+      ok: true,
+      exit_code: 0,
+      sees_versions: true,
+      findings: [],
+      newest_checkpoint: { seq: 0, kid: signer.key.kid },
+    });
+    // No progress bar when not on a terminal.
+    expect(run.stderr).not.toMatch(/\[[█░=-]+\]/);
+  });
+
+  it("verify --dir: exit 0, saying that a copy cannot show versions", async () => {
+    const copy = await downloadArchive(archive);
+    try {
+      const run = await sealtrail(["verify", "--dir", copy, "--trust", trust, "--workers", "2"]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(
+        /note: read from a local copy.*second versions and delete markers cannot be seen/,
+      );
+    } finally {
+      await removeCopy(copy);
+    }
+  });
+
+  it("exit 1 on a finding, named in the JSON report with key, chain and seq", async () => {
+    const copy = await downloadArchive(archive);
+    try {
+      const key = linkKey(chain, 0);
+      const path = join(copy, key);
+      writeFileSync(path, readFileSync(path, "utf8").replace('"count":3', '"count":4'));
+      const report = join(work, "tampered.json");
+      const run = await sealtrail([
+        "verify",
+        "--dir",
+        copy,
+        "--trust",
+        trust,
+        "--json",
+        report,
+        "--workers",
+        "0",
+      ]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/^FAILED/m);
+      const json = JSON.parse(readFileSync(report, "utf8")) as {
+        findings: Record<string, unknown>[];
+        exit_code: number;
+      };
+      expect(json.exit_code).toBe(1);
+      // The altered link no longer matches its batch, the next link's prev, or the signed tree.
+      expect(json.findings).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ severity: "error", code: "batch_mismatch", chain, seq: 0 }),
+          expect.objectContaining({ severity: "error", code: "broken_prev", key: linkKey(chain, 1), seq: 1 }),
+          expect.objectContaining({
+            severity: "error",
+            code: "chain_mismatch",
+            key: checkpointKey(0),
+            chain,
+          }),
+        ]),
+      );
+    } finally {
+      await removeCopy(copy);
+    }
+  });
+
+  it("--state: a rolled-back copy fails against the state a clean run saved", async () => {
+    await ingest(postEventsEvent({}));
+    await signer.run();
+    const state = join(work, "state.json");
+    expect((await sealtrail(["verify", ...bucketArgs(), "--trust", trust, "--state", state])).code).toBe(0);
+    expect(JSON.parse(readFileSync(state, "utf8"))).toMatchObject({ v: 1, checkpoint: { seq: 1 } });
+    const copy = await downloadArchive(archive);
+    try {
+      unlinkSync(join(copy, checkpointKey(1)));
+      const run = await sealtrail(["verify", "--dir", copy, "--trust", trust, "--state", state]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/ERROR rollback/);
+      // A failed run keeps the state it was given.
+      expect(JSON.parse(readFileSync(state, "utf8"))).toMatchObject({ checkpoint: { seq: 1 } });
+    } finally {
+      await removeCopy(copy);
+    }
+  });
+
+  it("--max-age: exit 1 when the newest checkpoint is older", async () => {
+    const run = await sealtrail(["verify", ...bucketArgs(), "--trust", trust, "--max-age", "1ms"]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/ERROR stale/);
+    expect((await sealtrail(["verify", ...bucketArgs(), "--trust", trust, "--max-age", "1h"])).code).toBe(0);
+  });
+
+  it.each([
+    [
+      "both --bucket and --dir",
+      ["verify", "--bucket", "b", "--dir", ".", "--trust", "t.json"],
+      /exactly one of --bucket/,
+    ],
+    ["no --trust", ["verify", "--dir", "."], /--trust/],
+    [
+      "an unreadable trust file",
+      ["verify", "--dir", ".", "--trust", "/nonexistent/trust.json"],
+      /cannot read the trust file/,
+    ],
+    ["a bad --max-age", ["verify", "--dir", ".", "--trust", "TRUST", "--max-age", "soon"], /not a duration/],
+  ])("exit 2 on %s", async (_name, args, message) => {
+    const run = await sealtrail(args.map((arg) => (arg === "TRUST" ? trust : arg)));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it("exit 2 when the bucket cannot be read", async () => {
+    const run = await sealtrail([
+      "verify",
+      "--bucket",
+      "sealtrail-no-such-bucket",
+      "--endpoint",
+      archive.target.endpoint as string,
+      "--trust",
+      trust,
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/could not read the archive/);
+  });
+
+  it("verify-proof: exit 0 offline for a real bundle, 1 once a byte changes, 2 without a file", async () => {
+    const source = new S3ArchiveSource(archive.s3, archive.bucket);
+    const doc = documentClient(archive.dynamo);
+    const index = new IndexStore(doc, archive.table);
+    const result = await buildEventProof(
+      { source, doc, table: archive.table, eventPointer: (id) => index.eventPointer(id) },
+      eventId,
+    );
+    expect(result.status).toBe("ok");
+    const bundle = result.status === "ok" ? result.bundle : undefined;
+    const file = join(work, "proof.json");
+    writeFileSync(file, `${JSON.stringify(bundle)}\n`);
+    const ok = await sealtrail(["verify-proof", file, "--trust", trust]);
+    expect(ok.stdout).toMatch(new RegExp(`^VERIFIED: event ${eventId}`, "m"));
+    expect(ok.code).toBe(0);
+
+    const text = readFileSync(file, "utf8");
+    const at = text.indexOf('"record":"') + 30;
+    writeFileSync(
+      file,
+      text.slice(0, at) + String.fromCharCode(text.charCodeAt(at) ^ 1) + text.slice(at + 1),
+    );
+    const bad = await sealtrail(["verify-proof", file, "--trust", trust]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^FAILED/m);
+
+    expect((await sealtrail(["verify-proof", join(work, "missing.json"), "--trust", trust])).code).toBe(2);
+  });
+
+  it("trust: turns the KMS public key (the stack output) into a trust file verify accepts", async () => {
+    const kms = kmsClient(archive.target);
+    const { KeyMetadata } = await kms.send(
+      new CreateKeyCommand({ KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" }),
+    );
+    const { PublicKey } = await kms.send(new GetPublicKeyCommand({ KeyId: KeyMetadata?.KeyId }));
+    const run = await sealtrail([
+      "trust",
+      "--public-key",
+      Buffer.from(PublicKey as Uint8Array).toString("base64"),
+    ]);
+    expect(run.code).toBe(0);
+    const jwks = JSON.parse(run.stdout) as { keys: Record<string, unknown>[] };
+    expect(jwks.keys[0]).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", kid: expect.any(String) });
+    expect(jwks.keys[0]).not.toHaveProperty("d");
+  });
+});
