@@ -29,6 +29,12 @@ export interface SealtrailConfig {
   readonly indexTtlDays?: number;
   /** How long a Lambda environment's chain lease lasts before another may take it. */
   readonly leaseSeconds: number;
+  /**
+   * KMS key (id, ARN or alias; key spec HMAC_256, usage GENERATE_VERIFY_MAC) that authenticates the
+   * query API's pagination cursors. Without it each process uses a random key of its own, which
+   * only suits a single process (local mode, tests).
+   */
+  readonly cursorKeyId?: string;
   readonly aws: AwsTarget;
 }
 
@@ -43,6 +49,7 @@ export const ENV = {
   subjectIssuers: "SEALTRAIL_SUBJECT_ISSUERS",
   indexTtlDays: "SEALTRAIL_INDEX_TTL_DAYS",
   leaseSeconds: "SEALTRAIL_LEASE_SECONDS",
+  cursorKeyId: "SEALTRAIL_CURSOR_KEY_ID",
 } as const;
 
 export const DEFAULT_SCOPES = {
@@ -81,6 +88,7 @@ const EnvSchema = z.object({
     .pipe(z.array(SubjectIssuerSchema)),
   [ENV.indexTtlDays]: positiveInt(ENV.indexTtlDays).optional(),
   [ENV.leaseSeconds]: positiveInt(ENV.leaseSeconds).default(DEFAULT_LEASE_SECONDS),
+  [ENV.cursorKeyId]: z.string().min(1).optional(),
   AWS_ENDPOINT_URL: z.string().url().optional(),
   AWS_REGION: z.string().min(1).default("us-east-1"),
 });
@@ -102,6 +110,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     subjectIssuers: e[ENV.subjectIssuers],
     indexTtlDays: e[ENV.indexTtlDays],
     leaseSeconds: e[ENV.leaseSeconds],
+    cursorKeyId: e[ENV.cursorKeyId],
     aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL },
   };
 }

@@ -5,7 +5,10 @@ import { addSealtrailOutputs, Sealtrail, type SealtrailProps } from "./sealtrail
 /** Stack props: the usual StackProps plus every Sealtrail prop, flat. */
 export interface SealtrailStackProps extends StackProps, SealtrailProps {}
 
-/** The deployable sealtrail stack: one Sealtrail construct and its outputs ApiUrl, BucketName, TableName. */
+/**
+ * The deployable sealtrail stack: one Sealtrail construct and its outputs ApiUrl, BucketName, TableName,
+ * CheckpointKeyArn and CheckpointPublicKey.
+ */
 export class SealtrailStack extends Stack {
   public readonly sealtrail: Sealtrail;
 
@@ -25,6 +28,7 @@ export class SealtrailStack extends Stack {
       throttleRateLimit: props.throttleRateLimit,
       throttleBurstLimit: props.throttleBurstLimit,
       logRetention: props.logRetention,
+      authFailureAlarmThreshold: props.authFailureAlarmThreshold,
     });
     addSealtrailOutputs(this, this.sealtrail);
   }

@@ -1,23 +1,22 @@
 /**
  * The `Sealtrail` construct: the write path of the tamper-evident audit archive (HTTP API with a JWT
- * authorizer, ingest and reindex functions, the Object-Locked archive bucket and the DynamoDB index),
- * secure by default. Infrastructure only: the business logic lives in lambda/.
+ * authorizer, ingest and reindex functions, the Object-Locked archive bucket and the DynamoDB index) and
+ * the checkpoint run (lib/checkpoint.ts), secure by default. Infrastructure only: the business logic
+ * lives in lambda/.
  */
-import { fileURLToPath } from "node:url";
 import { CfnOutput, Duration, RemovalPolicy, Stack, Token, Tokenization, Validations } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import { HttpApi, HttpMethod, type HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
-import { Alarm, ComparisonOperator, type Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { AnyPrincipal, Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
-import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import {
   BlockPublicAccess,
@@ -28,7 +27,7 @@ import {
 } from "aws-cdk-lib/aws-s3";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
-import { Construct, type IConstruct } from "constructs";
+import { Construct } from "constructs";
 import {
   DEFAULT_CHAINS,
   DEFAULT_LEASE_SECONDS,
@@ -39,6 +38,8 @@ import {
 import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "../lambda/core/index-table";
 import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
 import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
+import { CheckpointSigner } from "./checkpoint";
+import { sealtrailFunction, wildcardFinding } from "./function";
 
 /** Key prefixes of the archive (DESIGN.md, "Stored formats"). */
 export const ARCHIVE_PREFIXES = {
@@ -149,11 +150,19 @@ export interface SealtrailProps {
    * @default RetentionDays.ONE_YEAR
    */
   readonly logRetention?: RetentionDays;
+
+  /**
+   * 4xx responses of the API's stage in 5 minutes that raise the auth-failure alarm. HTTP API metrics do
+   * not split 4xx by status, so validation rejects (400/422) count too: set it above your normal rate.
+   * @default 100
+   */
+  readonly authFailureAlarmThreshold?: number;
 }
 
 /**
  * The write path of sealtrail: `POST /v1/events` (JWT, write scope) → ingest function → Object-Locked,
- * KMS-encrypted archive bucket and DynamoDB index; a reindex job every 5 minutes; alarms to SNS.
+ * KMS-encrypted archive bucket and DynamoDB index; a reindex job every 5 minutes; a checkpoint signer
+ * every minute (KMS ECC_NIST_P256, only it may sign); alarms to SNS.
  */
 export class Sealtrail extends Construct {
   /** Customer managed key of the archive bucket and the index table. */
@@ -171,6 +180,15 @@ export class Sealtrail extends Construct {
   public readonly ingestFunction: NodejsFunction;
   public readonly reindexFunction: NodejsFunction;
   public readonly reindexSchedule: Rule;
+  /** The checkpoint run: signing key, state bucket, function, schedule and public key. */
+  public readonly checkpointSigner: CheckpointSigner;
+  /** The checkpoint signer function (reserved concurrency 1, every minute). */
+  public readonly checkpointFunction: NodejsFunction;
+  /** KMS ECC_NIST_P256 key that signs checkpoints; only `checkpointFunction`'s role may kms:Sign. */
+  public readonly checkpointKey: Key;
+  /** The signer's state; only `checkpointFunction`'s role may write it. */
+  public readonly checkpointStateBucket: Bucket;
+  public readonly checkpointSchedule: Rule;
   /** Alarm notifications; encrypted with `alarmKey`, TLS-only. */
   public readonly alarmTopic: Topic;
   /** Key of the alarm topic: CloudWatch alarms cannot publish to a topic encrypted with an AWS managed key. */
@@ -255,7 +273,7 @@ export class Sealtrail extends Construct {
       POWERTOOLS_METRICS_NAMESPACE: "Sealtrail",
     };
 
-    this.ingestFunction = this.sealtrailFunction("IngestFunction", {
+    this.ingestFunction = sealtrailFunction(this, "IngestFunction", {
       entry: "../lambda/handlers/ingest.ts",
       description: "sealtrail: POST /v1/events, seals a batch into the archive and indexes it",
       serviceName: "sealtrail-ingest",
@@ -265,7 +283,7 @@ export class Sealtrail extends Construct {
       environment,
       logRetention,
     });
-    this.reindexFunction = this.sealtrailFunction("ReindexFunction", {
+    this.reindexFunction = sealtrailFunction(this, "ReindexFunction", {
       entry: "../lambda/handlers/reindex.ts",
       description: "sealtrail: indexes chain links that have no indexed marker",
       serviceName: "sealtrail-reindex",
@@ -283,6 +301,18 @@ export class Sealtrail extends Construct {
       schedule: Schedule.rate(Duration.minutes(5)),
       targets: [new LambdaFunction(this.reindexFunction, { retryAttempts: 2 })],
     });
+
+    this.checkpointSigner = new CheckpointSigner(this, "Checkpoint", {
+      archiveBucket: this.bucket,
+      archiveKey: this.key,
+      accessLogBucket: this.accessLogBucket,
+      environment: { [ENV.chains]: environment[ENV.chains] as string },
+      logRetention,
+    });
+    this.checkpointFunction = this.checkpointSigner.fn;
+    this.checkpointKey = this.checkpointSigner.key;
+    this.checkpointStateBucket = this.checkpointSigner.stateBucket;
+    this.checkpointSchedule = this.checkpointSigner.schedule;
 
     this.apiAccessLogs = new LogGroup(this, "ApiAccessLogs", {
       retention: logRetention,
@@ -365,80 +395,40 @@ export class Sealtrail extends Construct {
       this.alarmOn("Api5xxAlarm", this.api.metricServerError(fiveMinuteSum), {
         description: "sealtrail API 5xx responses: writes are failing",
       }),
+      this.alarmOn("ApiAuthFailureSpikeAlarm", this.stage.metricClientError(fiveMinuteSum), {
+        description:
+          "sealtrail API 4xx spike on the stage: rejected tokens or scopes (401/403), or a client " +
+          "sending invalid requests (HTTP API metrics do not split 4xx by status)",
+        threshold: props.authFailureAlarmThreshold ?? 100,
+      }),
+      // The signer's refusal is the in-AWS verification failure: the archive no longer extends the
+      // history it signed last (a rewritten, missing or hidden link or checkpoint, a vanished chain).
+      this.alarmOn("CheckpointRefusedAlarm", this.checkpointSigner.metricRefused(fiveMinuteSum), {
+        description:
+          "sealtrail checkpoint signer REFUSED to sign: the archive does not extend the last signed " +
+          "checkpoint (possible tampering); see the signer's log for the reasons, run sealtrail verify",
+      }),
+      // Staleness: no checkpoint for 15 minutes. Missing data is breaching, since a signer that never
+      // runs (disabled rule, broken deployment, throttled) emits nothing at all.
+      this.alarmOn("CheckpointStaleAlarm", this.checkpointSigner.metricSigned(fiveMinuteSum), {
+        description:
+          "sealtrail checkpoints are stale: none signed in 15 minutes; auditors' --max-age checks will fail",
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: TreatMissingData.BREACHING,
+      }),
+      // A run that throws (KMS, S3 or state errors) signs nothing and emits no CheckpointRefused: it is
+      // seen here at once instead of only by the staleness alarm 15 minutes later.
+      this.alarmOn("CheckpointErrorsAlarm", this.checkpointFunction.metricErrors(fiveMinuteSum), {
+        description: "sealtrail checkpoint run failed (an error, not a refusal): no checkpoint was signed",
+      }),
     ];
   }
 
   /** The URL of the API's default stage. */
   public get apiUrl(): string {
     return this.stage.url;
-  }
-
-  /** One function: ARM64, current Node.js, ESM bundled by local esbuild, source maps, tracing, own role and log group. */
-  private sealtrailFunction(
-    id: string,
-    options: {
-      readonly entry: string;
-      readonly description: string;
-      readonly serviceName: string;
-      readonly timeout: Duration;
-      readonly memorySize: number;
-      readonly environment: Record<string, string>;
-      readonly logRetention: RetentionDays;
-    },
-  ): NodejsFunction {
-    // An own role instead of the AWSLambdaBasicExecutionRole managed policy (AwsSolutions-IAM4): the
-    // function may write to its own log group and nothing else.
-    const role = new Role(this, `${id}Role`, {
-      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
-      description: options.description,
-    });
-    const logGroup = new LogGroup(this, `${id}Logs`, {
-      retention: options.logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    logGroup.grantWrite(role);
-
-    const fn = new NodejsFunction(this, id, {
-      entry: fileURLToPath(new URL(options.entry, import.meta.url)),
-      handler: "handler",
-      description: options.description,
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
-      timeout: options.timeout,
-      memorySize: options.memorySize,
-      tracing: Tracing.ACTIVE,
-      role,
-      logGroup,
-      environment: {
-        ...options.environment,
-        POWERTOOLS_SERVICE_NAME: options.serviceName,
-        NODE_OPTIONS: "--enable-source-maps",
-      },
-      bundling: {
-        // jose v6 is ESM-only, so the bundle is ESM (index.mjs). Dependencies still written as CommonJS
-        // call require() at run time: the banner gives ESM code a require function.
-        format: OutputFormat.ESM,
-        mainFields: ["module", "main"],
-        banner:
-          "import { createRequire as __sealtrailCreateRequire } from 'node:module';" +
-          "const require = __sealtrailCreateRequire(import.meta.url);",
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // Bundle the pinned AWS SDK versions the code is tested with, not the runtime's copy.
-        bundleAwsSDK: true,
-        // Bundling uses the project's esbuild (a devDependency); Docker is never needed.
-        forceDockerBundling: false,
-      },
-    });
-
-    Validations.of(role).acknowledge({
-      id: wildcardFinding(this, "*"),
-      reason:
-        "Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no " +
-        "resource-level permissions: AWS requires Resource '*' for them.",
-    });
-    return fn;
   }
 
   /**
@@ -528,14 +518,25 @@ export class Sealtrail extends Construct {
     });
   }
 
-  private alarmOn(id: string, metric: Metric, options: { readonly description: string }): Alarm {
+  /** An alarm to the SNS topic; by default it fires on a value of at least 1 in one period. */
+  private alarmOn(
+    id: string,
+    metric: IMetric,
+    options: {
+      readonly description: string;
+      readonly threshold?: number;
+      readonly comparisonOperator?: ComparisonOperator;
+      readonly evaluationPeriods?: number;
+      readonly treatMissingData?: TreatMissingData;
+    },
+  ): Alarm {
     const alarm = new Alarm(this, id, {
       metric,
       alarmDescription: options.description,
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
+      threshold: options.threshold ?? 1,
+      evaluationPeriods: options.evaluationPeriods ?? 1,
+      comparisonOperator: options.comparisonOperator ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: options.treatMissingData ?? TreatMissingData.NOT_BREACHING,
     });
     alarm.addAlarmAction(new SnsAction(this.alarmTopic));
     return alarm;
@@ -625,28 +626,6 @@ function addAppendOnlyPolicy(bucket: Bucket): void {
   );
 }
 
-/** The id cdk-nag gives an AwsSolutions-IAM5 finding for this resource (its own flattening of references). */
-function wildcardFinding(scope: IConstruct, resource: string): string {
-  return `AwsSolutions-IAM5[Resource::${flattenReference(Stack.of(scope).resolve(resource))}]`;
-}
-
-function flattenReference(value: unknown): string {
-  if (typeof value === "string") return value.replace(/\$\{/g, "<").replace(/\}/g, ">");
-  if (value !== null && typeof value === "object") {
-    const node = value as Record<string, unknown>;
-    if (Array.isArray(node["Fn::Join"])) {
-      const [delimiter, items] = node["Fn::Join"] as [string, unknown[]];
-      return items.map(flattenReference).join(delimiter);
-    }
-    if (Array.isArray(node["Fn::GetAtt"])) {
-      const [resource, attribute] = node["Fn::GetAtt"] as [unknown, unknown];
-      return `<${flattenReference(resource)}.${flattenReference(attribute)}>`;
-    }
-    if (node.Ref !== undefined) return `<${flattenReference(node.Ref)}>`;
-  }
-  return JSON.stringify(value);
-}
-
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -718,6 +697,13 @@ function validateProps(props: SealtrailProps): void {
     "pass requests per second",
   );
   integerIn(
+    "authFailureAlarmThreshold",
+    props.authFailureAlarmThreshold,
+    1,
+    Number.MAX_SAFE_INTEGER,
+    "pass a count of 4xx responses per 5 minutes",
+  );
+  integerIn(
     "throttleBurstLimit",
     props.throttleBurstLimit,
     1,
@@ -759,9 +745,26 @@ function validateProps(props: SealtrailProps): void {
   }
 }
 
-/** Stack outputs of one Sealtrail construct, with the stable names ApiUrl, BucketName and TableName. */
+/**
+ * Stack outputs of one Sealtrail construct, with the stable names ApiUrl, BucketName, TableName,
+ * CheckpointKeyArn and CheckpointPublicKey.
+ *
+ * CheckpointPublicKey is the signing key's public key as base64 of its DER SubjectPublicKeyInfo (what
+ * KMS GetPublicKey returns; `openssl pkey -pubin -inform DER` reads it after base64 decoding). Verifiers
+ * take a JWKS file, not this value: how an auditor turns it into the JWKS, with the key's `kid` and
+ * validity window, is in docs/verify.md. Auditors should fetch it themselves (`aws kms get-public-key
+ * --key-id <CheckpointKeyArn>`) or compare it with this output, and keep their own copy.
+ */
 export function addSealtrailOutputs(scope: Construct, sealtrail: Sealtrail): void {
   new CfnOutput(scope, "ApiUrl", { value: sealtrail.apiUrl, description: "Base URL of the sealtrail API" });
   new CfnOutput(scope, "BucketName", { value: sealtrail.bucket.bucketName, description: "Archive bucket" });
   new CfnOutput(scope, "TableName", { value: sealtrail.table.tableName, description: "Index table" });
+  new CfnOutput(scope, "CheckpointKeyArn", {
+    value: sealtrail.checkpointKey.keyArn,
+    description: "KMS key (ECC_NIST_P256) that signs checkpoints; only the checkpoint signer may sign",
+  });
+  new CfnOutput(scope, "CheckpointPublicKey", {
+    value: sealtrail.checkpointSigner.publicKeyDerBase64,
+    description: "Checkpoint public key: base64 DER SubjectPublicKeyInfo (to JWKS: see docs/verify.md)",
+  });
 }

@@ -1,6 +1,7 @@
 /**
- * The DynamoDB index as the write path sees it: event pointers, "indexed" markers, head hints and
- * the reindex watermark. The archive in S3 stays the source of truth; all of this can be rebuilt.
+ * The DynamoDB index: event pointers, "indexed" markers, head hints and the reindex watermark for
+ * the write path, and the two reads of the query API (one pointer by id, one page of a GSI query).
+ * The archive in S3 stays the source of truth; all of this can be rebuilt.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
@@ -11,7 +12,13 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { headHintKey, type IndexItem, indexedMarkerKey, reindexWatermarkKey } from "../core/index-items";
+import {
+  eventItemKey,
+  headHintKey,
+  type IndexItem,
+  indexedMarkerKey,
+  reindexWatermarkKey,
+} from "../core/index-items";
 import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
 import { isConditionalCheckFailed } from "./errors";
 
@@ -21,6 +28,29 @@ const MAX_UNPROCESSED_ROUNDS = 10;
 
 export function documentClient(dynamo: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** One page of a Query on a GSI whose sort key is a string, read in ascending order. */
+export interface IndexPageQuery {
+  readonly indexName: string;
+  readonly partitionKey: { readonly name: string; readonly value: string };
+  /** Inclusive bounds on the sort key; either may be absent. */
+  readonly sortKey: { readonly name: string; readonly lower?: string; readonly upper?: string };
+  /** A FilterExpression over non-key attributes, with its own names and values. */
+  readonly filter?: {
+    readonly expression: string;
+    readonly names: Readonly<Record<string, string>>;
+    readonly values: Readonly<Record<string, unknown>>;
+  };
+  /** Items evaluated (before the filter), as DynamoDB's Limit. */
+  readonly limit: number;
+  readonly startKey?: Record<string, unknown>;
+}
+
+export interface IndexPage {
+  readonly items: Record<string, unknown>[];
+  /** Where the next page starts; absent when the partition's range is exhausted. */
+  readonly lastEvaluatedKey?: Record<string, unknown>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -49,6 +79,43 @@ export class IndexStore {
       const result = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending } }));
       pending = (result.UnprocessedItems?.[this.table] ?? []) as typeof pending;
     }
+  }
+
+  /** The pointer item of one event, strongly consistent; undefined when not indexed. */
+  async eventPointer(eventId: string): Promise<Record<string, unknown> | undefined> {
+    const result = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: eventItemKey(eventId), ConsistentRead: true }),
+    );
+    return result.Item;
+  }
+
+  /** One page of a key-condition Query on a GSI: never a Scan. */
+  async queryIndexPage(query: IndexPageQuery): Promise<IndexPage> {
+    const names: Record<string, string> = { "#pk": query.partitionKey.name, ...query.filter?.names };
+    const values: Record<string, unknown> = { ":pk": query.partitionKey.value, ...query.filter?.values };
+    const { lower, upper } = query.sortKey;
+    // DynamoDB refuses an expression name it does not use: name the sort key only when bounded.
+    if (lower !== undefined || upper !== undefined) names["#sk"] = query.sortKey.name;
+    let condition = "#pk = :pk";
+    if (lower !== undefined) values[":lower"] = lower;
+    if (upper !== undefined) values[":upper"] = upper;
+    if (lower !== undefined && upper !== undefined) condition += " AND #sk BETWEEN :lower AND :upper";
+    else if (lower !== undefined) condition += " AND #sk >= :lower";
+    else if (upper !== undefined) condition += " AND #sk <= :upper";
+    const page = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: query.indexName,
+        KeyConditionExpression: condition,
+        FilterExpression: query.filter?.expression,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: true,
+        Limit: query.limit,
+        ExclusiveStartKey: query.startKey,
+      }),
+    );
+    return { items: page.Items ?? [], lastEvaluatedKey: page.LastEvaluatedKey };
   }
 
   async markIndexed(chain: string, seq: number, linkHash: string): Promise<void> {

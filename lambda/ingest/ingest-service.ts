@@ -8,11 +8,12 @@ import type { IdempotencyScope, IdempotencyStore } from "../aws/idempotency-stor
 import type { IndexStore } from "../aws/index-store";
 import type { ObjectStore } from "../aws/object-store";
 import type { SealtrailConfig } from "../config";
-import { linkBatchOf, sealBatch } from "../core/batch";
+import type { Receipt } from "../core/api-schema";
+import { linkBatchOf, type SealedBatch, sealBatch } from "../core/batch";
 import { apiGatewayClaims, ClaimError, principalFromClaims, scopesOf, tenantOf } from "../core/claims";
 import { sha256Hex } from "../core/hash";
 import { buildRecord } from "../core/record";
-import type { EventRecord, Principal } from "../core/schema";
+import { type EventInput, EventInputSchema, type EventRecord, type Principal } from "../core/schema";
 import { validateIngestBody } from "../core/validation";
 import { type ApiResponse, errorResponse } from "../http";
 import type { AppendedLink, ChainWriter } from "./chain-writer";
@@ -35,14 +36,24 @@ export interface IngestRequest {
   readonly userAgent: string | null;
 }
 
-export interface Receipt {
-  readonly ids: readonly string[];
-  readonly chain: string;
-  readonly seq: number;
-  readonly link_key: string;
-  readonly link_hash: string;
-  readonly batch: { readonly key: string; readonly root: string; readonly count: number };
-  readonly leaf_indexes: readonly number[];
+/** The 201 answer; its schema (lambda/core/api-schema.ts) also feeds the OpenAPI document. */
+export type { Receipt };
+
+/** An authenticated caller on whose behalf the server archives an event it generated itself. */
+export interface ServerEventCaller {
+  /** `requestContext.authorizer.jwt.claims` of the caller's request. */
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly requestId: string;
+  readonly sourceIp: string | null;
+  readonly userAgent: string | null;
+}
+
+/** The server's own events could not be sealed: nothing was acknowledged. */
+export class ArchiveUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super("the events could not be sealed; nothing was acknowledged", { cause });
+    this.name = "ArchiveUnavailableError";
+  }
 }
 
 export interface IngestLogger {
@@ -201,15 +212,10 @@ export class IngestService {
       buildRecord(event, { id: this.deps.newId(), time, reporter, subject, tenant, ingest }),
     );
     const batch = sealBatch(records, receivedAt);
-    let appended: AppendedLink;
+    let receipt: Receipt;
     try {
-      await this.putDataObject(batch.key, batch.bytes);
-      appended = await this.deps.chains.append(linkBatchOf(batch));
-    } catch (error) {
-      this.deps.logger.error("batch not acknowledged", {
-        error: String(error),
-        cause: String((error as Error).cause ?? ""),
-      });
+      receipt = await this.sealAndLink(records, batch);
+    } catch {
       if (idempotency)
         await this.deps.idempotency.release(idempotency.scope, idempotency.owner).catch(() => {});
       return errorResponse(
@@ -221,16 +227,6 @@ export class IngestService {
       );
     }
 
-    const receipt: Receipt = {
-      ids: records.map((record) => record.id),
-      chain: appended.link.chain,
-      seq: appended.link.seq,
-      link_key: appended.key,
-      link_hash: appended.hash,
-      batch: { key: batch.key, root: batch.root, count: batch.count },
-      leaf_indexes: records.map((_, leafIndex) => leafIndex),
-    };
-
     // 5. Index. A failure here still acknowledges: the reindex job indexes links without a marker.
     if (idempotency) {
       await this.deps.idempotency
@@ -239,6 +235,66 @@ export class IngestService {
           this.deps.logger.warn("idempotency receipt not stored", { error: String(error) });
         });
     }
+    await this.index(receipt, records, batch);
+    return { status: 201, body: receipt };
+  }
+
+  /**
+   * Archives events the server itself generates about an authenticated caller's request (the
+   * query API's `audit.read`), through the same steps 3–5 as `ingest`. The caller needs no write
+   * scope: it chose none of the content. The caller is reporter and (verified) actor, the tenant
+   * is the caller's own. Resolves with the receipt once the link is stored; otherwise throws
+   * ArchiveUnavailableError (or ClaimError for unusable claims) and nothing is acknowledged.
+   */
+  async archiveServerEvents(caller: ServerEventCaller, events: readonly EventInput[]): Promise<Receipt> {
+    const claims = apiGatewayClaims(caller.claims);
+    const reporter = principalFromClaims(claims, true);
+    const tenant = tenantOf(claims, this.deps.config.tenantClaim);
+    // Server-built, but held to the client's rules: a bug here must not write an invalid record.
+    const inputs = events.map((event) => EventInputSchema.parse(event));
+    const receivedAt = new Date(this.deps.now());
+    const time = receivedAt.toISOString();
+    const ingest = { request_id: caller.requestId, source_ip: caller.sourceIp, user_agent: caller.userAgent };
+    const records = inputs.map((event) =>
+      buildRecord(event, { id: this.deps.newId(), time, reporter, tenant, ingest }),
+    );
+    const batch = sealBatch(records, receivedAt);
+    let receipt: Receipt;
+    try {
+      receipt = await this.sealAndLink(records, batch);
+    } catch (error) {
+      throw new ArchiveUnavailableError(error);
+    }
+    await this.index(receipt, records, batch);
+    return receipt;
+  }
+
+  /** Steps 3–4: the data object, then the link that acknowledges it. Throws when not acknowledged. */
+  private async sealAndLink(records: readonly EventRecord[], batch: SealedBatch): Promise<Receipt> {
+    let appended: AppendedLink;
+    try {
+      await this.putDataObject(batch.key, batch.bytes);
+      appended = await this.deps.chains.append(linkBatchOf(batch));
+    } catch (error) {
+      this.deps.logger.error("batch not acknowledged", {
+        error: String(error),
+        cause: String((error as Error).cause ?? ""),
+      });
+      throw error;
+    }
+    return {
+      ids: records.map((record) => record.id),
+      chain: appended.link.chain,
+      seq: appended.link.seq,
+      link_key: appended.key,
+      link_hash: appended.hash,
+      batch: { key: batch.key, root: batch.root, count: batch.count },
+      leaf_indexes: records.map((_, leafIndex) => leafIndex),
+    };
+  }
+
+  /** Step 5. Never fails the request: the reindex job indexes links without a marker. */
+  private async index(receipt: Receipt, records: readonly EventRecord[], batch: SealedBatch): Promise<void> {
     try {
       await indexLinkedBatch(
         this.deps.index,
@@ -251,7 +307,7 @@ export class IngestService {
           records,
           leafHashes: batch.leafHashes,
         },
-        config.indexTtlDays,
+        this.deps.config.indexTtlDays,
       );
     } catch (error) {
       this.deps.logger.warn("indexing deferred to the reindex job", {
@@ -263,9 +319,8 @@ export class IngestService {
       count: records.length,
       chain: receipt.chain,
       seq: receipt.seq,
-      tenant,
+      tenant: records[0]?.tenant,
     });
-    return { status: 201, body: receipt };
   }
 
   /** A content-addressed key: an existing object with this key must hold the same bytes. */

@@ -123,9 +123,11 @@ function parseRecordLine(
   lineNumber: number,
   problems: BatchProblem[],
 ): Record<string, unknown> | undefined {
+  // Decoded once: the same text is parsed and then compared with its canonical form.
+  const text = line.toString("utf8");
   let value: unknown;
   try {
-    value = JSON.parse(line.toString("utf8"));
+    value = JSON.parse(text);
   } catch {
     problems.push({ code: "bad_line", line: lineNumber, message: "not JSON" });
     return undefined;
@@ -140,7 +142,7 @@ function parseRecordLine(
     });
     return undefined;
   }
-  if (serializeRecord(parsed.data) !== line.toString("utf8")) {
+  if (serializeRecord(parsed.data) !== text) {
     problems.push({ code: "bad_line", line: lineNumber, message: "record is not in its canonical form" });
   }
   return value as Record<string, unknown>;

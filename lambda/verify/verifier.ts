@@ -375,6 +375,9 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
       }
     }
     let broken = false;
+    // Links below this size match a signed tree head: a mismatch narrows the damage to after it.
+    let matchedSize = from;
+    let mismatched = false;
     records.forEach((record, i) => {
       const seq = from + i;
       if (!record) {
@@ -432,8 +435,14 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
             key: entry.checkpoint.key,
             chain: id,
             seq: entry.checkpoint.seq,
-            message: `checkpoint ${entry.checkpoint.seq} signed chain ${id} at size ${entry.head.size} with another tree than its links give: links 0..${entry.head.size - 1} were altered, removed, reordered or inserted`,
+            message:
+              `checkpoint ${entry.checkpoint.seq} signed chain ${id} at size ${entry.head.size} with another tree than its links give: ` +
+              `one of links ${matchedSize}..${entry.head.size - 1} was altered, removed, reordered or inserted` +
+              (matchedSize > 0 ? ` (links 0..${matchedSize - 1} match an earlier checkpoint)` : ""),
           });
+          mismatched = true;
+        } else if (!mismatched) {
+          matchedSize = entry.head.size;
         }
       }
     });

@@ -50,14 +50,23 @@ describe("cdk-nag AwsSolutions", () => {
     }
     const bucket = "<SealtrailArchiveBucketD7D4FAE2.Arn>";
     const table = "<SealtrailIndexTableB168C13F.Arn>";
+    const state = "<SealtrailCheckpointStateBucket005F0F6B.Arn>";
     const perRole = (role: string) => [
       `${role} Annotation::AwsSolutions-IAM5[Resource::*]`,
       `${role} Annotation::AwsSolutions-IAM5[Resource::${bucket}/events/*]`,
       `${role} Annotation::AwsSolutions-IAM5[Resource::${bucket}/chains/*]`,
       `${role} Annotation::AwsSolutions-IAM5[Resource::${table}/index/*]`,
     ];
+    const signer = "Checkpoint/FunctionRole";
     expect(acknowledged.sort()).toEqual(
-      [...perRole("IngestFunctionRole"), ...perRole("ReindexFunctionRole")].sort(),
+      [
+        ...perRole("IngestFunctionRole"),
+        ...perRole("ReindexFunctionRole"),
+        `${signer} Annotation::AwsSolutions-IAM5[Resource::*]`,
+        `${signer} Annotation::AwsSolutions-IAM5[Resource::${bucket}/chains/*]`,
+        `${signer} Annotation::AwsSolutions-IAM5[Resource::${bucket}/checkpoints/*]`,
+        `${signer} Annotation::AwsSolutions-IAM5[Resource::${state}/*]`,
+      ].sort(),
     );
   });
 });

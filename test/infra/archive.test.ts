@@ -160,7 +160,11 @@ describe("archive bucket policy (threat model)", () => {
         { StringNotEquals: { "s3:if-none-match": "*" } },
       ]),
     );
-    for (const s of denials(archive, "s3:PutObject")) {
+    const ifNoneMatch = denials(archive, "s3:PutObject").filter((s) =>
+      JSON.stringify(s.Condition).includes("s3:if-none-match"),
+    );
+    expect(ifNoneMatch).toHaveLength(2);
+    for (const s of ifNoneMatch) {
       expect(asArray(s.Resource).map(flatten)).toEqual([`<${archive}.Arn>/*`]);
     }
   });
@@ -190,14 +194,25 @@ describe("access-log bucket", () => {
     ).toBe(true);
   });
 
-  it("lets S3 log delivery write only the archive bucket's logs", () => {
+  it("lets S3 log delivery write only the logs of the archive and the checkpoint state bucket, each under its prefix", () => {
     const delivery = bucketPolicy(accessLogs).filter((s) => s.Effect === "Allow");
-    expect(delivery).toHaveLength(1);
-    expect(delivery[0]).toMatchObject({
-      Principal: { Service: "logging.s3.amazonaws.com" },
-      Action: "s3:PutObject",
-      Condition: { ArnLike: { "aws:SourceArn": { "Fn::GetAtt": [archive, "Arn"] } } },
-    });
+    const state = logicalId(template, "AWS::S3::Bucket", "SealtrailCheckpointStateBucket");
+    expect(delivery).toHaveLength(2);
+    for (const [source, prefix] of [
+      [archive, "archive/"],
+      [state, "checkpoint-state/"],
+    ] as const) {
+      const statement = delivery.find(
+        (s) =>
+          JSON.stringify(s.Condition?.ArnLike) ===
+          JSON.stringify({ "aws:SourceArn": { "Fn::GetAtt": [source, "Arn"] } }),
+      );
+      expect(statement, source).toMatchObject({
+        Principal: { Service: "logging.s3.amazonaws.com" },
+        Action: "s3:PutObject",
+      });
+      expect(asArray(statement?.Resource).map(flatten), source).toEqual([`<${accessLogs}.Arn>/${prefix}*`]);
+    }
   });
 });
 

@@ -38,6 +38,7 @@ describe("Lambda bundling", () => {
   it.each([
     "SealtrailIngestFunction",
     "SealtrailReindexFunction",
+    "SealtrailCheckpointFunction",
   ])("%s is one minified ESM file with the createRequire banner and a source map", (prefix) => {
     const dir = assetDir(prefix);
     expect(readdirSync(dir).sort()).toEqual(["index.mjs", "index.mjs.map"]);

@@ -314,9 +314,15 @@ describe("alarms", () => {
 });
 
 describe("outputs", () => {
-  it("are ApiUrl, BucketName and TableName", () => {
+  it("are ApiUrl, BucketName, TableName and the checkpoint key's ARN and public key", () => {
     const outputs = template.toJSON().Outputs;
-    expect(Object.keys(outputs).sort()).toEqual(["ApiUrl", "BucketName", "TableName"]);
+    expect(Object.keys(outputs).sort()).toEqual([
+      "ApiUrl",
+      "BucketName",
+      "CheckpointKeyArn",
+      "CheckpointPublicKey",
+      "TableName",
+    ]);
     expect(outputs.BucketName.Value).toEqual({ Ref: archive });
     expect(outputs.TableName.Value).toEqual({ Ref: table });
     expect(flatten(outputs.ApiUrl.Value)).toMatch(/^https:\/\/<SealtrailApi\w+>\.execute-api\./);

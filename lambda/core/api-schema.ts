@@ -1,0 +1,143 @@
+/**
+ * The HTTP API's parameters, request bodies and responses, defined once with zod. The handlers
+ * validate with these schemas and the OpenAPI document (openapi.ts) is generated from the same
+ * objects, so the two cannot drift apart.
+ */
+import { z } from "zod";
+import { EventInputSchema, EventRecordSchema, isoDateTime, LIMITS, OUTCOMES, text } from "./schema";
+
+export const DEFAULT_PAGE_LIMIT = 100;
+export const MAX_PAGE_LIMIT = 1000;
+/** A cursor is a few hundred characters; anything far longer is not one of ours. */
+export const MAX_CURSOR_LENGTH = 2048;
+
+/** An event id: a canonical ULID (lambda/core/ulid.ts). */
+export const EventIdSchema = z
+  .string()
+  .regex(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/, "must be an event id (a ULID, 26 characters)")
+  .meta({ description: "Event id (a ULID)" });
+
+/** A tenant other than the caller's own: only with the admin scope. */
+const tenantParameter = text(256).meta({
+  description: "Read another tenant's events. Needs the admin scope unless it names the caller's own tenant.",
+});
+
+/**
+ * `GET /v1/events` query parameters. Unknown parameters are refused, so a misspelt filter never
+ * silently widens a search. Cross-parameter rules (resource_type with resource_id, from ≤ to, …)
+ * are checked in lambda/query/params.ts.
+ */
+export const ListEventsQuerySchema = z.strictObject({
+  actor: text(256).optional().meta({ description: "The actor's subject (`actor.sub`)." }),
+  actor_iss: text(512)
+    .optional()
+    .meta({ description: "The actor's issuer (`actor.iss`); only together with `actor`." }),
+  action: EventInputSchema.shape.action.optional().meta({ description: "Exact action, e.g. document.read." }),
+  resource_type: text(128)
+    .optional()
+    .meta({ description: "Resource type; only together with `resource_id`." }),
+  resource_id: text(1024)
+    .optional()
+    .meta({ description: "Resource id; only together with `resource_type`." }),
+  outcome: z.enum(OUTCOMES).optional(),
+  session_id: text(256).optional().meta({ description: "The actor's session (`actor.session_id`)." }),
+  request_id: text(256)
+    .optional()
+    .meta({ description: "The audited action's request id (`http.request_id`)." }),
+  from: isoDateTime.optional().meta({ description: "Earliest record `time`, inclusive (ISO-8601)." }),
+  to: isoDateTime.optional().meta({ description: "Latest record `time`, inclusive (ISO-8601)." }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE_LIMIT)
+    .default(DEFAULT_PAGE_LIMIT)
+    .meta({ description: `Events per page, 1 to ${MAX_PAGE_LIMIT}.` }),
+  cursor: z
+    .string()
+    .min(1)
+    .max(MAX_CURSOR_LENGTH)
+    .optional()
+    .meta({ description: "`next_cursor` of the previous page, with the same filters." }),
+  tenant: tenantParameter.optional(),
+});
+export type ListEventsQuery = z.infer<typeof ListEventsQuerySchema>;
+
+/** `GET /v1/events/{id}` and `GET /v1/events/{id}/proof` query parameters. */
+export const GetEventQuerySchema = z.strictObject({ tenant: tenantParameter.optional() });
+
+/** `GET /v1/checkpoints/latest` takes no parameters: checkpoints cover every tenant. */
+export const LatestCheckpointQuerySchema = z.strictObject({});
+
+export const EventListSchema = z.strictObject({
+  events: z.array(EventRecordSchema).meta({
+    description: "Full stored records, ordered by `time` ascending, then by `id`.",
+  }),
+  next_cursor: z
+    .string()
+    .optional()
+    .meta({ description: "Present only when there are more events; pass it as `cursor`." }),
+});
+export type EventList = z.infer<typeof EventListSchema>;
+
+export const LatestCheckpointSchema = z.strictObject({
+  key: z.string().regex(/^checkpoints\/[0-9]{20}\.jws$/),
+  seq: z.number().int().min(0),
+  jws: z.string().meta({ description: "The checkpoint as stored: a compact JWS (ES256)." }),
+});
+export type LatestCheckpoint = z.infer<typeof LatestCheckpointSchema>;
+
+/**
+ * The proof bundle of one event. Only its member names are fixed here so far; their shapes belong
+ * to the proof format (lambda/core/proof.ts) and replace these placeholders once it is final.
+ */
+export const ProofBundleSchema = z.looseObject({
+  v: z.unknown().optional(),
+  event: z.unknown().optional(),
+  record: z.unknown().optional(),
+  batch: z.unknown().optional(),
+  link: z.unknown().optional(),
+  chain_proof: z.unknown().optional(),
+  checkpoint: z.unknown().optional(),
+});
+
+export const IngestBodySchema = z.strictObject({
+  events: z.array(EventInputSchema).min(LIMITS.minEvents).max(LIMITS.maxEvents),
+});
+
+/** The 201 answer of `POST /v1/events`: given once the batch's link is stored. */
+export const ReceiptSchema = z.strictObject({
+  ids: z.array(EventIdSchema),
+  chain: z.string(),
+  seq: z.number().int().min(0),
+  link_key: z.string(),
+  link_hash: z.string().regex(/^[0-9a-f]{64}$/),
+  batch: z.strictObject({
+    key: z.string(),
+    root: z.string().regex(/^[0-9a-f]{64}$/),
+    count: z.number().int().min(1),
+  }),
+  leaf_indexes: z.array(z.number().int().min(0)),
+});
+export type Receipt = z.infer<typeof ReceiptSchema>;
+
+/** Every error answer: one machine-readable `code`, a message saying what to do, and details. */
+export const ErrorSchema = z.looseObject({
+  code: z.string(),
+  message: z.string(),
+  /** The query parameter at fault (query API). */
+  parameter: z.string().optional(),
+  /** The token claim at fault. */
+  claim: z.string().optional(),
+  /** Per-event problems of an ingest body. */
+  errors: z
+    .array(
+      z.strictObject({
+        index: z.number().int().min(0).optional(),
+        path: z.string(),
+        code: z.string(),
+        message: z.string(),
+      }),
+    )
+    .optional(),
+});

@@ -1,0 +1,458 @@
+/**
+ * The checkpoint run of DESIGN.md ("Checkpoint run"): every minute one function (reserved concurrency 1)
+ * reads every chain forward from the heads it signed last and signs checkpoint seq+1 with a KMS
+ * ECC_NIST_P256 key that only its role may use for signing. It keeps its state in a bucket only its role
+ * may write. The public key is read back at deployment (a small custom resource) so the stack can output
+ * it. Infrastructure only: the run itself is lambda/handlers/checkpoint.ts.
+ */
+import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Metric, type MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
+import { Rule, Schedule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
+import {
+  AccountRootPrincipal,
+  AnyPrincipal,
+  Effect,
+  PolicyDocument,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from "aws-cdk-lib/aws-iam";
+import { type IKey, Key, KeySpec, KeyUsage } from "aws-cdk-lib/aws-kms";
+import { Architecture, Code, Function as LambdaFn, Runtime } from "aws-cdk-lib/aws-lambda";
+import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aws-cdk-lib/aws-s3";
+import { Construct } from "constructs";
+import { CHECKPOINT_ENV } from "../lambda/checkpoint/config";
+import { sealtrailFunction, wildcardFinding } from "./function";
+
+/** POWERTOOLS_SERVICE_NAME of the signer, and so the `service` dimension of its metrics. */
+export const CHECKPOINT_SERVICE_NAME = "sealtrail-checkpoint";
+/** POWERTOOLS_METRICS_NAMESPACE of every sealtrail function. */
+export const METRICS_NAMESPACE = "Sealtrail";
+/** Metric names the signer emits (lambda/handlers/checkpoint.ts), one data point per run. */
+export const CHECKPOINT_METRICS = { signed: "CheckpointSigned", refused: "CheckpointRefused" } as const;
+
+/** Archive prefixes the signer reads (chains/) and reads and appends to (checkpoints/). */
+const CHAINS = "chains/";
+const CHECKPOINTS = "checkpoints/";
+
+/**
+ * Administrative actions of the account on the signing key: CDK's key-administrator list
+ * (aws-kms ADMIN_ACTIONS) with kms:Create* narrowed to kms:CreateAlias, so it includes neither
+ * kms:CreateGrant (a grant could hand out kms:Sign) nor any cryptographic operation.
+ */
+const KEY_ADMIN_ACTIONS = [
+  "kms:CreateAlias",
+  "kms:Describe*",
+  "kms:Enable*",
+  "kms:List*",
+  "kms:Put*",
+  "kms:Update*",
+  "kms:Revoke*",
+  "kms:Disable*",
+  "kms:Get*",
+  "kms:Delete*",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:ScheduleKeyDeletion",
+  "kms:CancelKeyDeletion",
+];
+
+/** Days a replaced version of the signer state is kept (the state is rewritten on every signed checkpoint). */
+const STATE_NONCURRENT_DAYS = 90;
+
+export interface CheckpointSignerProps {
+  /** The archive bucket the signer reads chains/ from and appends checkpoints/ to. */
+  readonly archiveBucket: Bucket;
+  /** Key of the archive bucket; also encrypts the signer state (see the state bucket). */
+  readonly archiveKey: IKey;
+  /** Destination of the state bucket's server access logs (prefix `checkpoint-state/`). */
+  readonly accessLogBucket: Bucket;
+  /** Environment shared by every sealtrail function (SEALTRAIL_CHAINS among it). */
+  readonly environment: Record<string, string>;
+  readonly logRetention: RetentionDays;
+}
+
+/**
+ * The signing key, the signer's state bucket, the signer function, its one-minute schedule, and the
+ * deployment-time read of the public key. Alarms are the caller's (see `metricRefused`, `metricSigned`).
+ */
+export class CheckpointSigner extends Construct {
+  /** KMS ECC_NIST_P256 SIGN_VERIFY key; only `fn`'s role may kms:Sign with it. */
+  public readonly key: Key;
+  /** The signer's own state: one JSON object replaced with If-Match; only `fn`'s role may write it. */
+  public readonly stateBucket: Bucket;
+  /** The checkpoint run (reserved concurrency 1). */
+  public readonly fn: NodejsFunction;
+  /** EventBridge rule: rate(1 minute) → `fn`. */
+  public readonly schedule: Rule;
+  /**
+   * The signing key's public key: base64 of its DER SubjectPublicKeyInfo, as KMS GetPublicKey returns it,
+   * read at deployment by a custom resource (a CloudFormation token).
+   */
+  public readonly publicKeyDerBase64: string;
+
+  constructor(scope: Construct, id: string, props: CheckpointSignerProps) {
+    super(scope, id);
+
+    // The key policy replaces CDK's default "account root may kms:*" statement (given `policy`, CDK adds
+    // none). Why this shape:
+    // - KMS honours IAM policies for an action only if the key policy allows that action to the account.
+    //   The account statement lists administration and public-key reads but not kms:Sign, so no IAM
+    //   policy (AdministratorAccess included) can confer signing, and it omits kms:CreateGrant, so no
+    //   grant can either.
+    // - The account keeps kms:PutKeyPolicy (in kms:Put*): CloudFormation updates the policy on every
+    //   deploy, and KMS refuses a policy that locks its caller out of PutKeyPolicy. The price is that an
+    //   administrator could rewrite the policy and then sign; that is an explicit, CloudTrail-logged
+    //   management event, not a standing permission, and the auditor's saved last checkpoint
+    //   (`sealtrail verify --state`) still rejects any checkpoint that does not extend it.
+    // - The signer role is a principal of its own Allow statement (below, once the role exists), and an
+    //   explicit Deny of kms:Sign to every other principal (aws:PrincipalArn) wins over any Allow in a key
+    //   policy, an IAM policy or a grant, so a later edit that widens an Allow cannot widen signing.
+    // - The account may read the public key (kms:GetPublicKey, kms:DescribeKey): auditors fetch it.
+    const account = new AccountRootPrincipal();
+    this.key = new Key(this, "SigningKey", {
+      description: "sealtrail: signs checkpoints (ES256); only the checkpoint signer may sign",
+      keySpec: KeySpec.ECC_NIST_P256,
+      keyUsage: KeyUsage.SIGN_VERIFY,
+      // Asymmetric keys cannot rotate; a new key means a new `kid` in the published JWKS.
+      enableKeyRotation: false,
+      removalPolicy: RemovalPolicy.RETAIN,
+      policy: new PolicyDocument({
+        statements: [
+          new PolicyStatement({
+            sid: "AllowAccountToAdministerTheKeyButNotSign",
+            principals: [account],
+            actions: KEY_ADMIN_ACTIONS,
+            resources: ["*"],
+          }),
+          new PolicyStatement({
+            sid: "AllowAccountToReadThePublicKey",
+            principals: [account],
+            actions: ["kms:DescribeKey", "kms:GetPublicKey"],
+            resources: ["*"],
+          }),
+          new PolicyStatement({
+            sid: "DenyGrants",
+            effect: Effect.DENY,
+            principals: [new AnyPrincipal()],
+            actions: ["kms:CreateGrant"],
+            resources: ["*"],
+          }),
+        ],
+      }),
+    });
+
+    // The state is not secret beyond what the archive already holds (chain sizes, heads and tree
+    // frontiers: hashes of archive objects), so it shares the archive key, which the signer uses through
+    // S3 anyway; no further KMS permission is needed. What protects the state is integrity, and that is
+    // the bucket policy below (only the signer role may put, nobody may delete), not the key.
+    this.stateBucket = new Bucket(this, "StateBucket", {
+      versioned: true,
+      encryption: BucketEncryption.KMS,
+      encryptionKey: props.archiveKey,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: props.accessLogBucket,
+      serverAccessLogsPrefix: "checkpoint-state/",
+      // Retained, and never emptied by a custom resource (no autoDeleteObjects), so CloudFormation never
+      // needs to delete objects here: the deny below cannot lock it out of anything it does.
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        {
+          id: "ExpireReplacedStateVersions",
+          // Every signed checkpoint replaces the state: without this, versions accumulate every minute.
+          noncurrentVersionExpiration: Duration.days(STATE_NONCURRENT_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+    });
+
+    this.fn = sealtrailFunction(this, "Function", {
+      entry: "../lambda/handlers/checkpoint.ts",
+      description: "sealtrail: signs the next checkpoint when every chain extends the last one signed",
+      serviceName: CHECKPOINT_SERVICE_NAME,
+      // Shorter than the schedule, so a run ends before the next one starts.
+      timeout: Duration.seconds(55),
+      memorySize: 1024,
+      // One run at a time; the state's If-Match is the second line of defence.
+      reservedConcurrentExecutions: 1,
+      // A failed or throttled run is not retried: the next minute's run is the retry.
+      retryAttempts: 0,
+      maxEventAge: Duration.minutes(1),
+      environment: {
+        ...props.environment,
+        [CHECKPOINT_ENV.bucket]: props.archiveBucket.bucketName,
+        [CHECKPOINT_ENV.stateBucket]: this.stateBucket.bucketName,
+        [CHECKPOINT_ENV.keyId]: this.key.keyArn,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      },
+      logRetention: props.logRetention,
+    });
+    const role = this.signerRole();
+
+    this.key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "AllowSignerToSign",
+        principals: [role],
+        actions: ["kms:Sign"],
+        resources: ["*"],
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "DenySigningToEveryoneButTheSigner",
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ["kms:Sign"],
+        resources: ["*"],
+        conditions: { ArnNotEquals: { "aws:PrincipalArn": role.roleArn } },
+      }),
+    );
+
+    this.stateBucket.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "DenyStateWritesExceptBySigner",
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ["s3:PutObject"],
+        resources: [this.stateBucket.arnForObjects("*")],
+        conditions: { ArnNotEquals: { "aws:PrincipalArn": role.roleArn } },
+      }),
+    );
+    this.stateBucket.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "DenyStateDeletion",
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        // The signer never deletes; a deleted or hidden state would make it start over. Replaced versions
+        // expire by the lifecycle rule, which S3 applies itself.
+        actions: ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        resources: [this.stateBucket.arnForObjects("*")],
+      }),
+    );
+
+    // Only the signer may write checkpoints/, whatever IAM policies say (the archive's append-only policy
+    // still applies to it: If-None-Match: * on every put, no deletes).
+    props.archiveBucket.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "DenyCheckpointWritesExceptBySigner",
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ["s3:PutObject"],
+        resources: [props.archiveBucket.arnForObjects(`${CHECKPOINTS}*`)],
+        conditions: { ArnNotEquals: { "aws:PrincipalArn": role.roleArn } },
+      }),
+    );
+
+    this.grantSignerAccess(role, props);
+
+    this.schedule = new Rule(this, "Schedule", {
+      description: "sealtrail: sign the next checkpoint",
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(this.fn, { retryAttempts: 0 })],
+    });
+
+    this.publicKeyDerBase64 = this.readPublicKey(props.logRetention);
+  }
+
+  /** CheckpointRefused: the signer found a history that does not extend the one it signed last. */
+  public metricRefused(options: MetricOptions = {}): Metric {
+    return this.metric(CHECKPOINT_METRICS.refused, options);
+  }
+
+  /** CheckpointSigned: a checkpoint was signed (one per successful run). */
+  public metricSigned(options: MetricOptions = {}): Metric {
+    return this.metric(CHECKPOINT_METRICS.signed, options);
+  }
+
+  private metric(metricName: string, options: MetricOptions): Metric {
+    return new Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      // Powertools metrics 2.x adds one default dimension, `service`, set to the Metrics' serviceName
+      // (else POWERTOOLS_SERVICE_NAME). A metric emitted with further dimensions is another metric.
+      dimensionsMap: { service: CHECKPOINT_SERVICE_NAME },
+      statistic: "Sum",
+      period: Duration.minutes(5),
+      ...options,
+    });
+  }
+
+  private signerRole(): Role {
+    const role = this.fn.role;
+    if (!(role instanceof Role)) throw new Error(`${this.fn.node.path} has no role of its own`);
+    return role;
+  }
+
+  /** Explicit least privilege: no deletes, puts only to checkpoints/ and the state, lists by prefix only. */
+  private grantSignerAccess(role: Role, props: CheckpointSignerProps): void {
+    const archive = props.archiveBucket;
+    const readable = [CHAINS, CHECKPOINTS].map((prefix) => archive.arnForObjects(`${prefix}*`));
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "ReadChainLinksAndCheckpoints",
+        actions: ["s3:GetObject"],
+        resources: readable,
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "ListChainLinksAndCheckpointsWithVersions",
+        // Version listings show a second version or a delete marker under chains/ or checkpoints/.
+        actions: ["s3:ListBucket", "s3:ListBucketVersions"],
+        resources: [archive.bucketArn],
+        conditions: { StringLike: { "s3:prefix": [`${CHAINS}*`, `${CHECKPOINTS}*`] } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "AppendCheckpoints",
+        actions: ["s3:PutObject"],
+        resources: [archive.arnForObjects(`${CHECKPOINTS}*`)],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "ReadAndReplaceSignerState",
+        actions: ["s3:GetObject", "s3:PutObject"],
+        resources: [this.stateBucket.arnForObjects("*")],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "ListSignerState",
+        // Without it a missing state object reads as 403 instead of 404.
+        actions: ["s3:ListBucket"],
+        resources: [this.stateBucket.bucketArn],
+      }),
+    );
+    const stack = Stack.of(this);
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "UseArchiveKeyThroughS3",
+        // SSE-KMS: GenerateDataKey to put, Decrypt to get (archive and state bucket share the key).
+        actions: ["kms:Decrypt", "kms:GenerateDataKey"],
+        resources: [props.archiveKey.keyArn],
+        conditions: { StringEquals: { "kms:ViaService": `s3.${stack.region}.${stack.urlSuffix}` } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "SignCheckpoints",
+        actions: ["kms:Sign", "kms:GetPublicKey"],
+        resources: [this.key.keyArn],
+      }),
+    );
+
+    for (const arn of readable) {
+      Validations.of(role).acknowledge({
+        id: wildcardFinding(this, arn),
+        reason:
+          "Chain links and checkpoints are sequence-numbered objects whose keys are not known in advance; " +
+          "the wildcard is limited to the one prefix the signer reads (and, for checkpoints/, appends to).",
+      });
+    }
+    Validations.of(role).acknowledge({
+      id: wildcardFinding(this, this.stateBucket.arnForObjects("*")),
+      reason:
+        "The state bucket is the signer's own, dedicated to its state object(s), and its bucket policy " +
+        "denies every other principal any put; the runtime owns the state's key name.",
+    });
+  }
+
+  /**
+   * Reads the public key at deployment. AwsCustomResource cannot: its SDK v3 handler turns every
+   * Uint8Array in a response into text with TextDecoder (of the view's whole underlying buffer), so a
+   * DER public key comes back mangled (aws/aws-cdk#19065). This function base64-encodes the exact bytes.
+   */
+  private readPublicKey(logRetention: RetentionDays): string {
+    const role = new Role(this, "PublicKeyReaderRole", {
+      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+      description: "sealtrail: reads the checkpoint signing key's public key at deployment",
+    });
+    const logGroup = new LogGroup(this, "PublicKeyReaderLogs", {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    logGroup.grantWrite(role);
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "ReadThePublicKey",
+        actions: ["kms:GetPublicKey"],
+        resources: [this.key.keyArn],
+      }),
+    );
+    const reader = new LambdaFn(this, "PublicKeyReader", {
+      description: "sealtrail: custom resource that returns the checkpoint public key (base64 DER SPKI)",
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      handler: "index.handler",
+      code: Code.fromInline(PUBLIC_KEY_READER_SOURCE),
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      role,
+      logGroup,
+    });
+    const publicKey = new CustomResource(this, "PublicKey", {
+      serviceToken: reader.functionArn,
+      resourceType: "Custom::SealtrailCheckpointPublicKey",
+      properties: { KeyId: this.key.keyArn },
+    });
+    return publicKey.getAttString("PublicKey");
+  }
+}
+
+/**
+ * The custom-resource handler (CommonJS, run by the Node.js runtime with its bundled AWS SDK v3). It
+ * answers CloudFormation itself (PUT to the pre-signed ResponseURL with an empty content type, as
+ * cfn-response does), so no provider framework function is needed. Create/Update: GetPublicKey, check the
+ * key is an ECC_NIST_P256 signing key with ECDSA_SHA_256, parse the DER as SPKI, return it base64.
+ * Delete: nothing to undo. Any error answers FAILED, so a deployment never hangs. Exported for the tests,
+ * which run this exact text.
+ */
+export const PUBLIC_KEY_READER_SOURCE = `"use strict";
+const { KMSClient, GetPublicKeyCommand } = require("@aws-sdk/client-kms");
+const { createPublicKey } = require("node:crypto");
+const kms = new KMSClient({});
+async function respond(event, status, reason, data) {
+  const body = JSON.stringify({
+    Status: status,
+    Reason: reason.slice(0, 1000),
+    PhysicalResourceId: event.PhysicalResourceId || event.ResourceProperties.KeyId || event.LogicalResourceId,
+    StackId: event.StackId,
+    RequestId: event.RequestId,
+    LogicalResourceId: event.LogicalResourceId,
+    NoEcho: false,
+    Data: data,
+  });
+  const response = await fetch(event.ResponseURL, {
+    method: "PUT",
+    headers: { "content-type": "", "content-length": String(Buffer.byteLength(body)) },
+    body,
+  });
+  if (!response.ok) throw new Error("CloudFormation rejected the response: HTTP " + response.status);
+}
+exports.handler = async (event) => {
+  try {
+    if (event.RequestType === "Delete") return await respond(event, "SUCCESS", "nothing to delete", {});
+    const keyId = event.ResourceProperties.KeyId;
+    const out = await kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
+    if (out.KeySpec !== "ECC_NIST_P256" || out.KeyUsage !== "SIGN_VERIFY" ||
+        !(out.SigningAlgorithms || []).includes("ECDSA_SHA_256")) {
+      throw new Error("key " + keyId + " is " + out.KeySpec + "/" + out.KeyUsage + ", not an ECC_NIST_P256 signing key");
+    }
+    // Exactly the view's bytes: the SDK's Uint8Array may be a window on a larger pooled buffer.
+    const der = Buffer.from(out.PublicKey.buffer, out.PublicKey.byteOffset, out.PublicKey.byteLength);
+    createPublicKey({ key: der, format: "der", type: "spki" });
+    await respond(event, "SUCCESS", "public key read", { PublicKey: der.toString("base64"), KeyArn: out.KeyId });
+  } catch (error) {
+    console.error(error);
+    await respond(event, "FAILED", String((error && error.message) || error), {});
+  }
+};
+`;
