@@ -40,6 +40,7 @@ import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
 import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
 import { CheckpointSigner } from "./checkpoint";
 import { sealtrailFunction, wildcardFinding } from "./function";
+import { SealtrailSearch } from "./search";
 
 /** Key prefixes of the archive (DESIGN.md, "Stored formats"). */
 export const ARCHIVE_PREFIXES = {
@@ -189,6 +190,8 @@ export class Sealtrail extends Construct {
   /** The signer's state; only `checkpointFunction`'s role may write it. */
   public readonly checkpointStateBucket: Bucket;
   public readonly checkpointSchedule: Rule;
+  /** Athena over the archive: Glue tables, the linked-events view, the workgroup and named queries. */
+  public readonly search: SealtrailSearch;
   /** Alarm notifications; encrypted with `alarmKey`, TLS-only. */
   public readonly alarmTopic: Topic;
   /** Key of the alarm topic: CloudWatch alarms cannot publish to a topic encrypted with an AWS managed key. */
@@ -313,6 +316,12 @@ export class Sealtrail extends Construct {
     this.checkpointKey = this.checkpointSigner.key;
     this.checkpointStateBucket = this.checkpointSigner.stateBucket;
     this.checkpointSchedule = this.checkpointSigner.schedule;
+
+    this.search = new SealtrailSearch(this, "Search", {
+      bucket: this.bucket,
+      key: this.key,
+      accessLogBucket: this.accessLogBucket,
+    });
 
     this.apiAccessLogs = new LogGroup(this, "ApiAccessLogs", {
       retention: logRetention,

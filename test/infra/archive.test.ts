@@ -194,13 +194,15 @@ describe("access-log bucket", () => {
     ).toBe(true);
   });
 
-  it("lets S3 log delivery write only the logs of the archive and the checkpoint state bucket, each under its prefix", () => {
+  it("lets S3 log delivery write only the logs of the archive, the checkpoint state and the Athena results buckets, each under its prefix", () => {
     const delivery = bucketPolicy(accessLogs).filter((s) => s.Effect === "Allow");
     const state = logicalId(template, "AWS::S3::Bucket", "SealtrailCheckpointStateBucket");
-    expect(delivery).toHaveLength(2);
+    const results = logicalId(template, "AWS::S3::Bucket", "SealtrailSearchResultsBucket");
+    expect(delivery).toHaveLength(3);
     for (const [source, prefix] of [
       [archive, "archive/"],
       [state, "checkpoint-state/"],
+      [results, "athena-results/"],
     ] as const) {
       const statement = delivery.find(
         (s) =>
