@@ -11,12 +11,14 @@ import { gunzipSync } from "node:zlib";
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { payloadBytesOf } from "../checkpoint/signer";
 import { chainLeafHash, parseCheckpointPayload } from "../core/checkpoint";
-import { indexedMarkerKey } from "../core/index-items";
+import { type EventLocation, indexedMarkerKey } from "../core/index-items";
 import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
 import { linkHash } from "../core/link";
 import { merkleRoot } from "../core/merkle";
 import { CHECKPOINTS_PREFIX, linkKey, parseCheckpointKey } from "../core/paths";
 import { buildProofBundle, type ProofBundle } from "../core/proof";
+import { errorResponse } from "../http";
+import type { ProofProvider } from "../query/query-service";
 import { mapLimit } from "../verify/pool";
 import type { ArchiveSource } from "../verify/source";
 
@@ -24,27 +26,28 @@ export interface ProofDeps {
   readonly source: ArchiveSource;
   readonly doc: DynamoDBDocumentClient;
   readonly table: string;
-  readonly eventPointer: (eventId: string) => Promise<Record<string, unknown> | undefined>;
 }
 
 export type ProofResult =
-  | { readonly status: "ok"; readonly bundle: ProofBundle; readonly tenant: string }
-  | { readonly status: "not_found" }
+  | { readonly status: "ok"; readonly bundle: ProofBundle }
   /** The event's link is newer than the newest checkpoint: ask again after the next checkpoint run. */
-  | { readonly status: "not_checkpointed"; readonly tenant: string };
+  | { readonly status: "not_checkpointed"; readonly checkpointSeq?: number };
 
-export async function buildEventProof(deps: ProofDeps, eventId: string): Promise<ProofResult> {
-  const pointer = await deps.eventPointer(eventId);
-  if (!pointer) return { status: "not_found" };
-  const chain = String(pointer.chain);
-  const seq = Number(pointer.seq);
-  const tenant = String(pointer.tenant);
+/** Builds the bundle of the event at `location` (from its index pointer, which the bundle re-proves). */
+export async function buildEventProof(
+  deps: ProofDeps,
+  eventId: string,
+  location: Pick<EventLocation, "chain" | "seq" | "batchKey" | "leafIndex">,
+): Promise<ProofResult> {
+  const { chain, seq } = location;
   const checkpoint = await newestCheckpoint(deps.source);
-  const size = checkpoint?.payload.chains[chain]?.size ?? 0;
-  if (!checkpoint || seq >= size) return { status: "not_checkpointed", tenant };
+  const signed = checkpoint?.payload.chains[chain];
+  if (!checkpoint || !signed || seq >= signed.size) {
+    return { status: "not_checkpointed", checkpointSeq: checkpoint?.payload.seq };
+  }
 
   const [objectBytes, linkBytes] = await Promise.all([
-    deps.source.get(String(pointer.batch_key)),
+    deps.source.get(location.batchKey),
     deps.source.get(linkKey(chain, seq)),
   ]);
   if (!objectBytes || !linkBytes) throw new Error(`event ${eventId}: its data object or link is missing`);
@@ -53,22 +56,34 @@ export async function buildEventProof(deps: ProofDeps, eventId: string): Promise
     .replace(/\n$/, "")
     .split("\n")
     .map((line) => Buffer.from(line, "utf8"));
-  const lineIndex = Number(pointer.leaf_index);
 
-  const root = checkpoint.payload.chains[chain]?.root;
-  let hashes = await markerLinkHashes(deps, chain, size);
-  if (!hashes || merkleRoot(hashes.map(chainLeafHash)).toString("hex") !== root) {
-    hashes = await archivedLinkHashes(deps.source, chain, size);
+  let hashes = await markerLinkHashes(deps, chain, signed.size);
+  if (!hashes || merkleRoot(hashes.map(chainLeafHash)).toString("hex") !== signed.root) {
+    hashes = await archivedLinkHashes(deps.source, chain, signed.size);
   }
   const bundle = buildProofBundle({
     eventId,
     batchLines,
-    lineIndex,
+    lineIndex: location.leafIndex,
     linkBytes,
     chainLinkHashes: hashes,
     checkpointJws: checkpoint.jws,
   });
-  return { status: "ok", bundle, tenant };
+  return { status: "ok", bundle };
+}
+
+/** The query API's proof route over `buildEventProof`: 200 with the bundle, or 409 until a checkpoint covers it. */
+export function proofProvider(deps: ProofDeps): ProofProvider {
+  return async ({ eventId, location }) => {
+    const result = await buildEventProof(deps, eventId, location);
+    if (result.status === "ok") return { status: 200, body: result.bundle };
+    return errorResponse(
+      409,
+      "not_checkpointed",
+      "no checkpoint covers this event's link yet; checkpoints are signed every minute, so ask again shortly",
+      result.checkpointSeq !== undefined ? { newest_checkpoint: result.checkpointSeq } : {},
+    );
+  };
 }
 
 /** The newest checkpoint's text and payload (unverified here: the bundle's reader verifies it). */
