@@ -99,7 +99,8 @@ describe("npm start (bin/local.ts) as a child process", () => {
     stateDir = mkdtempSync(join(tmpdir(), "sealtrail-local-"));
     child = spawn(tsx, ["bin/local.ts"], {
       cwd: projectRoot,
-      env: { ...process.env, PORT: "0", SEALTRAIL_STATE_DIR: stateDir },
+      // A checkpoint every second instead of every minute, so the archive is verifiable within the test.
+      env: { ...process.env, PORT: "0", SEALTRAIL_STATE_DIR: stateDir, SEALTRAIL_CHECKPOINT_SECONDS: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
@@ -147,7 +148,18 @@ describe("npm start (bin/local.ts) as a child process", () => {
     const written = state();
 
     expect(Object.keys(written).sort()).toEqual(
-      ["apiUrl", "audience", "bucket", "issuer", "jwksUrl", "region", "s3Endpoint", "table"].sort(),
+      [
+        "apiUrl",
+        "audience",
+        "bucket",
+        "checkpointStateBucket",
+        "issuer",
+        "jwksFile",
+        "jwksUrl",
+        "region",
+        "s3Endpoint",
+        "table",
+      ].sort(),
     );
     expect(written.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(written).toMatchObject({
@@ -212,6 +224,30 @@ describe("npm start (bin/local.ts) as a child process", () => {
       });
     expect((await post(readOnly.stdout.trim())).status).toBe(403);
     expect((await post(write.stdout.trim())).status).toBe(201);
+  });
+
+  it("signs checkpoints with its own key, and the printed verify line verifies the archive", async () => {
+    const trust = JSON.parse(readFileSync(state().jwksFile, "utf8")) as {
+      keys: Array<Record<string, string>>;
+    };
+    expect(trust.keys).toHaveLength(1);
+    expect(trust.keys[0]).not.toHaveProperty("d");
+    expect(existsSync(join(stateDir, "checkpoint-key.json"))).toBe(true);
+    const verifyLine = stdout.split("\n").find((line) => line.includes("npx sealtrail verify")) as string;
+    expect(verifyLine).toContain(`--trust`);
+    // The curl test above wrote an event; wait until a checkpoint covers it.
+    await expect
+      .poll(
+        () => {
+          try {
+            return execFileSync("bash", ["-c", verifyLine], { cwd: projectRoot, encoding: "utf8" });
+          } catch (error) {
+            return String((error as { stdout?: string }).stdout ?? error);
+          }
+        },
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toMatch(/^VERIFIED: \d+ checkpoints, 1 chains, [1-9]\d* links/m);
   });
 
   it("refuses to start a second time on the same port, with a clear message and exit 1", async () => {
