@@ -6,6 +6,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { startEmulator } from "../lambda/local/emulator";
 import { benchIngest } from "./ingest";
+import { benchMerkle } from "./merkle";
+import { benchVerify } from "./verify";
 
 // The handlers log every request through Powertools; a benchmark measures, it does not log.
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
@@ -13,11 +15,15 @@ const log = (line: string) => console.log(line);
 const emulator = await startEmulator({ log: (line) => console.error(line) });
 try {
   const ingest = await benchIngest(emulator, log);
+  const verify = await benchVerify({ log });
+  const merkle = await benchMerkle({ log });
   const results = {
     measuredAt: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
     emulator: emulator.kind === "moto" ? "moto (started by the benchmark)" : emulator.endpoint,
     ingest,
+    verify,
+    merkle,
   };
   mkdirSync("bench", { recursive: true });
   writeFileSync("bench/results.json", `${JSON.stringify(results, null, 2)}\n`);

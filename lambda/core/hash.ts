@@ -12,11 +12,21 @@ export const SHA256_BYTES = 32;
 /** Node ≥ 20.12 has the one-shot `crypto.hash`, cheaper per call than `createHash`. */
 const hasOneShotHash = typeof crypto.hash === "function";
 
-/** SHA-256 of the bytes, or of the UTF-8 encoding of a string. */
+/**
+ * SHA-256 of the bytes, or of the UTF-8 encoding of a string. A "binary" (latin1) string is the
+ * cheapest output of Node 20's one-shot hash (about a third less per call than "buffer") and maps
+ * 1:1 to bytes.
+ */
 export function sha256(data: Uint8Array | string): Buffer {
   return hasOneShotHash
-    ? crypto.hash("sha256", data, "buffer")
+    ? Buffer.from(crypto.hash("sha256", data, "binary"), "binary")
     : crypto.createHash("sha256").update(data).digest();
+}
+
+/** Writes SHA-256 of `data` into `target` at `offset`: Merkle levels hash in place, no Buffer per node. */
+export function sha256Into(data: Uint8Array, target: Buffer, offset: number): void {
+  if (hasOneShotHash) target.write(crypto.hash("sha256", data, "binary"), offset, SHA256_BYTES, "binary");
+  else target.set(crypto.createHash("sha256").update(data).digest(), offset);
 }
 
 /** SHA-256 as 64 lowercase hex digits, the form every stored format writes. */

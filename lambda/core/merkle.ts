@@ -9,7 +9,7 @@
  * malformed instead of throwing. Builders take the caller's own leaves and throw on misuse.
  */
 import { createHash } from "node:crypto";
-import { SHA256_BYTES, sha256 } from "./hash";
+import { SHA256_BYTES, sha256, sha256Into } from "./hash";
 
 const LEAF_PREFIX = 0x00;
 const NODE_PREFIX = 0x01;
@@ -286,8 +286,8 @@ function subtreeRoot(leafHashes: readonly Uint8Array[], start: number, end: numb
   for (let width = count; width > 1; width = Math.ceil(width / 2)) {
     const pairs = Math.floor(width / 2);
     for (let i = 0; i < pairs; i++) {
-      nodeScratch.set(level.subarray(2 * i * SHA256_BYTES, (2 * i + 2) * SHA256_BYTES), 1);
-      level.set(sha256(nodeScratch), i * SHA256_BYTES);
+      level.copy(nodeScratch, 1, 2 * i * SHA256_BYTES, (2 * i + 2) * SHA256_BYTES);
+      sha256Into(nodeScratch, level, i * SHA256_BYTES);
     }
     if (isOdd(width))
       level.copyWithin(pairs * SHA256_BYTES, (width - 1) * SHA256_BYTES, width * SHA256_BYTES);

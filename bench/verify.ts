@@ -1,0 +1,499 @@
+/**
+ * Verification benchmark (issue 4): `verifyArchive` over a local copy of at least 1,000,000 events,
+ * in-process (one core) and on worker threads, against the raw SHA-256 rate of the same uncompressed
+ * record bytes measured in the same run: Node's crypto over each batch's text as one buffer, and
+ * `openssl dgst -sha256` over the uncompressed batches written as files. The measurements are
+ * interleaved in rounds (the order alternating), so a noisy machine slows all of them alike, and each
+ * ratio is taken within a round; the reported values are medians over rounds.
+ *
+ * Then, on a sample of batches, where one core's verification time goes: reading, the object hash,
+ * gunzip, the leaf hashes, the Merkle root, UTF-8 decoding, JSON.parse, the zod schema and the canonical
+ * re-serialization, each stage timed over the whole sample on its own.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { Worker } from "node:worker_threads";
+import { gunzipSync } from "node:zlib";
+import { sha256, sha256Hex } from "../lambda/core/hash";
+import { type ChainLink, parseLink } from "../lambda/core/link";
+import { leafHash, merkleRoot } from "../lambda/core/merkle";
+import { serializeRecord } from "../lambda/core/record";
+import { type EventRecord, EventRecordSchema } from "../lambda/core/schema";
+import { type BatchCheck, checkBatch } from "../lambda/verify/batch-check";
+import { DirectorySource } from "../lambda/verify/source";
+import { verifyArchive } from "../lambda/verify/verifier";
+import { WorkerBatchChecker } from "../lambda/verify/worker-pool";
+import {
+  type ArchiveFixture,
+  type ArchiveFixtureOptions,
+  fixtureDirFor,
+  moduleWorker,
+  writeArchiveFixture,
+} from "./archive-fixture";
+
+const run = promisify(execFile);
+
+export interface VerifyBenchOptions {
+  /** @default 1_000_000 */
+  readonly events?: number;
+  /** @default 100 */
+  readonly batchSize?: number;
+  /** @default 16 (the deployment default) */
+  readonly chains?: number;
+  /** Worker threads for the multi-core run. @default 2 */
+  readonly workers?: number;
+  /** Interleaved rounds of every measurement. @default 2 */
+  readonly rounds?: number;
+  /** Batches in the per-stage breakdown sample. @default 1000 */
+  readonly breakdownBatches?: number;
+  /** Files per `openssl dgst` invocation. @default 1000 */
+  readonly opensslFilesPerCall?: number;
+  readonly fixtureDir?: string;
+  readonly log?: (line: string) => void;
+}
+
+interface Throughput {
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  /** Uncompressed record bytes (lines with newlines) per second, 10^6 bytes. */
+  readonly mbPerSecond: number;
+}
+
+export interface VerifyBenchResult {
+  readonly fixture: {
+    readonly events: number;
+    readonly batchSize: number;
+    readonly batches: number;
+    readonly chains: number;
+    readonly checkpoints: number;
+    readonly objectMB: number;
+    readonly recordMB: number;
+    readonly meanRecordBytes: number;
+    readonly reused: boolean;
+    readonly generatedSeconds?: number;
+  };
+  readonly rounds: number;
+  /** What ran the multi-core batch checks (see `workerPoolNote`). */
+  readonly workerPool: string;
+  readonly workerPoolNote?: string;
+  /** Medians over rounds. */
+  readonly verifyOneCore: Throughput;
+  readonly verifyWorkers: Throughput & { readonly workers: number };
+  readonly sha256Node: Throughput;
+  readonly sha256Openssl: Throughput & { readonly invocations: number };
+  /** verification MB/s ÷ raw SHA-256 MB/s, per round, then the median. Target: oneCore ≥ 0.5. */
+  readonly ratios: {
+    readonly oneCoreVsNode: number;
+    readonly oneCoreVsOpenssl: number;
+    readonly workersVsNode: number;
+    readonly workersVsOpenssl: number;
+    readonly workersVsOneCore: number;
+  };
+  readonly targetMet: {
+    readonly oneCoreAtLeastHalfOfRawHash: boolean;
+    readonly fasterWithMoreCores: boolean;
+  };
+  readonly perRound: ReadonlyArray<Record<string, number>>;
+  readonly breakdown: Breakdown;
+}
+
+const MB = 1e6;
+const round3 = (n: number) => Number(n.toFixed(3));
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+export async function benchVerify(options: VerifyBenchOptions = {}): Promise<VerifyBenchResult> {
+  const log = options.log ?? (() => {});
+  const fixtureOptions: ArchiveFixtureOptions = {
+    events: options.events ?? 1_000_000,
+    batchSize: options.batchSize ?? 100,
+    chains: options.chains ?? 16,
+  };
+  const workers = options.workers ?? 2;
+  const rounds = options.rounds ?? 2;
+  log(`verify: fixture ${JSON.stringify(fixtureOptions)} …`);
+  const fixture = await writeArchiveFixture(
+    options.fixtureDir ?? fixtureDirFor(fixtureOptions),
+    fixtureOptions,
+  );
+  log(
+    fixture.reused
+      ? `verify: reusing ${fixture.root}`
+      : `verify: generated ${fixture.root} in ${((fixture.generatedMs ?? 0) / 1000).toFixed(1)} s`,
+  );
+
+  // The same bytes for every measurement: each linked object, decompressed once (untimed).
+  const objects = linkedObjects(fixture);
+  const texts = objects.map((object) => gunzipSync(readFileSync(join(fixture.root, object.batch.key))));
+  const recordBytes = texts.reduce((sum, text) => sum + text.length, 0);
+  const events = objects.reduce((sum, object) => sum + object.batch.count, 0);
+  const plainDir = mkdtempSync(join(tmpdir(), "sealtrail-bench-plain-"));
+  const plainFiles = texts.map((text, i) => {
+    const file = join(plainDir, `${String(i).padStart(6, "0")}.jsonl`);
+    writeFileSync(file, text);
+    return file;
+  });
+  log(
+    `verify: ${events} events in ${objects.length} objects, ${(recordBytes / MB).toFixed(0)} MB of records ` +
+      `(${(fixture.objectBytes / MB).toFixed(0)} MB gzip)`,
+  );
+
+  const { checker, pool, note } = await startWorkerPool(workers, fixture, objects[0] as LinkedObject);
+  log(`verify: worker pool: ${pool}${note ? ` (${note})` : ""}`);
+
+  const throughput = (seconds: number, bytes = recordBytes): Throughput => ({
+    seconds: round3(seconds),
+    eventsPerSecond: Math.round(events / seconds),
+    mbPerSecond: Number((bytes / MB / seconds).toFixed(1)),
+  });
+  const perRound: Record<string, number>[] = [];
+  let invocations = 0;
+  try {
+    const measurements: Record<string, () => Promise<number>> = {
+      sha256Node: async () => timeIt(() => hashTexts(texts)),
+      sha256Openssl: async () => {
+        const { seconds, calls } = await opensslDigest(plainFiles, options.opensslFilesPerCall ?? 1000);
+        invocations = calls;
+        return seconds;
+      },
+      verifyOneCore: () => timedVerify(fixture, recordBytes, events),
+      verifyWorkers: () => timedVerify(fixture, recordBytes, events, checker.check),
+    };
+    const names = Object.keys(measurements);
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? names : [...names].reverse();
+      const seconds: Record<string, number> = {};
+      for (const name of order) {
+        seconds[name] = await (measurements[name] as () => Promise<number>)();
+        log(
+          `verify: round ${r + 1}/${rounds} ${name.padEnd(13)} ${seconds[name]?.toFixed(2)} s, ` +
+            `${(recordBytes / MB / (seconds[name] as number)).toFixed(1)} MB/s`,
+        );
+      }
+      perRound.push(seconds);
+    }
+  } finally {
+    await checker.close();
+    rmSync(plainDir, { recursive: true, force: true });
+  }
+
+  const med = (name: string) => median(perRound.map((seconds) => seconds[name] as number));
+  const ratio = (a: string, b: string) =>
+    round3(median(perRound.map((s) => (s[b] as number) / (s[a] as number))));
+  const ratios = {
+    oneCoreVsNode: ratio("verifyOneCore", "sha256Node"),
+    oneCoreVsOpenssl: ratio("verifyOneCore", "sha256Openssl"),
+    workersVsNode: ratio("verifyWorkers", "sha256Node"),
+    workersVsOpenssl: ratio("verifyWorkers", "sha256Openssl"),
+    workersVsOneCore: ratio("verifyWorkers", "verifyOneCore"),
+  };
+  log(
+    `verify: one core ${ratios.oneCoreVsNode} of Node's SHA-256 rate (${ratios.oneCoreVsOpenssl} of openssl's); ` +
+      `${workers} workers ${ratios.workersVsNode} (${ratios.workersVsOpenssl}); ${ratios.workersVsOneCore}× one core`,
+  );
+
+  const breakdown = breakdownOf(fixture, objects.slice(0, options.breakdownBatches ?? 1000));
+  log(
+    `verify: breakdown over ${breakdown.events} events (µs/event): ` +
+      breakdown.stages.map((stage) => `${stage.stage} ${stage.microsPerEvent}`).join(", ") +
+      `; checkBatch ${breakdown.checkBatchMicrosPerEvent}`,
+  );
+
+  return {
+    fixture: {
+      events,
+      batchSize: fixtureOptions.batchSize,
+      batches: objects.length,
+      chains: fixture.chains,
+      checkpoints: fixture.checkpoints,
+      objectMB: Number((fixture.objectBytes / MB).toFixed(1)),
+      recordMB: Number((recordBytes / MB).toFixed(1)),
+      meanRecordBytes: Math.round(recordBytes / events),
+      reused: fixture.reused,
+      ...(fixture.generatedMs !== undefined ? { generatedSeconds: round3(fixture.generatedMs / 1000) } : {}),
+    },
+    rounds,
+    workerPool: pool,
+    ...(note ? { workerPoolNote: note } : {}),
+    verifyOneCore: throughput(med("verifyOneCore")),
+    verifyWorkers: { ...throughput(med("verifyWorkers")), workers },
+    sha256Node: throughput(med("sha256Node")),
+    sha256Openssl: { ...throughput(med("sha256Openssl")), invocations },
+    ratios,
+    targetMet: {
+      oneCoreAtLeastHalfOfRawHash: ratios.oneCoreVsNode >= 0.5 && ratios.oneCoreVsOpenssl >= 0.5,
+      fasterWithMoreCores: ratios.workersVsOneCore > 1,
+    },
+    perRound: perRound.map((seconds) =>
+      Object.fromEntries(Object.entries(seconds).map(([name, s]) => [`${name}Seconds`, round3(s)])),
+    ),
+    breakdown,
+  };
+}
+
+interface LinkedObject {
+  readonly linkKey: string;
+  readonly batch: ChainLink["batch"];
+}
+
+/** Every data object the fixture's links name, in chain and seq order. */
+function linkedObjects(fixture: ArchiveFixture): LinkedObject[] {
+  const objects: LinkedObject[] = [];
+  const chainsDir = join(fixture.root, "chains");
+  for (const chain of readdirSync(chainsDir).sort((a, b) => Number(a) - Number(b))) {
+    for (const name of readdirSync(join(chainsDir, chain)).sort()) {
+      const linkKey = `chains/${chain}/${name}`;
+      objects.push({ linkKey, batch: parseLink(readFileSync(join(fixture.root, linkKey))).batch });
+    }
+  }
+  return objects;
+}
+
+function timeIt(work: () => void): number {
+  const started = performance.now();
+  work();
+  return (performance.now() - started) / 1000;
+}
+
+/** Node's SHA-256 over each batch's text as one buffer: the hash alone, nothing else in the loop. */
+function hashTexts(texts: readonly Buffer[]): void {
+  let sink = 0;
+  for (const text of texts) sink ^= (sha256(text)[0] as number) ?? 0;
+  if (sink === 256) throw new Error("unreachable");
+}
+
+/** `openssl dgst -sha256` over the files, `perCall` files per process, one process after another. */
+async function opensslDigest(
+  files: readonly string[],
+  perCall: number,
+): Promise<{ seconds: number; calls: number }> {
+  let calls = 0;
+  let lines = 0;
+  const started = performance.now();
+  for (let i = 0; i < files.length; i += perCall) {
+    const { stdout } = await run("openssl", ["dgst", "-sha256", ...files.slice(i, i + perCall)], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    calls++;
+    lines += stdout.split("\n").filter(Boolean).length;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (lines !== files.length) throw new Error(`openssl printed ${lines} digests for ${files.length} files`);
+  return { seconds, calls };
+}
+
+async function timedVerify(
+  fixture: ArchiveFixture,
+  recordBytes: number,
+  events: number,
+  check?: WorkerBatchChecker["check"],
+): Promise<number> {
+  const started = performance.now();
+  const report = await verifyArchive({
+    source: new DirectorySource(fixture.root),
+    trusted: fixture.trusted,
+    ...(check ? { checkBatch: check } : {}),
+  });
+  const seconds = (performance.now() - started) / 1000;
+  // A benchmark of a verifier that found something, or skipped something, measures nothing.
+  if (!report.ok || report.findings.some((finding) => finding.severity === "error")) {
+    throw new Error(`the fixture does not verify: ${JSON.stringify(report.findings.slice(0, 5))}`);
+  }
+  if (report.stats.events !== events || report.stats.bytes !== recordBytes) {
+    throw new Error(
+      `verified ${report.stats.events} events / ${report.stats.bytes} bytes, expected ${events} / ${recordBytes}`,
+    );
+  }
+  return seconds;
+}
+
+interface BatchChecker {
+  readonly check: WorkerBatchChecker["check"];
+  close(): Promise<void>;
+}
+
+/**
+ * WorkerBatchChecker(n) when it works here. Under tsx on Node 20 its workers cannot load
+ * lambda/verify/batch-worker.ts (tsx's hooks do not reach worker threads: privatenumber/tsx#354);
+ * then the same protocol and scheduling, loading the same batch-worker.ts through a bootstrap that
+ * registers tsx in each worker, so the multi-core number is still measured (and the result says so).
+ */
+async function startWorkerPool(
+  size: number,
+  fixture: ArchiveFixture,
+  probe: LinkedObject,
+): Promise<{ checker: BatchChecker; pool: string; note?: string }> {
+  const bytes = readFileSync(join(fixture.root, probe.batch.key));
+  const real = new WorkerBatchChecker(size);
+  try {
+    await Promise.all(Array.from({ length: size }, () => real.check(bytes, probe.batch, false)));
+    return { checker: real, pool: `WorkerBatchChecker(${size})` };
+  } catch (error) {
+    await real.close();
+    const replica = new ReplicaBatchChecker(size);
+    await Promise.all(Array.from({ length: size }, () => replica.check(bytes, probe.batch, false)));
+    return {
+      checker: replica,
+      pool: `bench replica of WorkerBatchChecker(${size})`,
+      note: `WorkerBatchChecker failed to start its workers here (${String((error as Error).message).split("\n")[0]}); the replica runs lambda/verify/batch-worker.ts with tsx registered in each worker, same protocol and scheduling`,
+    };
+  }
+}
+
+class ReplicaBatchChecker implements BatchChecker {
+  readonly #workers: Worker[] = [];
+  readonly #idle: Worker[] = [];
+  readonly #queue: Array<() => void> = [];
+  readonly #pending = new Map<number, { resolve: (r: BatchCheck) => void; reject: (e: Error) => void }>();
+  #nextId = 0;
+
+  constructor(size: number) {
+    const url = new URL("../lambda/verify/batch-worker.ts", import.meta.url).href;
+    for (let i = 0; i < size; i++) {
+      const worker = moduleWorker(url);
+      worker.on("message", (message: { id: number; result?: BatchCheck; error?: string }) => {
+        const pending = this.#pending.get(message.id);
+        this.#pending.delete(message.id);
+        if (message.result) pending?.resolve(message.result);
+        else pending?.reject(new Error(message.error ?? "batch worker failed"));
+        this.#idle.push(worker);
+        this.#queue.shift()?.();
+      });
+      worker.on("error", (error) => {
+        for (const pending of this.#pending.values()) pending.reject(error);
+        this.#pending.clear();
+      });
+      this.#workers.push(worker);
+      this.#idle.push(worker);
+    }
+  }
+
+  check = (bytes: Buffer, batch: ChainLink["batch"], keepEvents: boolean): Promise<BatchCheck> =>
+    new Promise((resolve, reject) => {
+      const start = () => {
+        const worker = this.#idle.pop() as Worker;
+        const id = this.#nextId++;
+        this.#pending.set(id, { resolve, reject });
+        const copy = new Uint8Array(bytes);
+        worker.postMessage({ id, bytes: copy, batch, keepEvents }, [copy.buffer]);
+      };
+      if (this.#idle.length > 0) start();
+      else this.#queue.push(start);
+    });
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((worker) => worker.terminate()));
+  }
+}
+
+export interface Breakdown {
+  readonly batches: number;
+  readonly events: number;
+  /** checkBatch itself over the sample (in-process), for comparison with the sum of the stages. */
+  readonly checkBatchMicrosPerEvent: number;
+  readonly stages: ReadonlyArray<{ stage: string; microsPerEvent: number; share: number }>;
+  /**
+   * The hash-and-inflate work alone (object hash, gunzip, leaf hashes, Merkle root) as a fraction of
+   * the raw SHA-256 rate of the same bytes: the most any verifier of this format could reach on one
+   * core if parsing the lines cost nothing.
+   */
+  readonly ceilingWithoutParsingVsNode: number;
+}
+
+/** Each stage of checkBatch over the whole sample on its own, best of three passes. */
+function breakdownOf(fixture: ArchiveFixture, sample: readonly LinkedObject[]): Breakdown {
+  const best = (work: () => void) => Math.min(timeIt(work), timeIt(work), timeIt(work));
+  const paths = sample.map((object) => join(fixture.root, object.batch.key));
+  let compressed: Buffer[] = [];
+  let texts: Buffer[] = [];
+  let lines: Buffer[][] = [];
+  let strings: string[][] = [];
+  let values: unknown[][] = [];
+  let records: EventRecord[][] = [];
+  const sink: unknown[] = [];
+  const seconds: Record<string, number> = {
+    "read (page cache)": best(() => {
+      compressed = paths.map((path) => readFileSync(path));
+    }),
+    "sha256 object": best(() => {
+      for (const bytes of compressed) sink.push(sha256Hex(bytes));
+    }),
+    gunzip: best(() => {
+      texts = compressed.map((bytes) => gunzipSync(bytes));
+    }),
+    "split lines": best(() => {
+      lines = texts.map(splitLines);
+    }),
+    "leaf hashes": best(() => {
+      for (const batch of lines) for (const line of batch) sink.push(leafHash(line));
+    }),
+    "merkle root": 0,
+    "utf8 decode": best(() => {
+      strings = lines.map((batch) => batch.map((line) => line.toString("utf8")));
+    }),
+    "JSON.parse": best(() => {
+      values = strings.map((batch) => batch.map((text) => JSON.parse(text)));
+    }),
+    "zod schema": best(() => {
+      records = values.map((batch) => batch.map((value) => EventRecordSchema.parse(value)));
+    }),
+    "canonical re-serialize + compare": best(() => {
+      records.forEach((batch, b) => {
+        batch.forEach((record, i) => {
+          if (serializeRecord(record) !== strings[b]?.[i]) throw new Error("fixture line not canonical");
+        });
+      });
+    }),
+  };
+  const leaves = lines.map((batch) => batch.map((line) => leafHash(line)));
+  seconds["merkle root"] = best(() => {
+    for (const batch of leaves) sink.push(merkleRoot(batch));
+  });
+  sink.length = 0;
+  const events = lines.reduce((sum, batch) => sum + batch.length, 0);
+  const checkBatchSeconds = best(() => {
+    sample.forEach((object, i) => {
+      const result = checkBatch(compressed[i] as Buffer, object.batch, { keepEvents: false });
+      if (result.problems.length > 0)
+        throw new Error(`checkBatch found ${JSON.stringify(result.problems[0])}`);
+    });
+  });
+  const rawHashSeconds = best(() => hashTexts(texts));
+  const total = Object.values(seconds).reduce((sum, s) => sum + s, 0);
+  const hashAndInflate =
+    (seconds["sha256 object"] as number) +
+    (seconds.gunzip as number) +
+    (seconds["leaf hashes"] as number) +
+    (seconds["merkle root"] as number);
+  return {
+    batches: sample.length,
+    events,
+    checkBatchMicrosPerEvent: Number(((checkBatchSeconds * 1e6) / events).toFixed(2)),
+    stages: Object.entries(seconds).map(([stage, s]) => ({
+      stage,
+      microsPerEvent: Number(((s * 1e6) / events).toFixed(2)),
+      share: Number((s / total).toFixed(3)),
+    })),
+    ceilingWithoutParsingVsNode: round3(rawHashSeconds / hashAndInflate),
+  };
+}
+
+function splitLines(text: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf(0x0a, start);
+    if (end < 0) end = text.length;
+    lines.push(text.subarray(start, end));
+    start = end + 1;
+  }
+  return lines;
+}
