@@ -1,0 +1,287 @@
+/**
+ * `sealtrail query`: searches events through the HTTP API (`GET /v1/events`) of a deployment or of
+ * local mode, and prints them as a table, JSON or CSV.
+ *
+ * Where it connects: `--api`, else SEALTRAIL_API_URL, else local mode's `apiUrl` from
+ * `<state dir>/local.json`. With what: `--token`, else SEALTRAIL_TOKEN, else, when the API is local
+ * mode's, a short-lived read token signed with local mode's issuer key (the state dir holds it).
+ * Exit codes: 0 answered, 1 the API answered an error, 2 usage, configuration or network error.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_SCOPES } from "../config";
+import { MAX_PAGE_LIMIT } from "../core/api-schema";
+import type { EventRecord } from "../core/schema";
+import {
+  ISSUER_KEY_FILE,
+  LOCAL_STATE_FILE,
+  type LocalState,
+  loadOrCreateIssuerKey,
+  localIssuer,
+  localStateDir,
+} from "../local/issuer";
+
+export const EXIT = { ok: 0, httpError: 1, usage: 2 } as const;
+
+/** A problem of usage, configuration or the network: exit 2. */
+class CliError extends Error {}
+
+/** CLI flag → query parameter of `GET /v1/events`. */
+const FILTER_FLAGS = {
+  actor: "actor",
+  actorIss: "actor_iss",
+  action: "action",
+  resourceType: "resource_type",
+  resourceId: "resource_id",
+  outcome: "outcome",
+  sessionId: "session_id",
+  requestId: "request_id",
+  from: "from",
+  to: "to",
+  tenant: "tenant",
+} as const;
+
+type Format = "table" | "json" | "csv";
+
+interface QueryOptions extends Partial<Record<keyof typeof FILTER_FLAGS, string>> {
+  readonly limit?: number;
+  readonly cursor?: string;
+  readonly all?: boolean;
+  readonly format: Format;
+  readonly api?: string;
+  readonly token?: string;
+}
+
+interface Page {
+  readonly events: EventRecord[];
+  readonly next_cursor?: string;
+}
+
+/** Where local mode said it runs, when it was started from this state directory. */
+function readLocalState(stateDir: string): LocalState | undefined {
+  const file = join(stateDir, LOCAL_STATE_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as LocalState;
+  } catch (error) {
+    throw new CliError(`${file} is unreadable (${(error as Error).message}); run \`npm start\` again`);
+  }
+}
+
+const sameOrigin = (a: string, b: string) => {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+};
+
+async function connection(options: QueryOptions): Promise<{ api: string; token: string }> {
+  const stateDir = localStateDir();
+  const local = readLocalState(stateDir);
+  const api = options.api ?? process.env.SEALTRAIL_API_URL ?? local?.apiUrl;
+  if (!api) {
+    throw new CliError(
+      "no API to ask: pass --api URL, set SEALTRAIL_API_URL, or start local mode (`npm start`)",
+    );
+  }
+  const token = options.token ?? process.env.SEALTRAIL_TOKEN;
+  if (token) return { api, token };
+  if (local && sameOrigin(api, local.apiUrl) && existsSync(join(stateDir, ISSUER_KEY_FILE))) {
+    const issuer = localIssuer(await loadOrCreateIssuerKey(stateDir), {
+      issuer: local.issuer,
+      audience: local.audience,
+    });
+    return {
+      api,
+      token: await issuer.signToken({ scope: DEFAULT_SCOPES.read, sub: "sealtrail-cli", ttlSeconds: 300 }),
+    };
+  }
+  throw new CliError("no token: pass --token or set SEALTRAIL_TOKEN (a token with the read scope)");
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+async function fetchPage(api: string, token: string, parameters: URLSearchParams): Promise<Page> {
+  const url = new URL("v1/events", api.endsWith("/") ? api : `${api}/`);
+  url.search = parameters.toString();
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+    });
+  } catch (error) {
+    throw new CliError(`cannot reach ${url.origin}: ${(error as Error).cause ?? (error as Error).message}`);
+  }
+  const text = await response.text();
+  if (!response.ok) throw new HttpError(response.status, text);
+  try {
+    return JSON.parse(text) as Page;
+  } catch {
+    throw new CliError(`${url.origin} answered ${response.status} with a body that is not JSON`);
+  }
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: neutralizing control characters is the point.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** Terminal-safe text: a record's values must not move the cursor or recolour the screen. */
+const printable = (value: string) => value.replace(CONTROL, "\ufffd");
+
+const COLUMNS: ReadonlyArray<readonly [string, (record: EventRecord) => string]> = [
+  ["time", (r) => r.time],
+  ["id", (r) => r.id],
+  ["action", (r) => r.action],
+  ["outcome", (r) => r.outcome],
+  ["actor", (r) => r.actor.sub],
+  ["verified", (r) => String(r.actor.verified)],
+  ["resource_type", (r) => r.resource?.type ?? ""],
+  ["resource_id", (r) => r.resource?.id ?? ""],
+  ["session_id", (r) => r.actor.session_id ?? ""],
+  ["request_id", (r) => r.http?.request_id ?? ""],
+  ["tenant", (r) => r.tenant],
+];
+
+/** RFC 4180 quoting, and a leading quote for cells a spreadsheet would run as a formula. */
+function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+/** Writes pages as they arrive: --all on a large result never holds it all in memory (but table widths). */
+function printer(format: Format, write: (text: string) => void) {
+  let first = true;
+  const tableRows: string[][] = [];
+  return {
+    page(records: readonly EventRecord[]) {
+      if (format === "json") {
+        for (const record of records) {
+          write(`${first ? '{"events":[\n' : ",\n"}${JSON.stringify(record)}`);
+          first = false;
+        }
+      } else if (format === "csv") {
+        if (first) write(`${COLUMNS.map(([name]) => name).join(",")}\r\n`);
+        first = false;
+        for (const record of records)
+          write(`${COLUMNS.map(([, get]) => csvCell(get(record))).join(",")}\r\n`);
+      } else {
+        for (const record of records) tableRows.push(COLUMNS.map(([, get]) => printable(get(record))));
+      }
+    },
+    end(nextCursor: string | undefined) {
+      if (format === "json") {
+        const tail = nextCursor === undefined ? "" : `,"next_cursor":${JSON.stringify(nextCursor)}`;
+        write(`${first ? '{"events":[' : "\n"}]${tail}}\n`);
+      } else if (format === "table") {
+        const header = COLUMNS.map(([name]) => name.toUpperCase());
+        const widths = header.map((name, i) =>
+          Math.max(name.length, ...tableRows.map((row) => row[i]?.length ?? 0)),
+        );
+        for (const row of [header, ...tableRows]) {
+          write(
+            `${row
+              .map((cell, i) => cell.padEnd(widths[i] as number))
+              .join("  ")
+              .trimEnd()}\n`,
+          );
+        }
+      }
+    },
+  };
+}
+
+function pageLimit(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || value > MAX_PAGE_LIMIT) {
+    throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_PAGE_LIMIT}`);
+  }
+  return value;
+}
+
+async function runQuery(options: QueryOptions): Promise<number> {
+  const { api, token } = await connection(options);
+  const parameters = new URLSearchParams();
+  for (const [flag, name] of Object.entries(FILTER_FLAGS)) {
+    const value = options[flag as keyof typeof FILTER_FLAGS];
+    if (value !== undefined) parameters.set(name, value);
+  }
+  if (options.limit !== undefined) parameters.set("limit", String(options.limit));
+  let cursor = options.cursor;
+  // `sealtrail query … | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(EXIT.ok);
+    throw error;
+  });
+  const out = printer(options.format, (text) => process.stdout.write(text));
+  for (;;) {
+    if (cursor !== undefined) parameters.set("cursor", cursor);
+    const page = await fetchPage(api, token, parameters);
+    out.page(page.events);
+    cursor = page.next_cursor;
+    if (!options.all || cursor === undefined) break;
+  }
+  out.end(cursor);
+  if (cursor !== undefined && options.format !== "json") {
+    process.stderr.write(`more events: --cursor ${cursor} (or --all)\n`);
+  }
+  return EXIT.ok;
+}
+
+export function queryCommand(): Command {
+  return new Command("query")
+    .description("Search archived events (GET /v1/events), oldest first, and print them.")
+    .option("--actor <sub>", "the actor's subject")
+    .option("--actor-iss <issuer>", "the actor's issuer (with --actor)")
+    .option("--action <action>", "exact action, e.g. document.read")
+    .option("--resource-type <type>", "resource type (with --resource-id)")
+    .option("--resource-id <id>", "resource id (with --resource-type)")
+    .option("--outcome <outcome>", "success, failure, denied, error or unknown")
+    .option("--session-id <id>", "the actor's session")
+    .option("--request-id <id>", "the audited action's request id")
+    .option("--from <time>", "earliest time, inclusive (ISO-8601 with a zone)")
+    .option("--to <time>", "latest time, inclusive (ISO-8601 with a zone)")
+    .option("--tenant <tenant>", "another tenant (needs the admin scope)")
+    .option("--limit <n>", `events per page, 1 to ${MAX_PAGE_LIMIT} (API default 100)`, pageLimit)
+    .option("--cursor <cursor>", "continue after a previous page (same filters)")
+    .option("--all", "follow next_cursor to the last page")
+    .addOption(
+      new Option("--format <format>", "output format").choices(["table", "json", "csv"]).default("table"),
+    )
+    .option("--api <url>", "API base URL (default: $SEALTRAIL_API_URL, else local mode's)")
+    .option(
+      "--token <token>",
+      "bearer token with the read scope (default: $SEALTRAIL_TOKEN, else local mode's issuer)",
+    )
+    .allowExcessArguments(false)
+    .exitOverride((error) => {
+      // Commander has printed the problem; help and version are not errors.
+      const ok =
+        error.code === "commander.helpDisplayed" ||
+        error.code === "commander.help" ||
+        error.code === "commander.version";
+      process.exit(ok ? EXIT.ok : EXIT.usage);
+    })
+    .action(async (options: QueryOptions) => {
+      try {
+        process.exitCode = await runQuery(options);
+      } catch (error) {
+        if (error instanceof HttpError) {
+          process.stderr.write(`sealtrail query: the API answered ${error.status}: ${error.body}\n`);
+          process.exitCode = EXIT.httpError;
+        } else {
+          process.stderr.write(
+            `sealtrail query: ${error instanceof CliError ? error.message : ((error as Error).stack ?? String(error))}\n`,
+          );
+          process.exitCode = EXIT.usage;
+        }
+      }
+    });
+}

@@ -1,0 +1,138 @@
+/**
+ * The read routes of the HTTP API (payload v2, JWT authorizer) → the query service:
+ * `GET /v1/events`, `GET /v1/events/{id}`, `GET /v1/events/{id}/proof`, `GET /v1/checkpoints/latest`.
+ */
+import type { KMSClient } from "@aws-sdk/client-kms";
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { configFromEnv, type SealtrailConfig } from "../config";
+import { type MacKey, randomMacKey } from "../core/cursor";
+import { type ApiResponse, errorResponse, toProxyResult } from "../http";
+import { LatestCheckpointFinder } from "../query/checkpoints";
+import { kmsClient, kmsMacKey } from "../query/kms-mac-key";
+import { IntegrityError } from "../query/pointers";
+import { type ProofProvider, type QueryRequest, QueryService } from "../query/query-service";
+import { createWritePath, type RuntimeOverrides } from "../runtime";
+
+export type QueryHandler = (
+  event: APIGatewayProxyEventV2WithJWTAuthorizer,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface QueryOverrides extends RuntimeOverrides {
+  /** The cursor MAC key; default: KMS key `config.cursorKeyId`, else a random key of this process. */
+  readonly cursorKey?: MacKey;
+  /** The KMS client for `config.cursorKeyId` (tests point it at the emulator). */
+  readonly kms?: KMSClient;
+  /** Builds `GET /v1/events/{id}/proof` bundles; without it that route answers 501. */
+  readonly proof?: ProofProvider;
+}
+
+/** The route keys this handler serves, as API Gateway names them. */
+export const QUERY_ROUTES = [
+  "GET /v1/events",
+  "GET /v1/events/{id}",
+  "GET /v1/events/{id}/proof",
+  "GET /v1/checkpoints/latest",
+] as const;
+export type QueryRouteKey = (typeof QUERY_ROUTES)[number];
+
+/** Reads only what the read path needs. The raw token (Authorization) is never read or logged. */
+export function queryRequestOf(event: APIGatewayProxyEventV2WithJWTAuthorizer): QueryRequest {
+  const context = event.requestContext;
+  return {
+    claims: context.authorizer?.jwt?.claims,
+    scopes: context.authorizer?.jwt?.scopes ?? undefined,
+    rawQueryString: event.rawQueryString,
+    queryStringParameters: event.queryStringParameters,
+    requestId: context.requestId,
+    sourceIp: context.http?.sourceIp ?? null,
+    userAgent: context.http?.userAgent ?? null,
+  };
+}
+
+type Route = (service: QueryService, request: QueryRequest, id: string | undefined) => Promise<ApiResponse>;
+
+const ROUTES: Record<QueryRouteKey, Route> = {
+  "GET /v1/events": (service, request) => service.listEvents(request),
+  "GET /v1/events/{id}": (service, request, id) => service.getEvent(request, id),
+  "GET /v1/events/{id}/proof": (service, request, id) => service.eventProof(request, id),
+  "GET /v1/checkpoints/latest": (service, request) => service.latestCheckpoint(request),
+};
+
+function isRouteKey(key: string): key is QueryRouteKey {
+  return Object.hasOwn(ROUTES, key);
+}
+
+export function createQueryHandler(config: SealtrailConfig, overrides: QueryOverrides = {}): QueryHandler {
+  const { service: ingest, objects, index, logger } = createWritePath(config, overrides);
+  let cursorKey = overrides.cursorKey;
+  if (!cursorKey && config.cursorKeyId) {
+    cursorKey = kmsMacKey(overrides.kms ?? kmsClient(config.aws), config.cursorKeyId);
+  }
+  if (!cursorKey) {
+    logger.warn("no cursor key configured (SEALTRAIL_CURSOR_KEY_ID): cursors are valid in this process only");
+    cursorKey = randomMacKey();
+  }
+  const service = new QueryService({
+    config,
+    objects,
+    index,
+    cursorKey,
+    checkpoints: new LatestCheckpointFinder(objects),
+    archive: (caller, events) => ingest.archiveServerEvents(caller, events),
+    proof: overrides.proof,
+    logger: {
+      info: (message, detail = {}) => logger.info(message, detail),
+      warn: (message, detail = {}) => logger.warn(message, detail),
+      error: (message, detail = {}) => logger.error(message, detail),
+    },
+  });
+
+  return async (event) => {
+    const request = queryRequestOf(event);
+    logger.appendKeys({ request_id: request.requestId });
+    try {
+      const routeKey = event.routeKey;
+      if (!isRouteKey(routeKey)) {
+        return toProxyResult(
+          errorResponse(404, "unknown_route", `no route ${routeKey} in the query API`),
+          request.requestId,
+        );
+      }
+      const route = ROUTES[routeKey];
+      return toProxyResult(await route(service, request, event.pathParameters?.id), request.requestId);
+    } catch (error) {
+      if (error instanceof IntegrityError) {
+        // The index and the archive disagree: an operator must look. Nothing unverified is served.
+        logger.error("INTEGRITY: the index disagrees with the archive", {
+          error: error.message,
+          ...error.detail,
+        });
+        return toProxyResult(
+          errorResponse(
+            500,
+            "integrity_error",
+            "the index disagrees with the archive; nothing was returned and the operators were alerted",
+          ),
+          request.requestId,
+        );
+      }
+      logger.error("query failed", { error: String(error) });
+      return toProxyResult(
+        errorResponse(500, "internal_error", "sealtrail failed to answer"),
+        request.requestId,
+      );
+    } finally {
+      logger.resetKeys();
+    }
+  };
+}
+
+let cached: QueryHandler | undefined;
+
+/** The Lambda entry point: configuration from the environment, clients reused across invocations. */
+export async function handler(
+  event: APIGatewayProxyEventV2WithJWTAuthorizer,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  cached ??= createQueryHandler(configFromEnv());
+  return cached(event);
+}

@@ -1,0 +1,90 @@
+/**
+ * Which DynamoDB Query serves a search: exactly one GSI, chosen by the most selective filter
+ * given, with the time range as the sort-key condition and every other filter as a
+ * FilterExpression. Without a selective filter, the sharded time index: one Query per shard,
+ * merged in time order (index-pages.ts). Never a Scan.
+ */
+import { compositeKey } from "../core/index-items";
+import { GLOBAL_INDEXES, type GlobalIndexDefinition, TIME_SHARDS } from "../core/index-table";
+import type { EventFilters } from "./params";
+
+export interface FilterExpression {
+  readonly expression: string;
+  readonly names: Readonly<Record<string, string>>;
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+export interface QueryPlan {
+  readonly index: GlobalIndexDefinition;
+  /** GSI partition key values: one, or TIME_SHARDS for the time index. */
+  readonly partitions: readonly string[];
+  /** Inclusive bounds on the GSI sort key, `<time>#<id>`. */
+  readonly lower?: string;
+  readonly upper?: string;
+  readonly filter?: FilterExpression;
+}
+
+/** Pointer-item attribute holding each filter's value (lambda/core/index-items.ts). */
+const FILTER_ATTRIBUTES = {
+  actor: "actor_sub",
+  actor_iss: "actor_iss",
+  action: "action",
+  resource_type: "resource_type",
+  resource_id: "resource_id",
+  outcome: "outcome",
+  session_id: "session_id",
+  request_id: "request_id",
+} as const satisfies Partial<Record<keyof EventFilters, string>>;
+
+type FilterName = keyof typeof FILTER_ATTRIBUTES;
+
+/**
+ * Selective filters, most selective first: a request id names one request, a session a few
+ * dozen events, a resource or an actor more, an action the most. The first one given picks the GSI.
+ */
+const SELECTIVE: ReadonlyArray<{
+  readonly index: GlobalIndexDefinition;
+  readonly uses: readonly FilterName[];
+}> = [
+  { index: GLOBAL_INDEXES.request, uses: ["request_id"] },
+  { index: GLOBAL_INDEXES.session, uses: ["session_id"] },
+  { index: GLOBAL_INDEXES.resource, uses: ["resource_type", "resource_id"] },
+  { index: GLOBAL_INDEXES.actor, uses: ["actor"] },
+  { index: GLOBAL_INDEXES.action, uses: ["action"] },
+];
+
+/**
+ * The upper sort-key bound of a time: `<time>#<id>` ≤ `<time>$` for every id, because "$" sorts
+ * right after "#", and every later time (same fixed-width ISO form) sorts after it.
+ */
+function upperBoundOf(time: string): string {
+  return `${time}$`;
+}
+
+export function planQuery(tenant: string, filters: EventFilters): QueryPlan {
+  const selective = SELECTIVE.find(({ uses }) => uses.every((name) => filters[name] !== undefined));
+  const keyed = new Set<FilterName>(selective?.uses ?? []);
+  const partitions = selective
+    ? [compositeKey(tenant, ...selective.uses.map((name) => filters[name] as string))]
+    : Array.from({ length: TIME_SHARDS }, (_, shard) => compositeKey(tenant, String(shard)));
+
+  const conditions: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  for (const name of Object.keys(FILTER_ATTRIBUTES) as FilterName[]) {
+    const value = filters[name];
+    if (value === undefined || keyed.has(name)) continue;
+    const i = conditions.length;
+    names[`#f${i}`] = FILTER_ATTRIBUTES[name];
+    values[`:f${i}`] = value;
+    conditions.push(`#f${i} = :f${i}`);
+  }
+
+  return {
+    index: selective?.index ?? GLOBAL_INDEXES.time,
+    partitions,
+    lower: filters.from,
+    upper: filters.to === undefined ? undefined : upperBoundOf(filters.to),
+    filter: conditions.length > 0 ? { expression: conditions.join(" AND "), names, values } : undefined,
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Reads event pointer items (lambda/core/index-items.ts eventPointerItem) back into typed values.
+ * An item missing a field is corrupt, and corruption of the index is an IntegrityError: the API
+ * answers 500 and logs it, it never serves or silently drops what it cannot vouch for.
+ */
+import type { EventLocation } from "../core/index-items";
+
+export class IntegrityError extends Error {
+  constructor(
+    message: string,
+    readonly detail: Readonly<Record<string, unknown>>,
+  ) {
+    super(message);
+    this.name = "IntegrityError";
+  }
+}
+
+/** The part of a pointer item that locates and checks one record. */
+export interface RecordPointer {
+  readonly eventId: string;
+  readonly tenant: string;
+  readonly batchKey: string;
+  readonly leafIndex: number;
+  /** Hex SHA-256 leaf hash of the line. */
+  readonly leafHash: string;
+}
+
+type Item = Readonly<Record<string, unknown>>;
+
+function corrupt(item: Item, field: string): never {
+  throw new IntegrityError(`an index item is not a complete event pointer (${field})`, {
+    pk: item.pk,
+    event_id: item.event_id,
+  });
+}
+
+function stringField(item: Item, field: string): string {
+  const value = item[field];
+  return typeof value === "string" && value.length > 0 ? value : corrupt(item, field);
+}
+
+function indexField(item: Item, field: string): number {
+  const value = item[field];
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0
+    ? value
+    : corrupt(item, field);
+}
+
+export function recordPointerOf(item: Item): RecordPointer {
+  return {
+    eventId: stringField(item, "event_id"),
+    tenant: stringField(item, "tenant"),
+    batchKey: stringField(item, "batch_key"),
+    leafIndex: indexField(item, "leaf_index"),
+    leafHash: stringField(item, "leaf_hash"),
+  };
+}
+
+/** Everything the index says about where an event is: what a proof starts from. */
+export function eventLocationOf(item: Item): EventLocation {
+  return {
+    chain: stringField(item, "chain"),
+    seq: indexField(item, "seq"),
+    linkKey: stringField(item, "link_key"),
+    linkHash: stringField(item, "link_hash"),
+    batchKey: stringField(item, "batch_key"),
+    leafIndex: indexField(item, "leaf_index"),
+    leafHash: stringField(item, "leaf_hash"),
+  };
+}

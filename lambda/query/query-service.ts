@@ -1,0 +1,325 @@
+/**
+ * The read side of the HTTP API: `GET /v1/events`, `GET /v1/events/{id}`, its proof, and
+ * `GET /v1/checkpoints/latest`. Every read authorizes from the caller's claims (read scope;
+ * tenant from the configured claim; another tenant only with the admin scope), validates its
+ * parameters, reads the index and the archive, and archives an `audit.read` event before it
+ * answers: when that write fails, the answer is 503 and carries no data.
+ */
+import type { IndexStore } from "../aws/index-store";
+import type { ObjectStore } from "../aws/object-store";
+import type { SealtrailConfig } from "../config";
+import {
+  EventIdSchema,
+  type EventList,
+  GetEventQuerySchema,
+  type LatestCheckpoint,
+  LatestCheckpointQuerySchema,
+} from "../core/api-schema";
+import { apiGatewayClaims, ClaimError, principalFromClaims, scopesOf, tenantOf } from "../core/claims";
+import {
+  type CursorBinding,
+  decodeCursor,
+  encodeCursor,
+  InvalidCursorError,
+  type MacKey,
+} from "../core/cursor";
+import type { EventLocation } from "../core/index-items";
+import type { EventInput } from "../core/schema";
+import { type ApiResponse, errorResponse } from "../http";
+import type { IngestLogger, ServerEventCaller } from "../ingest/ingest-service";
+import type { LatestCheckpointFinder } from "./checkpoints";
+import { readIndexPage } from "./index-pages";
+import { type Parsed, parseListEvents, parseParameters, queryParameters } from "./params";
+import { planQuery } from "./plan";
+import { eventLocationOf, IntegrityError, recordPointerOf } from "./pointers";
+import { type ReadDescription, readAuditEvent } from "./read-audit";
+import { fetchRecords } from "./records";
+
+/** What the HTTP layer extracts from API Gateway's event. */
+export interface QueryRequest {
+  /** `requestContext.authorizer.jwt.claims`: strings, arrays as "[a b]". */
+  readonly claims: Readonly<Record<string, unknown>> | undefined;
+  /** `requestContext.authorizer.jwt.scopes`. */
+  readonly scopes: readonly string[] | undefined;
+  /** The raw query string: repeated parameters are refused, so it is read instead of the joined map. */
+  readonly rawQueryString: string | undefined;
+  readonly queryStringParameters: Readonly<Record<string, string | undefined>> | undefined;
+  readonly requestId: string;
+  readonly sourceIp: string | null;
+  readonly userAgent: string | null;
+}
+
+/** The event whose proof is asked for, once the caller may read it and the index knows it. */
+export interface EventProofTarget {
+  readonly eventId: string;
+  readonly tenant: string;
+  readonly location: EventLocation;
+}
+
+/**
+ * Builds the proof bundle of `GET /v1/events/{id}/proof`. A 200 answer is audited and returned;
+ * any other answer (say, no checkpoint covers the event yet) is returned as it is.
+ */
+export type ProofProvider = (target: EventProofTarget) => Promise<ApiResponse>;
+
+export interface QueryServiceDeps {
+  readonly config: SealtrailConfig;
+  readonly objects: ObjectStore;
+  readonly index: IndexStore;
+  readonly cursorKey: MacKey;
+  readonly checkpoints: LatestCheckpointFinder;
+  /** Archives server-generated events for the caller: IngestService.archiveServerEvents. */
+  readonly archive: (caller: ServerEventCaller, events: readonly EventInput[]) => Promise<unknown>;
+  readonly proof?: ProofProvider;
+  readonly logger: IngestLogger;
+}
+
+/** Record lines per page at most: a Lambda response holds 6 MB, and JSON escaping adds a little. */
+export const MAX_PAGE_BYTES = 5 * 1024 * 1024;
+
+const ENDPOINTS = {
+  list: "/v1/events",
+  get: "/v1/events/{id}",
+  proof: "/v1/events/{id}/proof",
+  checkpoint: "/v1/checkpoints/latest",
+} as const;
+
+interface Caller {
+  readonly identity: ServerEventCaller;
+  readonly tenant: string;
+  readonly admin: boolean;
+}
+
+type Step<T> = Parsed<T>;
+
+const fail = (response: ApiResponse): { ok: false; response: ApiResponse } => ({ ok: false, response });
+
+export class QueryService {
+  constructor(private readonly deps: QueryServiceDeps) {}
+
+  async listEvents(request: QueryRequest): Promise<ApiResponse> {
+    const caller = this.authorize(request);
+    if (!caller.ok) return caller.response;
+    const parameters = queryParameters(request.rawQueryString, request.queryStringParameters);
+    if (!parameters.ok) return parameters.response;
+    const parsed = parseListEvents(parameters.value);
+    if (!parsed.ok) return parsed.response;
+    const { filters, limit, cursor } = parsed.value;
+    const tenant = this.tenantToRead(caller.value, parsed.value.tenant);
+    if (!tenant.ok) return tenant.response;
+
+    const binding: CursorBinding = { tenant: tenant.value, filters };
+    let after: string | undefined;
+    if (cursor !== undefined) {
+      try {
+        after = (await decodeCursor(this.deps.cursorKey, binding, cursor)).after;
+      } catch (error) {
+        if (!(error instanceof InvalidCursorError)) throw error;
+        return errorResponse(
+          400,
+          "invalid_cursor",
+          `${error.message}: pass next_cursor unchanged, with the same filters and tenant as the page it came from`,
+          { parameter: "cursor" },
+        );
+      }
+    }
+
+    const plan = planQuery(tenant.value, filters);
+    const page = await readIndexPage(this.deps.index, plan, after, limit);
+    const fetched = await fetchRecords(this.deps.objects, page.items.map(recordPointerOf), tenant.value);
+    // Keep the response within Lambda's payload limit: a page may end early, with a cursor.
+    let kept = fetched.length;
+    let bytes = 0;
+    for (let i = 0; i < fetched.length; i++) {
+      bytes += (fetched[i]?.bytes ?? 0) + 1;
+      if (bytes > MAX_PAGE_BYTES && i > 0) {
+        kept = i;
+        break;
+      }
+    }
+    const body: EventList = { events: fetched.slice(0, kept).map(({ record }) => record) };
+    if (page.more || kept < fetched.length) {
+      const last = page.items[kept - 1] as Record<string, unknown>;
+      body.next_cursor = await encodeCursor(this.deps.cursorKey, binding, {
+        after: last[plan.index.sortKey] as string,
+      });
+    }
+    return this.audited(caller.value, request, body, {
+      endpoint: ENDPOINTS.list,
+      filters: { ...filters, tenant: parsed.value.tenant, limit },
+      count: body.events.length,
+    });
+  }
+
+  async getEvent(request: QueryRequest, id: string | undefined): Promise<ApiResponse> {
+    const target = await this.readableEvent(request, id);
+    if (!target.ok) return target.response;
+    const { item, tenant, requested } = target.value;
+    const [fetched] = await fetchRecords(this.deps.objects, [recordPointerOf(item)], tenant);
+    return this.audited(target.value.caller, request, fetched?.record, {
+      endpoint: ENDPOINTS.get,
+      filters: { id: id as string, tenant: requested },
+      count: 1,
+      resource: { type: "event", id: id as string },
+    });
+  }
+
+  async eventProof(request: QueryRequest, id: string | undefined): Promise<ApiResponse> {
+    const { proof } = this.deps;
+    const target = await this.readableEvent(request, id);
+    if (!target.ok) return target.response;
+    if (!proof) {
+      return errorResponse(501, "not_implemented", "proofs are not served by this deployment yet");
+    }
+    const { item, tenant, requested, caller } = target.value;
+    const answer = await proof({ eventId: id as string, tenant, location: eventLocationOf(item) });
+    if (answer.status !== 200) return answer;
+    return this.audited(caller, request, answer.body, {
+      endpoint: ENDPOINTS.proof,
+      filters: { id: id as string, tenant: requested },
+      count: 1,
+      resource: { type: "event", id: id as string },
+    });
+  }
+
+  async latestCheckpoint(request: QueryRequest): Promise<ApiResponse> {
+    const caller = this.authorize(request);
+    if (!caller.ok) return caller.response;
+    const parameters = queryParameters(request.rawQueryString, request.queryStringParameters);
+    if (!parameters.ok) return parameters.response;
+    const parsed = parseParameters(LatestCheckpointQuerySchema, parameters.value);
+    if (!parsed.ok) return parsed.response;
+    const found = await this.deps.checkpoints.find();
+    if (!found)
+      return errorResponse(404, "no_checkpoint", "no checkpoint has been signed yet; retry in a minute");
+    const stored = await this.deps.objects.get(found.key);
+    if (!stored) throw new IntegrityError("a listed checkpoint cannot be read", { key: found.key });
+    const body: LatestCheckpoint = { key: found.key, seq: found.seq, jws: stored.toString("utf8") };
+    return this.audited(caller.value, request, body, {
+      endpoint: ENDPOINTS.checkpoint,
+      filters: {},
+      count: 1,
+      resource: { type: "checkpoint", id: found.key },
+    });
+  }
+
+  /** Shared by get-one and proof: the caller may read the event and the index knows it. */
+  private async readableEvent(
+    request: QueryRequest,
+    id: string | undefined,
+  ): Promise<
+    Step<{ caller: Caller; item: Record<string, unknown>; tenant: string; requested: string | undefined }>
+  > {
+    const caller = this.authorize(request);
+    if (!caller.ok) return caller;
+    const parameters = queryParameters(request.rawQueryString, request.queryStringParameters);
+    if (!parameters.ok) return parameters;
+    const parsed = parseParameters(GetEventQuerySchema, parameters.value);
+    if (!parsed.ok) return parsed;
+    const tenant = this.tenantToRead(caller.value, parsed.value.tenant);
+    if (!tenant.ok) return tenant;
+    if (!EventIdSchema.safeParse(id).success) {
+      return fail(
+        errorResponse(400, "invalid_parameter", "id: must be an event id (a ULID, 26 characters)", {
+          parameter: "id",
+        }),
+      );
+    }
+    const item = await this.deps.index.eventPointer(id as string);
+    // Another tenant's event is answered exactly like a missing one: its existence is not revealed.
+    if (!item || item.tenant !== tenant.value) {
+      return fail(
+        errorResponse(404, "event_not_found", `no event ${id} is indexed for this tenant`, {
+          parameter: "id",
+        }),
+      );
+    }
+    return {
+      ok: true,
+      value: { caller: caller.value, item, tenant: tenant.value, requested: parsed.value.tenant },
+    };
+  }
+
+  /** The route scope again (the authorizer checked it), the caller's principal and tenant. */
+  private authorize(request: QueryRequest): Step<Caller> {
+    const { config } = this.deps;
+    if (!request.claims || Object.keys(request.claims).length === 0) {
+      return fail(errorResponse(401, "missing_claims", "the request carries no verified token claims"));
+    }
+    const claims = apiGatewayClaims(request.claims);
+    const scopes = new Set([...(request.scopes ?? []), ...scopesOf(claims)]);
+    if (!scopes.has(config.scopes.read)) {
+      return fail(
+        errorResponse(
+          403,
+          "missing_scope",
+          `the token needs the "${config.scopes.read}" scope to read events`,
+        ),
+      );
+    }
+    try {
+      principalFromClaims(claims, true);
+      const tenant = tenantOf(claims, config.tenantClaim);
+      return {
+        ok: true,
+        value: {
+          identity: {
+            claims: request.claims,
+            requestId: request.requestId,
+            sourceIp: request.sourceIp,
+            userAgent: request.userAgent,
+          },
+          tenant,
+          admin: scopes.has(config.scopes.admin),
+        },
+      };
+    } catch (error) {
+      if (error instanceof ClaimError) {
+        return fail(errorResponse(401, error.code, error.message, { claim: error.claim }));
+      }
+      throw error;
+    }
+  }
+
+  /** The caller's own tenant, or the one asked for when the caller holds the admin scope. */
+  private tenantToRead(caller: Caller, requested: string | undefined): Step<string> {
+    if (requested === undefined || requested === caller.tenant) return { ok: true, value: caller.tenant };
+    if (!caller.admin) {
+      return fail(
+        errorResponse(
+          403,
+          "missing_scope",
+          `reading another tenant needs the "${this.deps.config.scopes.admin}" scope`,
+          { parameter: "tenant" },
+        ),
+      );
+    }
+    return { ok: true, value: requested };
+  }
+
+  /** Archives the read, then answers; without the audit record there is no answer (fail closed). */
+  private async audited(
+    caller: Caller,
+    request: QueryRequest,
+    body: unknown,
+    read: Omit<ReadDescription, "requestId">,
+  ): Promise<ApiResponse> {
+    try {
+      await this.deps.archive(caller.identity, [readAuditEvent({ ...read, requestId: request.requestId })]);
+    } catch (error) {
+      this.deps.logger.error("read not audited: answer withheld", {
+        error: String(error),
+        cause: String((error as Error).cause ?? ""),
+        endpoint: read.endpoint,
+      });
+      return errorResponse(
+        503,
+        "audit_unavailable",
+        "the read could not be recorded in the archive, so no data is returned; retry the request",
+        {},
+        { "retry-after": "1" },
+      );
+    }
+    return { status: 200, body };
+  }
+}
