@@ -13,7 +13,7 @@ export async function kmsCheckpointKey(kms: KMSClient, keyId: string): Promise<C
   // The key material decides: some KMS-compatible services omit KeySpec from this answer.
   const publicJwk = described.PublicKey ? publicJwkFromSpki(described.PublicKey) : undefined;
   const spec = described.KeySpec ?? described.CustomerMasterKeySpec;
-  if (!publicJwk || publicJwk.crv !== "P-256" || (spec !== undefined && spec !== "ECC_NIST_P256")) {
+  if (publicJwk?.crv !== "P-256" || (spec !== undefined && spec !== "ECC_NIST_P256")) {
     throw new Error(
       `KMS key ${keyId} is ${spec ?? publicJwk?.crv ?? "unknown"}, not an ECC_NIST_P256 signing key`,
     );

@@ -87,19 +87,8 @@ export const LatestCheckpointSchema = z.strictObject({
 });
 export type LatestCheckpoint = z.infer<typeof LatestCheckpointSchema>;
 
-/**
- * The proof bundle of one event. Only its member names are fixed here so far; their shapes belong
- * to the proof format (lambda/core/proof.ts) and replace these placeholders once it is final.
- */
-export const ProofBundleSchema = z.looseObject({
-  v: z.unknown().optional(),
-  event: z.unknown().optional(),
-  record: z.unknown().optional(),
-  batch: z.unknown().optional(),
-  link: z.unknown().optional(),
-  chain_proof: z.unknown().optional(),
-  checkpoint: z.unknown().optional(),
-});
+/** The proof bundle of one event: the format is defined once, in lambda/core/proof.ts. */
+export { ProofBundleSchema } from "./proof";
 
 export const IngestBodySchema = z.strictObject({
   events: z.array(EventInputSchema).min(LIMITS.minEvents).max(LIMITS.maxEvents),

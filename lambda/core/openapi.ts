@@ -241,7 +241,9 @@ export function openApiDocument(options: OpenApiOptions = {}): object {
             400: errorResponse(ERRORS.get400),
             ...readErrors,
             404: errorResponse(ERRORS[404]),
-            501: errorResponse("not_implemented: this deployment does not serve proofs yet"),
+            409: errorResponse(
+              "not_checkpointed: no checkpoint covers the event's link yet; checkpoints are signed every minute",
+            ),
             ...serverErrors,
           },
         },

@@ -4,11 +4,14 @@
  */
 import type { KMSClient } from "@aws-sdk/client-kms";
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { S3ArchiveSource } from "../aws/archive-source";
+import { kmsClient, s3Client } from "../aws/clients";
 import { configFromEnv, type SealtrailConfig } from "../config";
 import { type MacKey, randomMacKey } from "../core/cursor";
 import { type ApiResponse, errorResponse, toProxyResult } from "../http";
+import { proofProvider } from "../proof/proof-service";
 import { LatestCheckpointFinder } from "../query/checkpoints";
-import { kmsClient, kmsMacKey } from "../query/kms-mac-key";
+import { kmsMacKey } from "../query/kms-mac-key";
 import { IntegrityError } from "../query/pointers";
 import { type ProofProvider, type QueryRequest, QueryService } from "../query/query-service";
 import { createWritePath, type RuntimeOverrides } from "../runtime";
@@ -22,7 +25,7 @@ export interface QueryOverrides extends RuntimeOverrides {
   readonly cursorKey?: MacKey;
   /** The KMS client for `config.cursorKeyId` (tests point it at the emulator). */
   readonly kms?: KMSClient;
-  /** Builds `GET /v1/events/{id}/proof` bundles; without it that route answers 501. */
+  /** Builds `GET /v1/events/{id}/proof` bundles; default: from the archive at the newest checkpoint. */
   readonly proof?: ProofProvider;
 }
 
@@ -63,7 +66,16 @@ function isRouteKey(key: string): key is QueryRouteKey {
 }
 
 export function createQueryHandler(config: SealtrailConfig, overrides: QueryOverrides = {}): QueryHandler {
-  const { service: ingest, objects, index, logger } = createWritePath(config, overrides);
+  const { service: ingest, objects, index, doc, logger } = createWritePath(config, overrides);
+  const checkpoints = new LatestCheckpointFinder(objects);
+  const proof =
+    overrides.proof ??
+    proofProvider({
+      source: new S3ArchiveSource(overrides.s3 ?? s3Client(config.aws), config.bucket),
+      doc,
+      table: config.table,
+      newestCheckpointKey: async () => (await checkpoints.find())?.key,
+    });
   let cursorKey = overrides.cursorKey;
   if (!cursorKey && config.cursorKeyId) {
     cursorKey = kmsMacKey(overrides.kms ?? kmsClient(config.aws), config.cursorKeyId);
@@ -77,9 +89,9 @@ export function createQueryHandler(config: SealtrailConfig, overrides: QueryOver
     objects,
     index,
     cursorKey,
-    checkpoints: new LatestCheckpointFinder(objects),
+    checkpoints,
     archive: (caller, events) => ingest.archiveServerEvents(caller, events),
-    proof: overrides.proof,
+    proof,
     logger: {
       info: (message, detail = {}) => logger.info(message, detail),
       warn: (message, detail = {}) => logger.warn(message, detail),

@@ -15,7 +15,7 @@ import { type EventLocation, indexedMarkerKey } from "../core/index-items";
 import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
 import { linkHash } from "../core/link";
 import { merkleRoot } from "../core/merkle";
-import { CHECKPOINTS_PREFIX, linkKey, parseCheckpointKey } from "../core/paths";
+import { linkKey } from "../core/paths";
 import { buildProofBundle, type ProofBundle } from "../core/proof";
 import { errorResponse } from "../http";
 import type { ProofProvider } from "../query/query-service";
@@ -26,6 +26,8 @@ export interface ProofDeps {
   readonly source: ArchiveSource;
   readonly doc: DynamoDBDocumentClient;
   readonly table: string;
+  /** Where the newest checkpoint is (the query API's finder, which avoids listing them all). */
+  readonly newestCheckpointKey: () => Promise<string | undefined>;
 }
 
 export type ProofResult =
@@ -40,7 +42,7 @@ export async function buildEventProof(
   location: Pick<EventLocation, "chain" | "seq" | "batchKey" | "leafIndex">,
 ): Promise<ProofResult> {
   const { chain, seq } = location;
-  const checkpoint = await newestCheckpoint(deps.source);
+  const checkpoint = await readCheckpoint(deps.source, await deps.newestCheckpointKey());
   const signed = checkpoint?.payload.chains[chain];
   if (!checkpoint || !signed || seq >= signed.size) {
     return { status: "not_checkpointed", checkpointSeq: checkpoint?.payload.seq };
@@ -86,19 +88,15 @@ export function proofProvider(deps: ProofDeps): ProofProvider {
   };
 }
 
-/** The newest checkpoint's text and payload (unverified here: the bundle's reader verifies it). */
-export async function newestCheckpoint(
+/** A checkpoint's text and payload (unverified here: whoever reads the bundle verifies it). */
+async function readCheckpoint(
   source: ArchiveSource,
-): Promise<{ key: string; jws: string; payload: ReturnType<typeof parseCheckpointPayload> } | undefined> {
-  let newest: string | undefined;
-  for await (const entry of source.list(CHECKPOINTS_PREFIX)) {
-    if (entry.isObject && entry.isLatest && parseCheckpointKey(entry.key)) newest = entry.key;
-  }
-  if (!newest) return undefined;
-  const bytes = await source.get(newest);
+  key: string | undefined,
+): Promise<{ jws: string; payload: ReturnType<typeof parseCheckpointPayload> } | undefined> {
+  const bytes = key ? await source.get(key) : undefined;
   if (!bytes) return undefined;
   const jws = bytes.toString("ascii");
-  return { key: newest, jws, payload: parseCheckpointPayload(payloadBytesOf(jws)) };
+  return { jws, payload: parseCheckpointPayload(payloadBytesOf(jws)) };
 }
 
 /** Link hashes 0..size-1 from the "indexed" markers; undefined when any is missing. */

@@ -3,23 +3,12 @@
  * leaves KMS, every Lambda environment verifies what any other issued, and the query function's
  * role needs only kms:GenerateMac and kms:VerifyMac on that key.
  */
-import { GenerateMacCommand, KMSClient, VerifyMacCommand } from "@aws-sdk/client-kms";
-import type { AwsTarget } from "../aws/clients";
+import { GenerateMacCommand, type KMSClient, VerifyMacCommand } from "@aws-sdk/client-kms";
 import type { MacKey } from "../core/cursor";
 
 const ALGORITHM = "HMAC_SHA_256";
 
 /** A KMS client for the same target as the S3 and DynamoDB clients (emulators accept any credentials). */
-export function kmsClient(target: AwsTarget): KMSClient {
-  const emulator = target.endpoint !== undefined && !process.env.AWS_ACCESS_KEY_ID;
-  return new KMSClient({
-    region: target.region,
-    endpoint: target.endpoint,
-    credentials: emulator
-      ? { accessKeyId: "sealtrail-local", secretAccessKey: "sealtrail-local" }
-      : undefined,
-  });
-}
 
 /** KMS answers a wrong tag with KMSInvalidMacException rather than MacValid: false. */
 function isInvalidMac(error: unknown): boolean {

@@ -70,7 +70,7 @@ export interface QueryServiceDeps {
   readonly checkpoints: LatestCheckpointFinder;
   /** Archives server-generated events for the caller: IngestService.archiveServerEvents. */
   readonly archive: (caller: ServerEventCaller, events: readonly EventInput[]) => Promise<unknown>;
-  readonly proof?: ProofProvider;
+  readonly proof: ProofProvider;
   readonly logger: IngestLogger;
 }
 
@@ -168,9 +168,6 @@ export class QueryService {
     const { proof } = this.deps;
     const target = await this.readableEvent(request, id);
     if (!target.ok) return target.response;
-    if (!proof) {
-      return errorResponse(501, "not_implemented", "proofs are not served by this deployment yet");
-    }
     const { item, tenant, requested, caller } = target.value;
     const answer = await proof({ eventId: id as string, tenant, location: eventLocationOf(item) });
     if (answer.status !== 200) return answer;

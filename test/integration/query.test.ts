@@ -9,17 +9,18 @@ import { CreateKeyCommand } from "@aws-sdk/client-kms";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { s3Client } from "../../lambda/aws/clients";
+import { kmsClient, s3Client } from "../../lambda/aws/clients";
 import { documentClient } from "../../lambda/aws/index-store";
 import { checksumSha256Base64 } from "../../lambda/core/batch";
 import { compositeKey, eventItemKey } from "../../lambda/core/index-items";
+import { verifyProofBundle } from "../../lambda/core/proof";
 import { type EventRecord, EventRecordSchema } from "../../lambda/core/schema";
 import { createIngestHandler, type IngestHandler } from "../../lambda/handlers/ingest";
 import { createQueryHandler, type QueryHandler, type QueryRouteKey } from "../../lambda/handlers/query";
-import { kmsClient } from "../../lambda/query/kms-mac-key";
 import { postEventsEvent, WRITE_CLAIMS } from "../support/api-event";
 import { readBatchLines, snapshot, tableItems } from "../support/archive-state";
 import { createTestArchive, emulatorName, type TestArchive } from "../support/aws";
+import { createTestSigner } from "../support/checkpoint";
 import { testConfig } from "../support/config";
 import { injectFaults, keyStartsWith } from "../support/faults";
 import { openApiValidator } from "../support/openapi-validator";
@@ -434,10 +435,10 @@ describe("GET /v1/events", () => {
     expect(extra).toMatchObject({ status: 400, body: { code: "unknown_parameter", parameter: "actor" } });
   });
 
-  it("GET /v1/events/{id}/proof answers 501 until a proof provider is wired, after authorization", async () => {
+  it("GET /v1/events/{id}/proof answers 409 not_checkpointed until a checkpoint covers the event, after authorization", async () => {
     const target = dataset[3] as Indexed;
     const answer = await call(query, "GET /v1/events/{id}/proof", { id: target.id });
-    expect(answer).toMatchObject({ status: 501, body: { code: "not_implemented" } });
+    expect(answer).toMatchObject({ status: 409, body: { code: "not_checkpointed" } });
     const denied = await call(query, "GET /v1/events/{id}/proof", {
       id: target.id,
       claims: { ...READ_CLAIMS, scope: "other" },
@@ -445,24 +446,14 @@ describe("GET /v1/events", () => {
     expect(denied.status).toBe(403);
   });
 
-  it("hands the proof provider the event's location, then audits the proof read", async () => {
+  it("GET /v1/events/{id}/proof returns a bundle that verifies offline once a checkpoint covers it, and audits the read", async () => {
     const target = dataset[3] as Indexed;
-    const seen: unknown[] = [];
-    const withProof = createQueryHandler(testConfig(archive), {
-      proof: async (proofTarget) => {
-        seen.push(proofTarget);
-        return { status: 200, body: { v: 1, event: proofTarget.eventId } };
-      },
-    });
-    const answer = await call(withProof, "GET /v1/events/{id}/proof", { id: target.id });
-    expect(answer).toMatchObject({ status: 200, body: { v: 1, event: target.id } });
-    expect(seen).toEqual([
-      {
-        eventId: target.id,
-        tenant: "default",
-        location: expect.objectContaining({ leafIndex: 3, batchKey: expect.stringMatching(/^events\//) }),
-      },
-    ]);
+    const signer = await createTestSigner(archive);
+    expect(await signer.run()).toMatchObject({ status: "signed" });
+    const answer = await call(query, "GET /v1/events/{id}/proof", { id: target.id });
+    expect(answer.status).toBe(200);
+    const verdict = await verifyProofBundle(answer.body, signer.trusted);
+    expect(verdict).toMatchObject({ ok: true, facts: { event: target.id } });
     const [audit] = await auditRecordsOf(archive, answer.requestId);
     expect(audit).toMatchObject({
       resource: { type: "event", id: target.id },

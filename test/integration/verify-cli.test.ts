@@ -11,9 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3ArchiveSource } from "../../lambda/aws/archive-source";
 import { kmsClient } from "../../lambda/aws/clients";
 import { documentClient, IndexStore } from "../../lambda/aws/index-store";
+import { S3ObjectStore } from "../../lambda/aws/object-store";
 import { checkpointKey, linkKey } from "../../lambda/core/paths";
 import { createIngestHandler, type IngestHandler } from "../../lambda/handlers/ingest";
 import { buildEventProof } from "../../lambda/proof/proof-service";
+import { LatestCheckpointFinder } from "../../lambda/query/checkpoints";
 import { postEventsEvent } from "../support/api-event";
 import { createTestArchive, type TestArchive } from "../support/aws";
 import { createTestSigner, type TestSigner } from "../support/checkpoint";
@@ -228,12 +230,18 @@ describe("sealtrail CLI", () => {
     const source = new S3ArchiveSource(archive.s3, archive.bucket);
     const doc = documentClient(archive.dynamo);
     const pointer = await new IndexStore(doc, archive.table).eventPointer(eventId);
-    const result = await buildEventProof({ source, doc, table: archive.table }, eventId, {
-      chain: String(pointer?.chain),
-      seq: Number(pointer?.seq),
-      batchKey: String(pointer?.batch_key),
-      leafIndex: Number(pointer?.leaf_index),
-    });
+    const checkpoints = new LatestCheckpointFinder(new S3ObjectStore(archive.s3, archive.bucket));
+    const newestCheckpointKey = async () => (await checkpoints.find())?.key;
+    const result = await buildEventProof(
+      { source, doc, table: archive.table, newestCheckpointKey },
+      eventId,
+      {
+        chain: String(pointer?.chain),
+        seq: Number(pointer?.seq),
+        batchKey: String(pointer?.batch_key),
+        leafIndex: Number(pointer?.leaf_index),
+      },
+    );
     expect(result.status).toBe("ok");
     const bundle = result.status === "ok" ? result.bundle : undefined;
     const file = join(work, "proof.json");

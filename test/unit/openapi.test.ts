@@ -142,10 +142,11 @@ describe("the OpenAPI document", () => {
     }
     expect(validator.componentErrors("EventRecord", record)).toEqual([]);
     expect(validator.componentErrors("JsonValue", { a: [1, "x", null, { b: true }] })).toEqual([]);
+    // The proof format's own schema: strict, every member required.
     expect(schemas.ProofBundle).toMatchObject({
       type: "object",
-      additionalProperties: true,
-      properties: { v: {}, event: {}, record: {}, batch: {}, link: {}, chain_proof: {}, checkpoint: {} },
+      additionalProperties: false,
+      required: ["v", "event", "record", "batch", "link", "chain_proof", "checkpoint"],
     });
   });
 
