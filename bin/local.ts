@@ -26,8 +26,10 @@ import {
   type SealtrailConfig,
 } from "../lambda/config";
 import { trustFileOf } from "../lambda/core/checkpoint";
+import { openApiDocument } from "../lambda/core/openapi";
 import { createCheckpointJob } from "../lambda/handlers/checkpoint";
 import { createIngestHandler, type IngestHandler } from "../lambda/handlers/ingest";
+import { createQueryHandler, QUERY_ROUTES, type QueryHandler } from "../lambda/handlers/query";
 import { createReindexJob } from "../lambda/handlers/reindex";
 import { type Emulator, startEmulator } from "../lambda/local/emulator";
 import {
@@ -41,6 +43,7 @@ import {
 import { type LocalServer, startLocalServer } from "../lambda/local/server";
 
 const REINDEX_INTERVAL_MS = 60_000;
+const OPENAPI_PATH = "/openapi.json";
 const CHECKPOINT_KEY_FILE = "checkpoint-key.json";
 const CHECKPOINT_JWKS_FILE = "checkpoint-jwks.json";
 const DEFAULT_PORT = 3000;
@@ -173,6 +176,17 @@ async function main(): Promise<void> {
     const key = await loadOrCreateIssuerKey(stateDir);
     // Built once the server's URL (the issuer) is known; requests cannot arrive before that in practice.
     let ingest: IngestHandler | undefined;
+    let query: QueryHandler | undefined;
+    const starting = { statusCode: 503, body: '{"message":"Starting"}' };
+    const queryRoutes = Object.fromEntries(
+      QUERY_ROUTES.map((routeKey) => [
+        routeKey,
+        {
+          scopes: [DEFAULT_SCOPES.read],
+          handler: async (event: Parameters<QueryHandler>[0]) => (query ? query(event) : starting),
+        },
+      ]),
+    );
     const server: LocalServer = await startLocalServer({
       port,
       // No fixed URL: the issuer is the server's own base URL, where its JWKS is served.
@@ -181,10 +195,11 @@ async function main(): Promise<void> {
       routes: {
         "POST /v1/events": {
           scopes: [DEFAULT_SCOPES.write],
-          handler: async (event) =>
-            ingest ? ingest(event) : { statusCode: 503, body: '{"message":"Starting"}' },
+          handler: async (event) => (ingest ? ingest(event) : starting),
         },
+        ...queryRoutes,
       },
+      documents: { [OPENAPI_PATH]: (serverUrl) => openApiDocument({ serverUrl }) },
     }).catch((error: NodeJS.ErrnoException) => {
       throw error.code === "EADDRINUSE" ? portInUse(port) : error;
     });
@@ -201,6 +216,7 @@ async function main(): Promise<void> {
       aws: target,
     };
     ingest = createIngestHandler(config);
+    query = createQueryHandler(config);
     const reindex = createReindexJob(config);
     const timer = everyInterval(reindex, REINDEX_INTERVAL_MS, (error) =>
       console.error(`sealtrail: reindex failed: ${(error as Error).stack ?? error}`),
@@ -262,7 +278,8 @@ async function main(): Promise<void> {
       [
         "",
         "sealtrail local mode is running",
-        `  API          ${server.url}   (POST /v1/events needs scope ${DEFAULT_SCOPES.write})`,
+        `  API          ${server.url}   (POST /v1/events needs scope ${DEFAULT_SCOPES.write}; GET /v1/events… ${DEFAULT_SCOPES.read})`,
+        `  OpenAPI      ${server.url}${OPENAPI_PATH}`,
         `  issuer       ${server.issuer}   audience ${LOCAL_AUDIENCE}`,
         `  JWKS         ${server.jwksUrl}`,
         `  S3/DynamoDB  ${emulator.endpoint}   (${storage})`,
@@ -276,6 +293,9 @@ async function main(): Promise<void> {
         "",
         "Send an event:",
         curl,
+        "",
+        "Search it (the CLI finds this server and mints a read token from .sealtrail/):",
+        "npx sealtrail query --action document.read",
         "",
         "Verify the archive (after the first checkpoint):",
         `AWS_ENDPOINT_URL=${emulator.endpoint} npx sealtrail verify --bucket ${bucket} --table ${table} --trust ${shellQuote(relative(process.cwd(), jwksFile) || jwksFile)}`,

@@ -5,15 +5,19 @@
  */
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT } from "../lambda/cli/exit";
+import { proofCommand } from "../lambda/cli/proof";
+import { queryCommand } from "../lambda/cli/query";
 import { trustCommand, verifyCommand, verifyProofCommand } from "../lambda/cli/verify";
 
 const program = new Command("sealtrail")
   .description("tamper-evident audit log archive: verify the archive, prove single events, search")
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
-for (const command of [verifyCommand(), verifyProofCommand(), trustCommand()]) {
+for (const command of [verifyCommand(), verifyProofCommand(), trustCommand(), proofCommand()]) {
   program.addCommand(command.exitOverride());
 }
+// `query` handles its own usage errors and exit codes.
+program.addCommand(queryCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -7,25 +7,11 @@
  * mode's, a short-lived read token signed with local mode's issuer key (the state dir holds it).
  * Exit codes: 0 answered, 1 the API answered an error, 2 usage, configuration or network error.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { DEFAULT_SCOPES } from "../config";
 import { MAX_PAGE_LIMIT } from "../core/api-schema";
 import type { EventRecord } from "../core/schema";
-import {
-  ISSUER_KEY_FILE,
-  LOCAL_STATE_FILE,
-  type LocalState,
-  loadOrCreateIssuerKey,
-  localIssuer,
-  localStateDir,
-} from "../local/issuer";
-
-export const EXIT = { ok: 0, httpError: 1, usage: 2 } as const;
-
-/** A problem of usage, configuration or the network: exit 2. */
-class CliError extends Error {}
+import { apiConnection, getJson, HttpError } from "./api";
+import { CliError, EXIT } from "./exit";
 
 /** CLI flag → query parameter of `GET /v1/events`. */
 const FILTER_FLAGS = {
@@ -56,78 +42,6 @@ interface QueryOptions extends Partial<Record<keyof typeof FILTER_FLAGS, string>
 interface Page {
   readonly events: EventRecord[];
   readonly next_cursor?: string;
-}
-
-/** Where local mode said it runs, when it was started from this state directory. */
-function readLocalState(stateDir: string): LocalState | undefined {
-  const file = join(stateDir, LOCAL_STATE_FILE);
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as LocalState;
-  } catch (error) {
-    throw new CliError(`${file} is unreadable (${(error as Error).message}); run \`npm start\` again`);
-  }
-}
-
-const sameOrigin = (a: string, b: string) => {
-  try {
-    return new URL(a).origin === new URL(b).origin;
-  } catch {
-    return false;
-  }
-};
-
-async function connection(options: QueryOptions): Promise<{ api: string; token: string }> {
-  const stateDir = localStateDir();
-  const local = readLocalState(stateDir);
-  const api = options.api ?? process.env.SEALTRAIL_API_URL ?? local?.apiUrl;
-  if (!api) {
-    throw new CliError(
-      "no API to ask: pass --api URL, set SEALTRAIL_API_URL, or start local mode (`npm start`)",
-    );
-  }
-  const token = options.token ?? process.env.SEALTRAIL_TOKEN;
-  if (token) return { api, token };
-  if (local && sameOrigin(api, local.apiUrl) && existsSync(join(stateDir, ISSUER_KEY_FILE))) {
-    const issuer = localIssuer(await loadOrCreateIssuerKey(stateDir), {
-      issuer: local.issuer,
-      audience: local.audience,
-    });
-    return {
-      api,
-      token: await issuer.signToken({ scope: DEFAULT_SCOPES.read, sub: "sealtrail-cli", ttlSeconds: 300 }),
-    };
-  }
-  throw new CliError("no token: pass --token or set SEALTRAIL_TOKEN (a token with the read scope)");
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: string,
-  ) {
-    super(`HTTP ${status}`);
-  }
-}
-
-async function fetchPage(api: string, token: string, parameters: URLSearchParams): Promise<Page> {
-  const url = new URL("v1/events", api.endsWith("/") ? api : `${api}/`);
-  url.search = parameters.toString();
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      headers: { authorization: `Bearer ${token}`, accept: "application/json" },
-    });
-  } catch (error) {
-    throw new CliError(`cannot reach ${url.origin}: ${(error as Error).cause ?? (error as Error).message}`);
-  }
-  const text = await response.text();
-  if (!response.ok) throw new HttpError(response.status, text);
-  try {
-    return JSON.parse(text) as Page;
-  } catch {
-    throw new CliError(`${url.origin} answered ${response.status} with a body that is not JSON`);
-  }
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: neutralizing control characters is the point.
@@ -207,7 +121,7 @@ function pageLimit(text: string): number {
 }
 
 async function runQuery(options: QueryOptions): Promise<number> {
-  const { api, token } = await connection(options);
+  const { api, token } = await apiConnection(options);
   const parameters = new URLSearchParams();
   for (const [flag, name] of Object.entries(FILTER_FLAGS)) {
     const value = options[flag as keyof typeof FILTER_FLAGS];
@@ -223,7 +137,7 @@ async function runQuery(options: QueryOptions): Promise<number> {
   const out = printer(options.format, (text) => process.stdout.write(text));
   for (;;) {
     if (cursor !== undefined) parameters.set("cursor", cursor);
-    const page = await fetchPage(api, token, parameters);
+    const page = await getJson<Page>(api, token, "v1/events", parameters);
     out.page(page.events);
     cursor = page.next_cursor;
     if (!options.all || cursor === undefined) break;

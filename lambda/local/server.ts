@@ -54,6 +54,8 @@ export interface LocalServerOptions {
   readonly apiId?: string;
   /** Where handler failures are reported. @default console.error */
   readonly log?: (line: string) => void;
+  /** Public JSON documents served without a token, by path (e.g. "/openapi.json"). */
+  readonly documents?: Readonly<Record<string, (baseUrl: string) => unknown>>;
 }
 
 export interface LocalServer {
@@ -311,6 +313,12 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     if (method === "GET" && rawPath === OPENID_CONFIGURATION_PATH) {
       const document = { issuer: issuerUrl(), jwks_uri: `${baseUrl}${JWKS_PATH}` };
       send(response, 200, { "content-type": "application/json" }, JSON.stringify(document));
+      return;
+    }
+
+    const document = method === "GET" ? options.documents?.[rawPath] : undefined;
+    if (document) {
+      send(response, 200, { "content-type": "application/json" }, JSON.stringify(document(baseUrl)));
       return;
     }
 

@@ -250,6 +250,45 @@ describe("npm start (bin/local.ts) as a child process", () => {
       .toMatch(/^VERIFIED: \d+ checkpoints, 1 chains, [1-9]\d* links/m);
   });
 
+  it("serves /openapi.json without a token; `sealtrail query` finds the event, `proof` fetches a bundle `verify-proof` accepts", async () => {
+    const document = (await (await fetch(`${state().apiUrl}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
+    expect(document.openapi).toMatch(/^3\.1\./);
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining([
+        "/v1/events",
+        "/v1/events/{id}",
+        "/v1/events/{id}/proof",
+        "/v1/checkpoints/latest",
+      ]),
+    );
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          tsx,
+          ["bin/sealtrail.ts", ...args],
+          { cwd: projectRoot, env: { ...process.env, SEALTRAIL_STATE_DIR: stateDir } },
+          (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const found = await cli(["query", "--action", "document.read", "--format", "json"]);
+    expect(found).toMatchObject({ code: 0 });
+    const [event] = (JSON.parse(found.stdout) as { events: Array<{ id: string }> }).events;
+    expect(event?.id).toEqual(expect.any(String));
+    const bundle = join(stateDir, "proof.json");
+    // A checkpoint covers the event within a second or two (SEALTRAIL_CHECKPOINT_SECONDS=1).
+    await expect
+      .poll(async () => (await cli(["proof", event?.id as string, "--out", bundle])).code, {
+        timeout: 30_000,
+      })
+      .toBe(0);
+    const checked = await cli(["verify-proof", bundle, "--trust", state().jwksFile]);
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toMatch(new RegExp(`^VERIFIED: event ${event?.id}`, "m"));
+  });
+
   it("refuses to start a second time on the same port, with a clear message and exit 1", async () => {
     const port = new URL(state().apiUrl).port;
 
