@@ -77,7 +77,7 @@ export function configureApp(app: App): SealtrailStack {
   const config = appConfigFromContext(app.node);
   const stack = new SealtrailStack(app, config.stackName, {
     ...config.props,
-    description: "sealtrail: tamper-evident audit log archive (write path)",
+    description: "sealtrail: tamper-evident audit log archive (write path, query API, checkpoints, search)",
   });
   if (config.placeholders.length > 0) {
     Annotations.of(stack).addWarningV2(

@@ -9,15 +9,7 @@ import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from "aws
 import { Metric, type MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import {
-  AccountRootPrincipal,
-  AnyPrincipal,
-  Effect,
-  PolicyDocument,
-  PolicyStatement,
-  Role,
-  ServicePrincipal,
-} from "aws-cdk-lib/aws-iam";
+import { AnyPrincipal, Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { type IKey, Key, KeySpec, KeyUsage } from "aws-cdk-lib/aws-kms";
 import { Architecture, Code, Function as LambdaFn, Runtime } from "aws-cdk-lib/aws-lambda";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -25,7 +17,8 @@ import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { CHECKPOINT_ENV } from "../lambda/checkpoint/config";
-import { sealtrailFunction, wildcardFinding } from "./function";
+import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
+import { reservedKeyPolicy, reserveKeyUse } from "./key-policy";
 
 /** POWERTOOLS_SERVICE_NAME of the signer, and so the `service` dimension of its metrics. */
 export const CHECKPOINT_SERVICE_NAME = "sealtrail-checkpoint";
@@ -37,28 +30,6 @@ export const CHECKPOINT_METRICS = { signed: "CheckpointSigned", refused: "Checkp
 /** Archive prefixes the signer reads (chains/) and reads and appends to (checkpoints/). */
 const CHAINS = "chains/";
 const CHECKPOINTS = "checkpoints/";
-
-/**
- * Administrative actions of the account on the signing key: CDK's key-administrator list
- * (aws-kms ADMIN_ACTIONS) with kms:Create* narrowed to kms:CreateAlias, so it includes neither
- * kms:CreateGrant (a grant could hand out kms:Sign) nor any cryptographic operation.
- */
-const KEY_ADMIN_ACTIONS = [
-  "kms:CreateAlias",
-  "kms:Describe*",
-  "kms:Enable*",
-  "kms:List*",
-  "kms:Put*",
-  "kms:Update*",
-  "kms:Revoke*",
-  "kms:Disable*",
-  "kms:Get*",
-  "kms:Delete*",
-  "kms:TagResource",
-  "kms:UntagResource",
-  "kms:ScheduleKeyDeletion",
-  "kms:CancelKeyDeletion",
-];
 
 /** Days a replaced version of the signer state is kept (the state is rewritten on every signed checkpoint). */
 const STATE_NONCURRENT_DAYS = 90;
@@ -97,22 +68,11 @@ export class CheckpointSigner extends Construct {
   constructor(scope: Construct, id: string, props: CheckpointSignerProps) {
     super(scope, id);
 
-    // The key policy replaces CDK's default "account root may kms:*" statement (given `policy`, CDK adds
-    // none). Why this shape:
-    // - KMS honours IAM policies for an action only if the key policy allows that action to the account.
-    //   The account statement lists administration and public-key reads but not kms:Sign, so no IAM
-    //   policy (AdministratorAccess included) can confer signing, and it omits kms:CreateGrant, so no
-    //   grant can either.
-    // - The account keeps kms:PutKeyPolicy (in kms:Put*): CloudFormation updates the policy on every
-    //   deploy, and KMS refuses a policy that locks its caller out of PutKeyPolicy. The price is that an
-    //   administrator could rewrite the policy and then sign; that is an explicit, CloudTrail-logged
-    //   management event, not a standing permission, and the auditor's saved last checkpoint
-    //   (`sealtrail verify --state`) still rejects any checkpoint that does not extend it.
-    // - The signer role is a principal of its own Allow statement (below, once the role exists), and an
-    //   explicit Deny of kms:Sign to every other principal (aws:PrincipalArn) wins over any Allow in a key
-    //   policy, an IAM policy or a grant, so a later edit that widens an Allow cannot widen signing.
-    // - The account may read the public key (kms:GetPublicKey, kms:DescribeKey): auditors fetch it.
-    const account = new AccountRootPrincipal();
+    // The key policy of lib/key-policy.ts: the account administers the key (and may read the public key,
+    // which auditors fetch) but cannot sign, and no IAM policy or grant can let it; only the signer role
+    // may kms:Sign (added below, once the role exists). The auditor's saved last checkpoint (`sealtrail
+    // verify --state`) still rejects any checkpoint that does not extend it, should an administrator
+    // rewrite the policy.
     this.key = new Key(this, "SigningKey", {
       description: "sealtrail: signs checkpoints (ES256); only the checkpoint signer may sign",
       keySpec: KeySpec.ECC_NIST_P256,
@@ -120,28 +80,12 @@ export class CheckpointSigner extends Construct {
       // Asymmetric keys cannot rotate; a new key means a new `kid` in the published JWKS.
       enableKeyRotation: false,
       removalPolicy: RemovalPolicy.RETAIN,
-      policy: new PolicyDocument({
-        statements: [
-          new PolicyStatement({
-            sid: "AllowAccountToAdministerTheKeyButNotSign",
-            principals: [account],
-            actions: KEY_ADMIN_ACTIONS,
-            resources: ["*"],
-          }),
-          new PolicyStatement({
-            sid: "AllowAccountToReadThePublicKey",
-            principals: [account],
-            actions: ["kms:DescribeKey", "kms:GetPublicKey"],
-            resources: ["*"],
-          }),
-          new PolicyStatement({
-            sid: "DenyGrants",
-            effect: Effect.DENY,
-            principals: [new AnyPrincipal()],
-            actions: ["kms:CreateGrant"],
-            resources: ["*"],
-          }),
-        ],
+      policy: reservedKeyPolicy({
+        administerSid: "AllowAccountToAdministerTheKeyButNotSign",
+        accountReads: {
+          sid: "AllowAccountToReadThePublicKey",
+          actions: ["kms:DescribeKey", "kms:GetPublicKey"],
+        },
       }),
     });
 
@@ -193,26 +137,13 @@ export class CheckpointSigner extends Construct {
       },
       logRetention: props.logRetention,
     });
-    const role = this.signerRole();
+    const role = ownRole(this.fn);
 
-    this.key.addToResourcePolicy(
-      new PolicyStatement({
-        sid: "AllowSignerToSign",
-        principals: [role],
-        actions: ["kms:Sign"],
-        resources: ["*"],
-      }),
-    );
-    this.key.addToResourcePolicy(
-      new PolicyStatement({
-        sid: "DenySigningToEveryoneButTheSigner",
-        effect: Effect.DENY,
-        principals: [new AnyPrincipal()],
-        actions: ["kms:Sign"],
-        resources: ["*"],
-        conditions: { ArnNotEquals: { "aws:PrincipalArn": role.roleArn } },
-      }),
-    );
+    reserveKeyUse(this.key, role, {
+      actions: ["kms:Sign"],
+      allowSid: "AllowSignerToSign",
+      denySid: "DenySigningToEveryoneButTheSigner",
+    });
 
     this.stateBucket.addToResourcePolicy(
       new PolicyStatement({
@@ -281,12 +212,6 @@ export class CheckpointSigner extends Construct {
       period: Duration.minutes(5),
       ...options,
     });
-  }
-
-  private signerRole(): Role {
-    const role = this.fn.role;
-    if (!(role instanceof Role)) throw new Error(`${this.fn.node.path} has no role of its own`);
-    return role;
   }
 
   /** Explicit least privilege: no deletes, puts only to checkpoints/ and the state, lists by prefix only. */

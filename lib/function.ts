@@ -1,6 +1,6 @@
 /**
- * The one way sealtrail builds a Lambda function, shared by the Sealtrail construct and the checkpoint
- * signer, plus the helper that names cdk-nag's wildcard findings.
+ * The one way sealtrail builds a Lambda function, shared by the Sealtrail construct, the checkpoint
+ * signer and the query API, plus helpers for a function's own role and cdk-nag's wildcard findings.
  */
 import { fileURLToPath } from "node:url";
 import { type Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
@@ -94,6 +94,13 @@ export function sealtrailFunction(
       "resource-level permissions: AWS requires Resource '*' for them.",
   });
   return fn;
+}
+
+/** The role `sealtrailFunction` gave `fn`: its own, so statements added to it reach no other function. */
+export function ownRole(fn: NodejsFunction): Role {
+  const role = fn.role;
+  if (!(role instanceof Role)) throw new Error(`${fn.node.path} has no role of its own`);
+  return role;
 }
 
 /** The id cdk-nag gives an AwsSolutions-IAM5 finding for this resource (its own flattening of references). */

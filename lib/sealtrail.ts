@@ -1,7 +1,8 @@
 /**
  * The `Sealtrail` construct: the write path of the tamper-evident audit archive (HTTP API with a JWT
- * authorizer, ingest and reindex functions, the Object-Locked archive bucket and the DynamoDB index) and
- * the checkpoint run (lib/checkpoint.ts), secure by default. Infrastructure only: the business logic
+ * authorizer, ingest and reindex functions, the Object-Locked archive bucket and the DynamoDB index),
+ * the query API (lib/query.ts), the checkpoint run (lib/checkpoint.ts) and Athena search
+ * (lib/search.ts), secure by default. Infrastructure only: the business logic
  * lives in lambda/.
  */
 import { CfnOutput, Duration, RemovalPolicy, Stack, Token, Tokenization, Validations } from "aws-cdk-lib";
@@ -39,7 +40,8 @@ import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "../lambd
 import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
 import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
 import { CheckpointSigner } from "./checkpoint";
-import { sealtrailFunction, wildcardFinding } from "./function";
+import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
+import { QueryApi } from "./query";
 import { SealtrailSearch } from "./search";
 
 /** Key prefixes of the archive (DESIGN.md, "Stored formats"). */
@@ -161,9 +163,10 @@ export interface SealtrailProps {
 }
 
 /**
- * The write path of sealtrail: `POST /v1/events` (JWT, write scope) → ingest function → Object-Locked,
- * KMS-encrypted archive bucket and DynamoDB index; a reindex job every 5 minutes; a checkpoint signer
- * every minute (KMS ECC_NIST_P256, only it may sign); alarms to SNS.
+ * sealtrail: `POST /v1/events` (JWT, write scope) → ingest function → Object-Locked, KMS-encrypted
+ * archive bucket and DynamoDB index; the read routes (`QUERY_ROUTES`, JWT, read scope) → query function,
+ * whose cursors only it can MAC (KMS HMAC_256); a reindex job every 5 minutes; a checkpoint signer every
+ * minute (KMS ECC_NIST_P256, only it may sign); Athena search; alarms to SNS.
  */
 export class Sealtrail extends Construct {
   /** Customer managed key of the archive bucket and the index table. */
@@ -180,6 +183,15 @@ export class Sealtrail extends Construct {
   public readonly apiAccessLogs: LogGroup;
   public readonly ingestFunction: NodejsFunction;
   public readonly reindexFunction: NodejsFunction;
+  /** The read routes' function and its cursor key. */
+  public readonly query: QueryApi;
+  /**
+   * Serves `QUERY_ROUTES` (read scope). It archives every read as an `audit.read` event, so it has the
+   * ingest function's permissions, plus reads of checkpoints/ (never puts) and its cursor key.
+   */
+  public readonly queryFunction: NodejsFunction;
+  /** KMS HMAC_256 key of the query API's pagination cursors; only `queryFunction`'s role may use it. */
+  public readonly cursorKey: Key;
   public readonly reindexSchedule: Rule;
   /** The checkpoint run: signing key, state bucket, function, schedule and public key. */
   public readonly checkpointSigner: CheckpointSigner;
@@ -259,7 +271,8 @@ export class Sealtrail extends Construct {
       });
     }
 
-    // Both functions read the same configuration (lambda/config.ts parses all of it).
+    // Every function of the API reads the same configuration (lambda/config.ts parses all of it); the
+    // query function adds its cursor key.
     const environment: Record<string, string> = {
       [ENV.bucket]: this.bucket.bucketName,
       [ENV.table]: this.table.tableName,
@@ -296,8 +309,17 @@ export class Sealtrail extends Construct {
       environment,
       logRetention,
     });
+    this.query = new QueryApi(this, "Query", {
+      archiveBucket: this.bucket,
+      environment,
+      logRetention,
+    });
+    this.queryFunction = this.query.fn;
+    this.cursorKey = this.query.cursorKey;
     this.grantArchiveAccess(this.ingestFunction, { write: true });
     this.grantArchiveAccess(this.reindexFunction, { write: false });
+    // Every read is archived as an audit.read event through the ingest write path.
+    this.grantArchiveAccess(this.queryFunction, { write: true });
 
     this.reindexSchedule = new Rule(this, "ReindexSchedule", {
       description: "sealtrail: index links that ingest acknowledged but did not index",
@@ -354,6 +376,7 @@ export class Sealtrail extends Construct {
       authorizer,
       authorizationScopes: [scopes.write],
     });
+    this.query.addRoutes(this.api, authorizer, scopes.read);
 
     this.alarmKey = new Key(this, "AlarmKey", {
       description: "sealtrail: alarm topic",
@@ -401,8 +424,12 @@ export class Sealtrail extends Construct {
       this.alarmOn("ReindexErrorsAlarm", this.reindexFunction.metricErrors(fiveMinuteSum), {
         description: "sealtrail reindex job errors: search may miss acknowledged events",
       }),
+      this.alarmOn("QueryErrorsAlarm", this.queryFunction.metricErrors(fiveMinuteSum), {
+        description:
+          "sealtrail query function errors: reads failed (and were not archived as audit.read events)",
+      }),
       this.alarmOn("Api5xxAlarm", this.api.metricServerError(fiveMinuteSum), {
-        description: "sealtrail API 5xx responses: writes are failing",
+        description: "sealtrail API 5xx responses: writes or reads are failing",
       }),
       this.alarmOn("ApiAuthFailureSpikeAlarm", this.stage.metricClientError(fiveMinuteSum), {
         description:
@@ -445,10 +472,7 @@ export class Sealtrail extends Construct {
    * no function may delete, change retention or legal hold, bypass governance, or write checkpoints/.
    */
   private grantArchiveAccess(fn: NodejsFunction, access: { readonly write: boolean }): void {
-    const role = fn.role;
-    if (role === undefined) {
-      throw new Error(`${fn.node.path} has no role to grant archive access to`);
-    }
+    const role = ownRole(fn);
     const readablePrefixes = [ARCHIVE_PREFIXES.events, ARCHIVE_PREFIXES.chains];
     const prefixArns = readablePrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`));
 

@@ -58,10 +58,13 @@ describe("cdk-nag AwsSolutions", () => {
       `${role} Annotation::AwsSolutions-IAM5[Resource::${table}/index/*]`,
     ];
     const signer = "Checkpoint/FunctionRole";
+    const query = "Query/FunctionRole";
     expect(acknowledged.sort()).toEqual(
       [
         ...perRole("IngestFunctionRole"),
         ...perRole("ReindexFunctionRole"),
+        ...perRole(query),
+        `${query} Annotation::AwsSolutions-IAM5[Resource::${bucket}/checkpoints/*]`,
         `${signer} Annotation::AwsSolutions-IAM5[Resource::*]`,
         `${signer} Annotation::AwsSolutions-IAM5[Resource::${bucket}/chains/*]`,
         `${signer} Annotation::AwsSolutions-IAM5[Resource::${bucket}/checkpoints/*]`,
