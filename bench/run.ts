@@ -7,6 +7,7 @@ import { cpus } from "node:os";
 import { startEmulator } from "../lambda/local/emulator";
 import { benchIngest } from "./ingest";
 import { benchMerkle } from "./merkle";
+import { benchQuery } from "./query";
 import { benchVerify } from "./verify";
 
 // The handlers log every request through Powertools; a benchmark measures, it does not log.
@@ -17,6 +18,10 @@ try {
   const ingest = await benchIngest(emulator, log);
   const verify = await benchVerify({ log });
   const merkle = await benchMerkle({ log });
+  // 100,000 events by default; SEALTRAIL_BENCH_QUERY_EVENTS for a quicker look.
+  const query = await benchQuery(emulator, log, {
+    events: Number(process.env.SEALTRAIL_BENCH_QUERY_EVENTS ?? 100_000),
+  });
   const results = {
     measuredAt: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
@@ -24,6 +29,7 @@ try {
     ingest,
     verify,
     merkle,
+    query,
   };
   mkdirSync("bench", { recursive: true });
   writeFileSync("bench/results.json", `${JSON.stringify(results, null, 2)}\n`);

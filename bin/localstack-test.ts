@@ -281,7 +281,7 @@ stop()
 function startLocalStack(port: number): ChildProcess {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    SERVICES: "s3,dynamodb",
+    SERVICES: "s3,dynamodb,kms",
     GATEWAY_LISTEN: `127.0.0.1:${port}`,
     LOCALSTACK_HOST: `127.0.0.1:${port}`,
     EAGER_SERVICE_LOADING: "1",
