@@ -15,14 +15,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { Worker } from "node:worker_threads";
 import { gunzipSync } from "node:zlib";
 import { sha256, sha256Hex } from "../lambda/core/hash";
 import { type ChainLink, parseLink } from "../lambda/core/link";
 import { leafHash, merkleRoot } from "../lambda/core/merkle";
 import { serializeRecord } from "../lambda/core/record";
 import { type EventRecord, EventRecordSchema } from "../lambda/core/schema";
-import { type BatchCheck, checkBatch } from "../lambda/verify/batch-check";
+import { checkBatch } from "../lambda/verify/batch-check";
 import { DirectorySource } from "../lambda/verify/source";
 import { verifyArchive } from "../lambda/verify/verifier";
 import { WorkerBatchChecker } from "../lambda/verify/worker-pool";
@@ -30,7 +29,6 @@ import {
   type ArchiveFixture,
   type ArchiveFixtureOptions,
   fixtureDirFor,
-  moduleWorker,
   writeArchiveFixture,
 } from "./archive-fixture";
 
@@ -320,78 +318,16 @@ interface BatchChecker {
   close(): Promise<void>;
 }
 
-/**
- * WorkerBatchChecker(n) when it works here. Under tsx on Node 20 its workers cannot load
- * lambda/verify/batch-worker.ts (tsx's hooks do not reach worker threads: privatenumber/tsx#354);
- * then the same protocol and scheduling, loading the same batch-worker.ts through a bootstrap that
- * registers tsx in each worker, so the multi-core number is still measured (and the result says so).
- */
+/** The verifier's own worker pool, started and warmed on one object before timing. */
 async function startWorkerPool(
   size: number,
   fixture: ArchiveFixture,
   probe: LinkedObject,
 ): Promise<{ checker: BatchChecker; pool: string; note?: string }> {
   const bytes = readFileSync(join(fixture.root, probe.batch.key));
-  const real = new WorkerBatchChecker(size);
-  try {
-    await Promise.all(Array.from({ length: size }, () => real.check(bytes, probe.batch, false)));
-    return { checker: real, pool: `WorkerBatchChecker(${size})` };
-  } catch (error) {
-    await real.close();
-    const replica = new ReplicaBatchChecker(size);
-    await Promise.all(Array.from({ length: size }, () => replica.check(bytes, probe.batch, false)));
-    return {
-      checker: replica,
-      pool: `bench replica of WorkerBatchChecker(${size})`,
-      note: `WorkerBatchChecker failed to start its workers here (${String((error as Error).message).split("\n")[0]}); the replica runs lambda/verify/batch-worker.ts with tsx registered in each worker, same protocol and scheduling`,
-    };
-  }
-}
-
-class ReplicaBatchChecker implements BatchChecker {
-  readonly #workers: Worker[] = [];
-  readonly #idle: Worker[] = [];
-  readonly #queue: Array<() => void> = [];
-  readonly #pending = new Map<number, { resolve: (r: BatchCheck) => void; reject: (e: Error) => void }>();
-  #nextId = 0;
-
-  constructor(size: number) {
-    const url = new URL("../lambda/verify/batch-worker.ts", import.meta.url).href;
-    for (let i = 0; i < size; i++) {
-      const worker = moduleWorker(url);
-      worker.on("message", (message: { id: number; result?: BatchCheck; error?: string }) => {
-        const pending = this.#pending.get(message.id);
-        this.#pending.delete(message.id);
-        if (message.result) pending?.resolve(message.result);
-        else pending?.reject(new Error(message.error ?? "batch worker failed"));
-        this.#idle.push(worker);
-        this.#queue.shift()?.();
-      });
-      worker.on("error", (error) => {
-        for (const pending of this.#pending.values()) pending.reject(error);
-        this.#pending.clear();
-      });
-      this.#workers.push(worker);
-      this.#idle.push(worker);
-    }
-  }
-
-  check = (bytes: Buffer, batch: ChainLink["batch"], keepEvents: boolean): Promise<BatchCheck> =>
-    new Promise((resolve, reject) => {
-      const start = () => {
-        const worker = this.#idle.pop() as Worker;
-        const id = this.#nextId++;
-        this.#pending.set(id, { resolve, reject });
-        const copy = new Uint8Array(bytes);
-        worker.postMessage({ id, bytes: copy, batch, keepEvents }, [copy.buffer]);
-      };
-      if (this.#idle.length > 0) start();
-      else this.#queue.push(start);
-    });
-
-  async close(): Promise<void> {
-    await Promise.all(this.#workers.map((worker) => worker.terminate()));
-  }
+  const checker = new WorkerBatchChecker(size);
+  await Promise.all(Array.from({ length: size }, () => checker.check(bytes, probe.batch, false)));
+  return { checker, pool: `WorkerBatchChecker(${size})` };
 }
 
 export interface Breakdown {

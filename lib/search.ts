@@ -6,6 +6,7 @@
  *
  * Infrastructure only: columns, view SQL and queries are defined in lambda/core/athena.ts.
  */
+
 import { Duration, Names, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
 import { CfnNamedQuery, CfnWorkGroup } from "aws-cdk-lib/aws-athena";
 import { CfnDatabase, CfnTable } from "aws-cdk-lib/aws-glue";
@@ -32,6 +33,7 @@ import {
   TABLE_NAMES,
 } from "../lambda/core/athena";
 import { CHAINS_PREFIX, EVENTS_PREFIX } from "../lambda/core/paths";
+import { wildcardFinding } from "./function";
 
 /** 10 GiB: a year of a busy tenant's day-partitioned queries fits; a forgotten date range does not. */
 export const DEFAULT_BYTES_SCANNED_CUTOFF = 10 * 1024 ** 3;
@@ -392,28 +394,6 @@ export class SealtrailSearch extends Construct {
 
 function isConstruct(value: unknown): value is IConstruct {
   return Construct.isConstruct(value);
-}
-
-/** The id cdk-nag gives an AwsSolutions-IAM5 finding for this resource (as lib/sealtrail.ts builds it). */
-function wildcardFinding(scope: IConstruct, resource: string): string {
-  return `AwsSolutions-IAM5[Resource::${flattenReference(Stack.of(scope).resolve(resource))}]`;
-}
-
-function flattenReference(value: unknown): string {
-  if (typeof value === "string") return value.replace(/\$\{/g, "<").replace(/\}/g, ">");
-  if (value !== null && typeof value === "object") {
-    const node = value as Record<string, unknown>;
-    if (Array.isArray(node["Fn::Join"])) {
-      const [delimiter, items] = node["Fn::Join"] as [string, unknown[]];
-      return items.map(flattenReference).join(delimiter);
-    }
-    if (Array.isArray(node["Fn::GetAtt"])) {
-      const [resource, attribute] = node["Fn::GetAtt"] as [unknown, unknown];
-      return `<${flattenReference(resource)}.${flattenReference(attribute)}>`;
-    }
-    if (node.Ref !== undefined) return `<${flattenReference(node.Ref)}>`;
-  }
-  return JSON.stringify(value);
 }
 
 function validateProps(props: SealtrailSearchProps): void {

@@ -1,23 +1,21 @@
 /** The archive bucket as the signer and the verifier read it: version listings and current objects. */
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  ListObjectVersionsCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, ListObjectVersionsCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { ArchiveEntry, ArchiveSource } from "../verify/source";
 import { compareKeys } from "../verify/source";
-import { isNotFound } from "./errors";
+import { S3ObjectStore } from "./object-store";
 
 export class S3ArchiveSource implements ArchiveSource {
   readonly seesVersions = true;
   readonly description: string;
+
+  private readonly objects: S3ObjectStore;
 
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
   ) {
     this.description = `s3://${bucket}`;
+    this.objects = new S3ObjectStore(s3, bucket);
   }
 
   async *list(prefix: string, keyMarker?: string): AsyncIterable<ArchiveEntry> {
@@ -78,13 +76,7 @@ export class S3ArchiveSource implements ArchiveSource {
     return children;
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
-    try {
-      const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return Buffer.from((await object.Body?.transformToByteArray()) ?? new Uint8Array());
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  get(key: string): Promise<Buffer | undefined> {
+    return this.objects.get(key);
   }
 }
