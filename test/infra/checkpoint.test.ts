@@ -19,10 +19,12 @@ import { configureApp } from "../../lib/app";
 import { CHECKPOINT_SERVICE_NAME, METRICS_NAMESPACE, PUBLIC_KEY_READER_SOURCE } from "../../lib/checkpoint";
 import { SealtrailStack } from "../../lib/sealtrail-stack";
 import {
+  allowsAction,
   asArray,
   flatten,
   functionRole,
   logicalId,
+  matches,
   newApp,
   roleStatements,
   type Statement,
@@ -44,17 +46,6 @@ let signerRole: string;
 let topic: string;
 
 const signerArn = () => ({ "Fn::GetAtt": [signerRole, "Arn"] });
-/** An IAM pattern (`*` wildcards) matches a value; actions compare case-insensitively. */
-const matches = (pattern: string, value: string, ignoreCase = false) =>
-  new RegExp(
-    `^${pattern
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-      .join(".*")}$`,
-    ignoreCase ? "i" : "",
-  ).test(value);
-const allowsAction = (s: Statement, action: string) =>
-  s.Effect === "Allow" && asArray(s.Action).some((pattern) => matches(pattern, action, true));
 const properties = (id: string) => resources[id]?.Properties ?? {};
 const keyPolicy = () => (properties(signingKey).KeyPolicy as { Statement: Statement[] }).Statement;
 const bucketPolicy = (bucket: string): Statement[] => {

@@ -95,3 +95,16 @@ export function functionRole(template: Template, prefix: string): string {
   if (fn === undefined) throw new Error(`no function ${prefix}`);
   return (fn.Properties.Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
 }
+
+/** An IAM pattern (`*` wildcards) matches a value; actions compare case-insensitively. */
+export const matches = (pattern: string, value: string, ignoreCase = false) =>
+  new RegExp(
+    `^${pattern
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+    ignoreCase ? "i" : "",
+  ).test(value);
+/** The statement allows `action` (IAM wildcards included). */
+export const allowsAction = (s: Statement, action: string) =>
+  s.Effect === "Allow" && asArray(s.Action).some((pattern) => matches(pattern, action, true));

@@ -14,10 +14,12 @@ import { configureApp } from "../../lib/app";
 import { QUERY_SERVICE_NAME } from "../../lib/query";
 import { SealtrailStack } from "../../lib/sealtrail-stack";
 import {
+  allowsAction,
   asArray,
   flatten,
   functionRole,
   logicalId,
+  matches,
   newApp,
   roleStatements,
   type Statement,
@@ -43,17 +45,6 @@ let ingestRole: string;
 let signerRole: string;
 let authorizer: string;
 
-/** An IAM pattern (`*` wildcards) matches a value; actions compare case-insensitively. */
-const matches = (pattern: string, value: string, ignoreCase = false) =>
-  new RegExp(
-    `^${pattern
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-      .join(".*")}$`,
-    ignoreCase ? "i" : "",
-  ).test(value);
-const allowsAction = (s: Statement, action: string) =>
-  s.Effect === "Allow" && asArray(s.Action).some((pattern) => matches(pattern, action, true));
 const properties = (id: string) => resources[id]?.Properties ?? {};
 const resourcesOf = (statements: Statement[]) =>
   statements.flatMap((s) => asArray(s.Resource).map(flatten)).sort();
