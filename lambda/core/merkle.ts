@@ -281,18 +281,45 @@ function subtreeRoot(leafHashes: readonly Uint8Array[], start: number, end: numb
   const count = end - start;
   if (count === 0) return Buffer.from(EMPTY_TREE_ROOT);
   if (count === 1) return Buffer.from(checkedLeafHash(leafHashes, start));
-  const level = Buffer.allocUnsafe(count * SHA256_BYTES);
-  for (let i = 0; i < count; i++) level.set(checkedLeafHash(leafHashes, start + i), i * SHA256_BYTES);
+  const level = merkleLevelFor(count);
+  for (let i = 0; i < count; i++) level.set(checkedLeafHash(leafHashes, start + i), levelOffset(i));
+  return foldMerkleLevel(level, count);
+}
+
+/**
+ * A buffer to lay `count` leaf hashes out in for foldMerkleLevel: one scratch byte, then the hashes
+ * at levelOffset(i). Callers that compute leaf hashes write them there directly, with no copy.
+ */
+export function merkleLevelFor(count: number): Buffer {
+  return Buffer.allocUnsafe(1 + count * SHA256_BYTES);
+}
+
+/** Where leaf hash `i` goes in a merkleLevelFor buffer. */
+export function levelOffset(i: number): number {
+  return 1 + i * SHA256_BYTES;
+}
+
+/**
+ * MTH over the `count` leaf hashes in `level` (merkleLevelFor's layout), which it overwrites.
+ * Node i of the next level is written over the pair it came from, so nothing is allocated, and the
+ * byte before each pair (the scratch byte, or the last byte of the pair before, already hashed) is
+ * set to 0x01 so that the node's input 0x01 ‖ left ‖ right is hashed where it lies.
+ */
+export function foldMerkleLevel(level: Buffer, count: number): Buffer {
+  if (!isTreeIndex(count) || level.length < levelOffset(count)) {
+    throw new RangeError(`a level of ${count} leaf hashes needs ${levelOffset(count)} bytes`);
+  }
+  if (count === 0) return Buffer.from(EMPTY_TREE_ROOT);
   for (let width = count; width > 1; width = Math.ceil(width / 2)) {
     const pairs = Math.floor(width / 2);
     for (let i = 0; i < pairs; i++) {
-      level.copy(nodeScratch, 1, 2 * i * SHA256_BYTES, (2 * i + 2) * SHA256_BYTES);
-      sha256Into(nodeScratch, level, i * SHA256_BYTES);
+      const prefixAt = 2 * i * SHA256_BYTES;
+      level[prefixAt] = NODE_PREFIX;
+      sha256Into(level.subarray(prefixAt, prefixAt + 1 + 2 * SHA256_BYTES), level, levelOffset(i));
     }
-    if (isOdd(width))
-      level.copyWithin(pairs * SHA256_BYTES, (width - 1) * SHA256_BYTES, width * SHA256_BYTES);
+    if (isOdd(width)) level.copyWithin(levelOffset(pairs), levelOffset(width - 1), levelOffset(width));
   }
-  return Buffer.from(level.subarray(0, SHA256_BYTES));
+  return Buffer.from(level.subarray(1, 1 + SHA256_BYTES));
 }
 
 function checkedLeafHash(leafHashes: readonly Uint8Array[], i: number): Uint8Array {

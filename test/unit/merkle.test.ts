@@ -4,9 +4,12 @@ import { describe, expect, it } from "vitest";
 import { isSha256Hex, sha256, sha256Hex } from "../../lambda/core/hash";
 import {
   consistencyProof,
+  foldMerkleLevel,
   inclusionProof,
   leafHash,
+  levelOffset,
   MerkleFrontier,
+  merkleLevelFor,
   merkleRoot,
   nodeHash,
   verifyConsistency,
@@ -499,6 +502,25 @@ describe("verifyConsistency edge cases", () => {
 
   it.each([null, undefined, {}, "claim"])("%j → false", (claim) => {
     expect(verifyConsistency(claim as never)).toBe(false);
+  });
+});
+
+describe("foldMerkleLevel", () => {
+  it("property: over leaf hashes laid out by merkleLevelFor, the same root as merkleRoot", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 70 }), (hashes) => {
+        const level = merkleLevelFor(hashes.length);
+        for (const [i, hash] of hashes.entries()) level.set(hash, levelOffset(i));
+        expect(foldMerkleLevel(level, hashes.length).toString("hex")).toBe(
+          merkleRoot(hashes).toString("hex"),
+        );
+      }),
+    );
+  });
+
+  it("refuses a buffer too short for the count", () => {
+    expect(() => foldMerkleLevel(merkleLevelFor(3), 4)).toThrow(RangeError);
+    expect(() => foldMerkleLevel(merkleLevelFor(3), -1)).toThrow(RangeError);
   });
 });
 
