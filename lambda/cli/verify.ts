@@ -75,6 +75,7 @@ interface VerifyFlags {
   json?: string;
   concurrency: string;
   workers?: string;
+  records?: boolean;
 }
 
 /** A progress bar on a terminal only: never in CI, never into a pipe or a file. */
@@ -166,6 +167,7 @@ export async function runVerify(
       maxAgeMs,
       index,
       concurrency,
+      records: flags.records ?? false,
       checkBatch: pool?.check,
       onProgress: bar.update,
     });
@@ -212,6 +214,10 @@ export function verifyCommand(): Command {
     .option("--json <report-file>", "write the report as JSON")
     .option("--concurrency <n>", "reads in flight", "32")
     .addOption(new Option("--workers <n>", "worker threads checking data objects (0: none)"))
+    .option(
+      "--records",
+      "also parse every line as a canonical event record, not only batches that fail (several times slower)",
+    )
     .action(async (flags: VerifyFlags) => {
       process.exitCode = await runVerify(flags);
     });

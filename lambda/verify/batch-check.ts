@@ -1,11 +1,20 @@
 /**
  * Checks one data object against the link that names it: the object's hash, its lines, and the
  * batch's Merkle root and count. Pure and synchronous, so it runs the same in a worker thread.
+ *
+ * Two passes, so that the common case costs little more than inflating and hashing:
+ * - `sealedBatchBytes` proves the object is exactly what the link committed to (object hash, line
+ *   count, Merkle root over the line bytes) and checks what each line must show on its face (a
+ *   record's fixed prefix with `v`, `id` and `time`; ids strictly increasing; times within the
+ *   link's range) without parsing it: the signed root already fixes every byte.
+ * - Anything it does not accept, and every batch when the caller wants records (`--records`, or
+ *   the index cross-check), goes through `diagnoseBatch`, which parses every line and names each
+ *   problem with its line.
  */
-import { gunzipSync } from "node:zlib";
-import { sha256Hex } from "../core/hash";
+import { gunzipSync, inflateRawSync } from "node:zlib";
+import { sha256Hex, sha256Into } from "../core/hash";
 import type { ChainLink } from "../core/link";
-import { leafHash, merkleRoot } from "../core/merkle";
+import { foldMerkleLevel, leafHash, levelOffset, merkleLevelFor, merkleRoot } from "../core/merkle";
 import { parseDataObjectKey } from "../core/paths";
 import { serializeRecord } from "../core/record";
 import { EventRecordSchema } from "../core/schema";
@@ -32,14 +41,114 @@ export interface BatchCheck {
   readonly events: BatchEvent[];
 }
 
-const NEWLINE = 0x0a;
+export interface BatchCheckOptions {
+  /** Return each event's id, leaf and record, for the index cross-check (implies `records`). */
+  readonly keepEvents: boolean;
+  /** Parse every line as a canonical event record, even in a batch whose bytes match its link. */
+  readonly records?: boolean;
+}
 
-/** `keepEvents` returns each event's id, leaf and record, for the index cross-check. */
+const NEWLINE = 0x0a;
+const LEAF_PREFIX = 0x00;
+const CLOSING_BRACE = 0x7d;
+
 export function checkBatch(
   objectBytes: Uint8Array,
   batch: ChainLink["batch"],
-  options: { readonly keepEvents: boolean },
+  options: BatchCheckOptions,
 ): BatchCheck {
+  if (!options.keepEvents && !options.records) {
+    const bytes = sealedBatchBytes(objectBytes, batch);
+    if (bytes !== undefined) return { problems: [], bytes, events: [] };
+  }
+  return diagnoseBatch(objectBytes, batch, options.keepEvents);
+}
+
+/**
+ * How a record line starts (the schema's key order, no whitespace): `v`, the ULID `id` and the
+ * server `time` (UTC, milliseconds) at fixed offsets, then the next key.
+ */
+export const RECORD_PREFIX =
+  /^\{"v":1,"id":"([0-9A-HJKMNP-TV-Z]{26})","time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)","action":"/;
+export const RECORD_PREFIX_BYTES =
+  '{"v":1,"id":"'.length + 26 + '","time":"'.length + 24 + '","action":"'.length;
+
+/** Output chunk bounds for inflating: zlib's default below, a cap on what one object may ask for above. */
+const MIN_INFLATE_CHUNK = 16 * 1024;
+const MAX_INFLATE_CHUNK = 16 * 1024 * 1024;
+
+/**
+ * The uncompressed size of a data object that is exactly what its link committed to, with every
+ * line a record on its face, in written order, within the link's times; undefined for anything
+ * else (the caller then diagnoses it). Hashes each line where it lies in the inflated text: the
+ * newline before it is overwritten with the RFC 9162 leaf prefix, so no line is copied.
+ */
+export function sealedBatchBytes(objectBytes: Uint8Array, batch: ChainLink["batch"]): number | undefined {
+  if (sha256Hex(objectBytes) !== batch.sha256 || parseDataObjectKey(batch.key)?.sha256 !== batch.sha256) {
+    return undefined;
+  }
+  const text = inflateSealedGzip(objectBytes);
+  if (!text) return undefined;
+  const count = batch.count;
+  if (!Number.isSafeInteger(count) || count < 1 || text.length === 0) return undefined;
+  const level = merkleLevelFor(count);
+  let previousId = "";
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    const end = text.indexOf(NEWLINE, start);
+    if (end < 0 || end - start < RECORD_PREFIX_BYTES + 1 || text[end - 1] !== CLOSING_BRACE) return undefined;
+    const prefix = RECORD_PREFIX.exec(text.toString("latin1", start, start + RECORD_PREFIX_BYTES));
+    const id = prefix?.[1] as string;
+    const time = prefix?.[2] as string;
+    if (!prefix || id <= previousId || time < batch.first_time || time > batch.last_time) return undefined;
+    previousId = id;
+    if (i === 0) level.set(leafHash(text.subarray(0, end)), levelOffset(0));
+    else {
+      text[start - 1] = LEAF_PREFIX;
+      sha256Into(text.subarray(start - 1, end), level, levelOffset(i));
+    }
+    start = end + 1;
+  }
+  if (start !== text.length) return undefined;
+  return foldMerkleLevel(level, count).toString("hex") === batch.root ? text.length : undefined;
+}
+
+const GZIP_HEADER_BYTES = 10;
+const GZIP_TRAILER_BYTES = 8;
+
+/**
+ * The inflated text of a gzip object as sealBatch writes it (one member, no optional header fields),
+ * or undefined. The deflate stream must end exactly at the trailer, and the trailer's size must match.
+ * Its CRC-32 is not computed: the object's SHA-256 and the Merkle root over every inflated line
+ * already fix every byte, and skipping it saves about a fifth of the inflate time.
+ */
+export function inflateSealedGzip(objectBytes: Uint8Array): Buffer | undefined {
+  const length = objectBytes.length;
+  const isPlainGzip =
+    length > GZIP_HEADER_BYTES + GZIP_TRAILER_BYTES &&
+    objectBytes[0] === 0x1f &&
+    objectBytes[1] === 0x8b &&
+    objectBytes[2] === 0x08 && // deflate
+    objectBytes[3] === 0x00; // no FTEXT, FHCRC, FEXTRA, FNAME or FCOMMENT
+  if (!isPlainGzip) return undefined;
+  const trailer = new DataView(objectBytes.buffer, objectBytes.byteOffset + length - 4, 4);
+  const size = trailer.getUint32(0, true);
+  const stream = objectBytes.subarray(GZIP_HEADER_BYTES, length - GZIP_TRAILER_BYTES);
+  try {
+    // `info` returns the engine too, whose bytesWritten is the input the deflate stream consumed.
+    const { buffer, engine } = inflateRawSync(stream, {
+      info: true,
+      // The trailer's size, one byte over, inflates in one output chunk; it is a hint, never trusted.
+      chunkSize: Math.min(MAX_INFLATE_CHUNK, Math.max(MIN_INFLATE_CHUNK, size + 1)),
+    }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    return engine.bytesWritten === stream.length && buffer.length % 2 ** 32 === size ? buffer : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every problem of a batch, each named with its line where it is in one; the slow, thorough pass. */
+function diagnoseBatch(objectBytes: Uint8Array, batch: ChainLink["batch"], keepEvents: boolean): BatchCheck {
   const problems: BatchProblem[] = [];
   const events: BatchEvent[] = [];
   const digest = sha256Hex(objectBytes);
@@ -98,7 +207,7 @@ export function checkBatch(
         message: `time ${String(record.time)} is outside the link's ${batch.first_time}..${batch.last_time}`,
       });
     }
-    if (options.keepEvents) {
+    if (keepEvents) {
       events.push({ id, leafIndex: lineNumber - 1, leafHash: leaf.toString("hex"), record });
     }
   }

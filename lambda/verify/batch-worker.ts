@@ -1,13 +1,13 @@
 /** Worker-thread side of WorkerBatchChecker: checks one batch per message. */
 import { parentPort } from "node:worker_threads";
 import type { ChainLink } from "../core/link";
-import { checkBatch } from "./batch-check";
+import { type BatchCheckOptions, checkBatch } from "./batch-check";
 
 interface Job {
   readonly id: number;
   readonly bytes: Uint8Array;
   readonly batch: ChainLink["batch"];
-  readonly keepEvents: boolean;
+  readonly options: BatchCheckOptions;
 }
 
 parentPort?.on("message", (job: Job) => {
@@ -15,9 +15,7 @@ parentPort?.on("message", (job: Job) => {
     const result = checkBatch(
       Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength),
       job.batch,
-      {
-        keepEvents: job.keepEvents,
-      },
+      job.options,
     );
     parentPort?.postMessage({ id: job.id, result });
   } catch (error) {

@@ -32,7 +32,7 @@ import {
   parseDataObjectKey,
   parseLinkKey,
 } from "../core/paths";
-import { type BatchCheck, checkBatch } from "./batch-check";
+import { type BatchCheck, type BatchCheckOptions, checkBatch } from "./batch-check";
 import { mapLimit } from "./pool";
 import { type ArchiveSource, byKey, isSingleObject } from "./source";
 
@@ -74,11 +74,17 @@ export interface VerifyOptions {
   readonly index?: () => AsyncIterable<IndexEntry>;
   /** Reads in flight. @default 32 */
   readonly concurrency?: number;
+  /**
+   * Parse every line of every data object as a canonical event record. Without it, a batch whose
+   * bytes match its link is accepted on the lines' fixed prefixes (the signed root fixes the rest);
+   * any batch that does not match is parsed line by line either way. @default false
+   */
+  readonly records?: boolean;
   /** Runs batch checks elsewhere (worker threads); default: in this thread. */
   readonly checkBatch?: (
     bytes: Buffer,
     batch: ChainLink["batch"],
-    keepEvents: boolean,
+    options: BatchCheckOptions,
   ) => Promise<BatchCheck>;
   readonly onProgress?: (progress: {
     readonly phase: string;
@@ -482,11 +488,20 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
       linkHash?: string;
     }
   >();
-  const keepEvents = options.index !== undefined;
+  const batchOptions: BatchCheckOptions = {
+    keepEvents: options.index !== undefined,
+    records: options.records ?? false,
+  };
+  notes.push(
+    batchOptions.records || batchOptions.keepEvents
+      ? "every line of every data object was parsed as a canonical event record"
+      : "lines of data objects that match their links were read by their fixed prefix (v, id, time) " +
+          "only, the signed Merkle root fixing the rest; --records parses every line as an event record",
+  );
   const check =
     options.checkBatch ??
-    (async (bytes: Buffer, batch: ChainLink["batch"], keep: boolean) =>
-      checkBatch(bytes, batch, { keepEvents: keep }));
+    (async (bytes: Buffer, batch: ChainLink["batch"], checks: BatchCheckOptions) =>
+      checkBatch(bytes, batch, checks));
   let objectsDone = 0;
   await mapLimit(linkedObjects, concurrency, async ([objectKey, { link, key }]) => {
     const bytes = await source.get(objectKey);
@@ -501,7 +516,7 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
       });
       return;
     }
-    const result = await check(bytes, link.batch, keepEvents);
+    const result = await check(bytes, link.batch, batchOptions);
     stats.objects++;
     stats.bytes += result.bytes;
     stats.events += link.batch.count;

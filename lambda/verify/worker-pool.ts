@@ -5,7 +5,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { ChainLink } from "../core/link";
-import type { BatchCheck } from "./batch-check";
+import type { BatchCheck, BatchCheckOptions } from "./batch-check";
 
 interface Pending {
   readonly resolve: (result: BatchCheck) => void;
@@ -38,7 +38,7 @@ export class WorkerBatchChecker {
     }
   }
 
-  check = (bytes: Buffer, batch: ChainLink["batch"], keepEvents: boolean): Promise<BatchCheck> =>
+  check = (bytes: Buffer, batch: ChainLink["batch"], options: BatchCheckOptions): Promise<BatchCheck> =>
     new Promise((resolve, reject) => {
       const start = () => {
         const worker = this.#idle.pop() as Worker;
@@ -46,7 +46,7 @@ export class WorkerBatchChecker {
         this.#pending.set(id, { resolve, reject });
         // A copy the worker owns: the caller's buffer may be a slice of a pooled allocation.
         const copy = new Uint8Array(bytes);
-        worker.postMessage({ id, bytes: copy, batch, keepEvents }, [copy.buffer]);
+        worker.postMessage({ id, bytes: copy, batch, options }, [copy.buffer]);
       };
       if (this.#idle.length > 0) start();
       else this.#queue.push(start);

@@ -119,6 +119,27 @@ describe("sealtrail CLI", () => {
       expect(run.stdout).toMatch(
         /note: read from a local copy.*second versions and delete markers cannot be seen/,
       );
+      expect(run.stdout).toMatch(
+        /note: lines of data objects that match their links were read by their fixed prefix/,
+      );
+      // --records, in the worker threads too: every line parsed, and the report says so.
+      for (const workers of ["0", "2"]) {
+        const deep = await sealtrail([
+          "verify",
+          "--dir",
+          copy,
+          "--trust",
+          trust,
+          "--records",
+          "--workers",
+          workers,
+        ]);
+        expect(deep.code).toBe(0);
+        expect(deep.stdout).toMatch(
+          /note: every line of every data object was parsed as a canonical event record/,
+        );
+        expect(deep.stdout).toMatch(/^VERIFIED: .* 18 events/m);
+      }
     } finally {
       await removeCopy(copy);
     }
