@@ -6,25 +6,13 @@ import type { ChainLink } from "../../lambda/core/link";
 import { leafHash, merkleRoot } from "../../lambda/core/merkle";
 import { dataObjectKey } from "../../lambda/core/paths";
 import { buildRecord, serializeRecord } from "../../lambda/core/record";
-import type { EventRecord, Principal } from "../../lambda/core/schema";
+import type { EventRecord } from "../../lambda/core/schema";
 import { createUlidGenerator } from "../../lambda/core/ulid";
 import { checkBatch, sealedBatchBytes } from "../../lambda/verify/batch-check";
+import { testPrincipal } from "../support/principal";
 
 const RECEIVED = Date.parse("2026-11-22T03:00:00.000Z");
-const reporter: Principal = {
-  sub: "svc-orders",
-  iss: "https://issuer.test",
-  session_id: null,
-  token_id: "jti-1",
-  token_exp: 2,
-  token_iat: 1,
-  client_id: null,
-  azp: null,
-  aud: ["sealtrail"],
-  roles: [],
-  scopes: ["sealtrail/write"],
-  verified: true,
-};
+const reporter = testPrincipal({ sub: "svc-orders" });
 
 /** `count` records as the ingest path builds them: ascending ULIDs, times 1 ms apart. */
 function records(count: number): EventRecord[] {

@@ -11,8 +11,8 @@ import { describe, expect, it } from "vitest";
 import { ListEventsQuerySchema } from "../../lambda/core/api-schema";
 import { openApiDocument } from "../../lambda/core/openapi";
 import { buildRecord } from "../../lambda/core/record";
-import type { Principal } from "../../lambda/core/schema";
 import { openApiValidator } from "../support/openapi-validator";
+import { testPrincipal } from "../support/principal";
 
 type Json = Record<string, unknown>;
 
@@ -28,20 +28,7 @@ const OPERATIONS = [
   ["get", "/v1/checkpoints/latest", "sealtrail/read"],
 ] as const;
 
-const principal: Principal = {
-  sub: "alice",
-  iss: "https://issuer.test",
-  session_id: "s-1",
-  token_id: "j",
-  token_exp: 2,
-  token_iat: 1,
-  client_id: null,
-  azp: null,
-  aud: ["sealtrail"],
-  roles: [],
-  scopes: ["sealtrail/read"],
-  verified: true,
-};
+const principal = testPrincipal({ sub: "alice", session_id: "s-1", scopes: ["sealtrail/read"] });
 const record = buildRecord(
   {
     action: "document.read",

@@ -2,22 +2,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { compositeKey, eventPointerItem, keyPart } from "../../lambda/core/index-items";
 import { buildRecord, RECORD_KEYS, serializeRecord } from "../../lambda/core/record";
-import { EventRecordSchema, type Principal } from "../../lambda/core/schema";
+import { EventRecordSchema } from "../../lambda/core/schema";
+import { testPrincipal } from "../support/principal";
 
-const reporter: Principal = {
-  sub: "svc",
-  iss: "https://issuer.test",
-  session_id: null,
-  token_id: "j",
-  token_exp: 2,
-  token_iat: 1,
-  client_id: null,
-  azp: null,
-  aud: ["sealtrail"],
-  roles: [],
-  scopes: ["sealtrail/write"],
-  verified: true,
-};
+const reporter = testPrincipal();
 const context = {
   id: "01JCEXAMPLE0000000000000000",
   time: "2026-11-22T03:00:00.000Z",
