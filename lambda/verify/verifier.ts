@@ -307,6 +307,8 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   for (const checkpoint of checkpoints) for (const id of Object.keys(checkpoint.chains)) chainIds.add(id);
   stats.chains = chainIds.size;
   const linked = new Map<string, { link: ChainLink; key: string }>();
+  // Per chain, the links below this seq are what a trusted checkpoint signed (its tree head matched).
+  const attestedSize = new Map<string, number>();
   const nextState: Record<string, { size: number; head: string; frontier: MerkleFrontierJSON }> = {};
   let linksRead = 0;
   const totalLinks = [...linkKeys.values()].reduce((sum, chain) => sum + chain.size, 0);
@@ -471,6 +473,7 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
       });
     }
     checkOldestToNewest(id, signedSizes, leaves, from, error);
+    attestedSize.set(id, matchedSize);
     nextState[id] = { size: frontier.size, head, frontier: frontier.toJSON() };
   });
 
@@ -495,8 +498,9 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   notes.push(
     batchOptions.records || batchOptions.keepEvents
       ? "every line of every data object was parsed as a canonical event record"
-      : "lines of data objects that match their links were read by their fixed prefix (v, id, time) " +
-          "only, the signed Merkle root fixing the rest; --records parses every line as an event record",
+      : "lines of data objects that a verified checkpoint covers and that match their links were read by " +
+          "their fixed prefix (v, id, time) only, the signed Merkle root fixing the rest; every other line " +
+          "was parsed; --records parses every line as an event record",
   );
   const check =
     options.checkBatch ??
@@ -516,7 +520,13 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
       });
       return;
     }
-    const result = await check(bytes, link.batch, batchOptions);
+    // Only a signature fixes the bytes of lines that are not parsed: others are parsed whatever is asked.
+    const attested = link.seq < (attestedSize.get(link.chain) ?? 0);
+    const result = await check(
+      bytes,
+      link.batch,
+      attested ? batchOptions : { ...batchOptions, records: true },
+    );
     stats.objects++;
     stats.bytes += result.bytes;
     stats.events += link.batch.count;

@@ -18,8 +18,10 @@ import { checkpointKeyFromPrivateJwk, generateCheckpointPrivateJwk } from "../..
 import type { Receipt } from "../../lambda/core/api-schema";
 import { linkBatchOf, sealBatch } from "../../lambda/core/batch";
 import { type CheckpointKey, signCheckpoint, verifyCheckpoint } from "../../lambda/core/checkpoint";
+import { sha256Hex } from "../../lambda/core/hash";
 import { type ChainLink, linkHash, parseLink, serializeLink } from "../../lambda/core/link";
-import { checkpointKey, linkKey } from "../../lambda/core/paths";
+import { leafHash, merkleRoot } from "../../lambda/core/merkle";
+import { checkpointKey, dataObjectKey, linkKey } from "../../lambda/core/paths";
 import { EventRecordSchema } from "../../lambda/core/schema";
 import { ulid } from "../../lambda/core/ulid";
 import { createIngestHandler, type IngestHandler } from "../../lambda/handlers/ingest";
@@ -41,6 +43,7 @@ import {
   downloadArchive,
   linesOf,
   overwriteObject,
+  regzipLines,
   removeCopy,
   rewriteLines,
   updateEventPointer,
@@ -549,6 +552,43 @@ describe("tamper suite: every tampering is an error finding naming its key, and 
     const copy = await fromCopy(built);
     expectNoVersionFindings(copy);
     expectError(copy, { code: "duplicate_line", key: batch.key, chain, seq: 3, line: 3 });
+  });
+
+  it("13. a link appended after the newest checkpoint: its batch is parsed line by line, as nothing signed fixes it", async () => {
+    const built = await buildArchive();
+    const { archive } = built;
+    const chain = built.chains[0];
+    expectClean(await fromBucket(built));
+
+    // A line with a record's prefix that is not a record, committed exactly as ingest would commit it.
+    const donor = linesOf(await readObject(archive, receiptAt(built, chain, 5).batch.key))[0] as string;
+    const line = `${donor.slice(0, donor.indexOf('"action":'))}"action":"x"}`;
+    const bytes = regzipLines([line]);
+    const digest = sha256Hex(bytes);
+    const time = (JSON.parse(line) as { time: string }).time;
+    const batch: ChainLink["batch"] = {
+      key: dataObjectKey(new Date(time), digest),
+      sha256: digest,
+      root: merkleRoot([leafHash(Buffer.from(line))]).toString("hex"),
+      count: 1,
+      first_time: time,
+      last_time: time,
+    };
+    const head = await readObject(archive, linkKey(chain, LINKS_PER_CHAIN - 1));
+    const planted = serializeLink({ v: 1, chain, seq: LINKS_PER_CHAIN, prev: linkHash(head), time, batch });
+    for (const [key, body] of [
+      [batch.key, bytes],
+      [linkKey(chain, LINKS_PER_CHAIN), planted],
+    ] as const) {
+      await archive.s3.send(new PutObjectCommand({ Bucket: archive.bucket, Key: key, Body: body }));
+    }
+
+    for (const report of [await fromBucket(built), await fromCopy(built)]) {
+      expect(report.findings).toContainEqual(
+        expect.objectContaining({ severity: "warning", code: "unsigned_links", chain, seq: LINKS_PER_CHAIN }),
+      );
+      expectError(report, { code: "bad_line", key: batch.key, chain, seq: LINKS_PER_CHAIN, line: 1 });
+    }
   });
 
   it("a second version of a link and of a checkpoint, even with identical bytes, is reported from the bucket", async () => {

@@ -120,7 +120,7 @@ describe("sealtrail CLI", () => {
         /note: read from a local copy.*second versions and delete markers cannot be seen/,
       );
       expect(run.stdout).toMatch(
-        /note: lines of data objects that match their links were read by their fixed prefix/,
+        /note: lines of data objects that a verified checkpoint covers and that match their links were read by their fixed prefix/,
       );
       // --records, in the worker threads too: every line parsed, and the report says so.
       for (const workers of ["0", "2"]) {

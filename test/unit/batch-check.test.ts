@@ -162,13 +162,33 @@ describe("checkBatch", () => {
       (gz) => withUint32At(gz, gz.length - 4, gz.readUInt32LE(gz.length - 4) + 1),
     ],
     ["a truncated stream", (gz) => Buffer.concat([gz.subarray(0, gz.length - 20), gz.subarray(-8)])],
+    [
+      "a trailer whose CRC-32 is wrong",
+      (gz) => withUint32At(gz, gz.length - 8, gz.readUInt32LE(gz.length - 8) ^ 1),
+    ],
   ])("%s: the sealed-batch pass refuses the object even when its link names its hash", (_, damage) => {
     const { bytes, batch } = committed([a, b, c], { gzip: (text) => damage(gzipSync(text)) });
     expect(sealedBatchBytes(bytes, batch)).toBeUndefined();
   });
 
+  it("an object with a wrong CRC-32 is reported by the thorough pass, whose gunzip refuses it", () => {
+    const badCrc = (text: Buffer) => {
+      const gz = gzipSync(text);
+      return withUint32At(gz, gz.length - 8, gz.readUInt32LE(gz.length - 8) ^ 1);
+    };
+    const { bytes, batch } = committed([a, b, c], { gzip: badCrc });
+    expect(checkBatch(bytes, batch, { keepEvents: false }).problems).toEqual([
+      expect.objectContaining({
+        code: "altered_object",
+        message: expect.stringMatching(/not a gzip stream/),
+      }),
+    ]);
+  });
+
   it.each<[string, (batch: ChainLink["batch"]) => ChainLink["batch"], string]>([
     ["another object hash", (batch) => ({ ...batch, sha256: "0".repeat(64) }), "altered_object"],
+    // Far more lines than the object can hold: refused before any buffer is sized by it.
+    ["a count of 2^40", (batch) => ({ ...batch, count: 2 ** 40 }), "batch_mismatch"],
     ["another count", (batch) => ({ ...batch, count: batch.count + 1 }), "batch_mismatch"],
     ["another root", (batch) => ({ ...batch, root: "0".repeat(64) }), "batch_mismatch"],
   ])("a link with %s: refused and reported", (_, alter, code) => {
