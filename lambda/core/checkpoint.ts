@@ -20,6 +20,7 @@ import {
 } from "jose";
 import { z } from "zod";
 import { isSha256Hex, sha256Hex } from "./hash";
+import { ISO_MILLIS } from "./iso-time";
 import { leafHash } from "./merkle";
 import { isChainId } from "./paths";
 
@@ -29,7 +30,6 @@ export const CHECKPOINT_TYPE = "sealtrail-checkpoint+jws";
 /** `prev` of checkpoint 0. */
 export const FIRST_CHECKPOINT_PREV = "0".repeat(64);
 
-const ISO_MILLIS = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/;
 const sha256HexSchema = z.string().refine(isSha256Hex, "expected 64 lowercase hex digits");
 const countSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 

@@ -8,6 +8,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { isSha256Hex, sha256Hex } from "./hash";
+import { ISO_MILLIS } from "./iso-time";
 import { isChainId, parseDataObjectKey } from "./paths";
 
 export interface ChainLink {
@@ -60,7 +61,6 @@ export class LinkFormatError extends Error {
 
 const LINK_KEYS = ["v", "chain", "seq", "prev", "time", "batch"] as const;
 const BATCH_KEYS = ["key", "sha256", "root", "count", "first_time", "last_time"] as const;
-const ISO_MILLIS = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/;
 
 /** The canonical bytes of a link: compact JSON, keys in interface order. Throws if the link is invalid. */
 export function serializeLink(link: ChainLink): Buffer {

@@ -12,7 +12,11 @@ const TIME_CHARS = 10;
 const RANDOM_BYTES = 10;
 const MAX_TIME = 2 ** 48 - 1;
 /** Canonical form only: upper case, and a first character of at most 7 (the time is 48 of 50 bits). */
-const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+/** A canonical ULID as a pattern to embed in a larger one (no anchors, no groups). */
+export const ULID_PATTERN = "[0-7][0-9A-HJKMNP-TV-Z]{25}";
+/** Characters in a ULID. */
+export const ULID_LENGTH = 26;
+const ULID = new RegExp(`^${ULID_PATTERN}$`);
 
 /**
  * A ULID source that is strictly increasing for its own lifetime: within one millisecond (or if the

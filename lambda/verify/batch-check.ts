@@ -14,11 +14,13 @@
  */
 import * as zlib from "node:zlib";
 import { sha256Hex, sha256Into } from "../core/hash";
+import { ISO_MILLIS_LENGTH, ISO_MILLIS_PATTERN } from "../core/iso-time";
 import type { ChainLink } from "../core/link";
 import { foldMerkleLevel, leafHash, levelOffset, merkleLevelFor, merkleRoot } from "../core/merkle";
 import { parseDataObjectKey } from "../core/paths";
 import { serializeRecord } from "../core/record";
 import { EventRecordSchema } from "../core/schema";
+import { ULID_LENGTH, ULID_PATTERN } from "../core/ulid";
 
 export interface BatchProblem {
   readonly code: "altered_object" | "bad_line" | "duplicate_line" | "line_order" | "batch_mismatch";
@@ -69,10 +71,11 @@ export function checkBatch(
  * How a record line starts (the schema's key order, no whitespace): `v`, the ULID `id` and the
  * server `time` (UTC, milliseconds) at fixed offsets, then the next key.
  */
-export const RECORD_PREFIX =
-  /^\{"v":1,"id":"([0-9A-HJKMNP-TV-Z]{26})","time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)","action":"/;
+export const RECORD_PREFIX = new RegExp(
+  `^\\{"v":1,"id":"(${ULID_PATTERN})","time":"(${ISO_MILLIS_PATTERN})","action":"`,
+);
 export const RECORD_PREFIX_BYTES =
-  '{"v":1,"id":"'.length + 26 + '","time":"'.length + 24 + '","action":"'.length;
+  '{"v":1,"id":"'.length + ULID_LENGTH + '","time":"'.length + ISO_MILLIS_LENGTH + '","action":"'.length;
 
 /** Output chunk bounds for inflating: zlib's default below, a cap on what one object may ask for above. */
 const MIN_INFLATE_CHUNK = 16 * 1024;

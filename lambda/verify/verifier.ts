@@ -75,9 +75,10 @@ export interface VerifyOptions {
   /** Reads in flight. @default 32 */
   readonly concurrency?: number;
   /**
-   * Parse every line of every data object as a canonical event record. Without it, a batch whose
-   * bytes match its link is accepted on the lines' fixed prefixes (the signed root fixes the rest);
-   * any batch that does not match is parsed line by line either way. @default false
+   * Parse every line of every data object as a canonical event record. Without it, a batch that a
+   * verified checkpoint covers and whose bytes match its link is accepted on the lines' fixed
+   * prefixes (the signed root fixes the rest); every other batch is parsed line by line either way.
+   * @default false
    */
   readonly records?: boolean;
   /** Runs batch checks elsewhere (worker threads); default: in this thread. */
@@ -491,21 +492,18 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
       linkHash?: string;
     }
   >();
-  const batchOptions: BatchCheckOptions = {
-    keepEvents: options.index !== undefined,
-    records: options.records ?? false,
-  };
+  // A batch no signature fixes is parsed line by line whatever was asked.
+  const keepEvents = options.index !== undefined;
+  const forSigned: BatchCheckOptions = { keepEvents, records: options.records ?? false };
+  const forUnsigned: BatchCheckOptions = { keepEvents, records: true };
   notes.push(
-    batchOptions.records || batchOptions.keepEvents
+    forSigned.records || keepEvents
       ? "every line of every data object was parsed as a canonical event record"
       : "lines of data objects that a verified checkpoint covers and that match their links were read by " +
           "their fixed prefix (v, id, time) only, the signed Merkle root fixing the rest; every other line " +
           "was parsed; --records parses every line as an event record",
   );
-  const check =
-    options.checkBatch ??
-    (async (bytes: Buffer, batch: ChainLink["batch"], checks: BatchCheckOptions) =>
-      checkBatch(bytes, batch, checks));
+  const check = options.checkBatch ?? (async (...args: Parameters<typeof checkBatch>) => checkBatch(...args));
   let objectsDone = 0;
   await mapLimit(linkedObjects, concurrency, async ([objectKey, { link, key }]) => {
     const bytes = await source.get(objectKey);
@@ -520,13 +518,8 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
       });
       return;
     }
-    // Only a signature fixes the bytes of lines that are not parsed: others are parsed whatever is asked.
-    const attested = link.seq < (attestedSize.get(link.chain) ?? 0);
-    const result = await check(
-      bytes,
-      link.batch,
-      attested ? batchOptions : { ...batchOptions, records: true },
-    );
+    const signed = link.seq < (attestedSize.get(link.chain) ?? 0);
+    const result = await check(bytes, link.batch, signed ? forSigned : forUnsigned);
     stats.objects++;
     stats.bytes += result.bytes;
     stats.events += link.batch.count;

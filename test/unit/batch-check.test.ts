@@ -69,8 +69,9 @@ describe("checkBatch", () => {
     // The pass that does not parse lines accepts it by itself (no fallback to the thorough pass)...
     expect(sealedBatchBytes(sealed.bytes, linkBatchOf(sealed))).toBe(textBytes);
     // ...and so do both modes of checkBatch.
-    for (const records of [false, true]) {
-      expect(checkBatch(sealed.bytes, linkBatchOf(sealed), { keepEvents: false, records })).toEqual({
+    for (const parseEveryLine of [false, true]) {
+      const options = { keepEvents: false, records: parseEveryLine };
+      expect(checkBatch(sealed.bytes, linkBatchOf(sealed), options)).toEqual({
         problems: [],
         bytes: textBytes,
         events: [],
