@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { startEmulator } from "../lambda/local/emulator";
+import { benchClient } from "./client";
 import { benchIngest } from "./ingest";
 import { benchMerkle } from "./merkle";
 import { benchQuery } from "./query";
@@ -22,6 +23,10 @@ try {
   const query = await benchQuery(emulator, log, {
     events: Number(process.env.SEALTRAIL_BENCH_QUERY_EVENTS ?? 100_000),
   });
+  // 3 interleaved rounds of 5 s per arm by default; SEALTRAIL_BENCH_CLIENT_SECONDS for a quicker look.
+  const client = await benchClient(emulator, log, {
+    seconds: Number(process.env.SEALTRAIL_BENCH_CLIENT_SECONDS ?? 5),
+  });
   const results = {
     measuredAt: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
@@ -30,6 +35,7 @@ try {
     verify,
     merkle,
     query,
+    client,
   };
   mkdirSync("bench", { recursive: true });
   writeFileSync("bench/results.json", `${JSON.stringify(results, null, 2)}\n`);

@@ -1,8 +1,8 @@
 /**
  * The sealtrail CDK app: `npx cdk synth|deploy -c issuer=https://… -c audience=a[,b]`.
  *
- * Context: issuer, audience (comma-separated), and optionally retentionDays (default 2555), chains
- * (default 16), tenantClaim, indexTtlDays, subjectIssuers (JSON), alarmEmail, stackName.
+ * Context keys: lib/context.ts defines them (the README's table is rendered from it); any other key that is
+ * not CDK's own fails the synthesis.
  *
  * Without issuer/audience the app still synthesizes, with placeholder values that fail closed and a
  * warning printed by `cdk synth`/`cdk deploy`: platform engineers expect `cdk synth`, `cdk diff` and CI

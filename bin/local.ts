@@ -5,7 +5,10 @@
  * an index table, serves the API on 127.0.0.1:$PORT behind a JWT authorizer that behaves like API
  * Gateway's, runs the checkpoint run and the reindex job every minute, writes .sealtrail/local.json
  * (and the checkpoint public key as .sealtrail/checkpoint-jwks.json) and prints a dev token and a
- * curl line. Ctrl-C stops everything it started.
+ * curl line. Ctrl-C, SIGTERM or SIGHUP stops everything it started, and so does the end of the
+ * process that started it (npm killed with SIGKILL, a closed terminal): it watches its parent.
+ * `npm start` runs it as `exec node --import tsx bin/local.ts`, so no shell and no tsx process sits
+ * between npm and local mode to swallow the signals npm forwards.
  *
  * Environment: PORT (default 3000; 0 picks a free one), SEALTRAIL_STATE_DIR (default .sealtrail/),
  * AWS_ENDPOINT_URL (use that endpoint instead of starting moto), SEALTRAIL_CHECKPOINT_SECONDS
@@ -16,7 +19,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, relative } from "node:path";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import { dynamoClient, s3Client } from "../lambda/aws/clients";
+import { dynamoClient, EMULATOR_CREDENTIALS, s3Client } from "../lambda/aws/clients";
 import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
 import { loadOrCreateCheckpointKey } from "../lambda/checkpoint/local-key";
 import {
@@ -43,10 +46,15 @@ import {
 import { type LocalServer, startLocalServer } from "../lambda/local/server";
 
 const REINDEX_INTERVAL_MS = 60_000;
+/** The signals that stop npm, a terminal or a process manager would send; each stops local mode. */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+/** How often local mode checks that the process that started it (npm) is still there. */
+const PARENT_CHECK_MS = 1000;
 const OPENAPI_PATH = "/openapi.json";
 const CHECKPOINT_KEY_FILE = "checkpoint-key.json";
 const CHECKPOINT_JWKS_FILE = "checkpoint-jwks.json";
 const DEFAULT_PORT = 3000;
+const COPY_DIR = "./sealtrail-copy";
 const EXAMPLE_BODY = JSON.stringify({
   events: [{ action: "document.read", outcome: "success", resource: { type: "document", id: "42" } }],
 });
@@ -119,6 +127,21 @@ function everyInterval(job: () => Promise<unknown>, intervalMs: number, onError:
   };
 }
 
+/**
+ * Calls `onGone` once the parent process has gone (the parent pid changes when it dies): npm
+ * killed with SIGKILL forwards nothing, and local mode must not outlive it.
+ */
+function watchParent(onGone: (parent: number) => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      onGone(parent);
+    }
+  }, PARENT_CHECK_MS);
+  timer.unref();
+}
+
 function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
@@ -146,16 +169,20 @@ async function main(): Promise<void> {
     return stopping;
   };
   let interrupted = false;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
-      interrupted = true;
-      console.error(`\nsealtrail: ${signal} received, stopping…`);
-      stopAll().then(() => {
-        console.error("sealtrail: stopped.");
-        process.exit(0);
-      });
+  const stopAndExit = (why: string) => {
+    // Ctrl-C reaches local mode twice (from the terminal, and forwarded by npm): the first one counts.
+    if (interrupted) return;
+    interrupted = true;
+    console.error(`\nsealtrail: ${why}, stopping…`);
+    stopAll().then(() => {
+      console.error("sealtrail: stopped.");
+      process.exit(0);
     });
-  }
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, () => stopAndExit(`${signal} received`));
+  watchParent((parent) => stopAndExit(`the process that started local mode (pid ${parent}) has gone`));
+  // With the terminal or the parent gone, writing to the console fails (EPIPE); stopping must not.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
 
   try {
     console.error("sealtrail: starting the S3/DynamoDB emulator…");
@@ -269,6 +296,18 @@ async function main(): Promise<void> {
       `-d ${shellQuote(EXAMPLE_BODY)}`,
     ].join(" ");
     const shownStateFile = relative(process.cwd(), stateFile) || stateFile;
+    const shownJwksFile = relative(process.cwd(), jwksFile) || jwksFile;
+    const awsEnvironment = [
+      `AWS_ENDPOINT_URL=${shellQuote(emulator.endpoint)}`,
+      `AWS_REGION=${shellQuote(emulator.region)}`,
+      // A user's own keys (for LocalStack, say) are what the SDK uses too; otherwise the dummy ones.
+      ...(process.env.AWS_ACCESS_KEY_ID
+        ? []
+        : [
+            `AWS_ACCESS_KEY_ID=${shellQuote(EMULATOR_CREDENTIALS.accessKeyId)}`,
+            `AWS_SECRET_ACCESS_KEY=${shellQuote(EMULATOR_CREDENTIALS.secretAccessKey)}`,
+          ]),
+    ];
     const storage =
       emulator.kind === "moto"
         ? "moto, in memory: every start begins with an empty bucket and table, and stopping discards them"
@@ -286,7 +325,7 @@ async function main(): Promise<void> {
         `  bucket       ${bucket}   (Object Lock COMPLIANCE)`,
         `  table        ${table}   region ${emulator.region}`,
         `  state        ${shownStateFile}`,
-        `  checkpoints  every ${checkpointEveryMs / 1000} s, key ${checkpointKey.kid}; trust file ${relative(process.cwd(), jwksFile) || jwksFile}`,
+        `  checkpoints  every ${checkpointEveryMs / 1000} s, key ${checkpointKey.kid}; trust file ${shownJwksFile}`,
         "",
         `Dev token (scopes ${DEFAULT_SCOPES.write} ${DEFAULT_SCOPES.read}, valid 1 hour; more with \`npm run -s token -- --scope "…"\`):`,
         token,
@@ -294,13 +333,24 @@ async function main(): Promise<void> {
         "Send an event:",
         curl,
         "",
+        "For your shell: API and TOKEN (as the README's examples use them), and the emulator's endpoint and",
+        "dummy credentials for the aws CLI. The AWS_* line sends every aws/SDK call in that shell to the emulator:",
+        "use it in a separate shell, not where you work with real AWS.",
+        `export API=${shellQuote(server.url)}`,
+        `export TOKEN=${shellQuote(token)}`,
+        `export ${awsEnvironment.join(" ")}`,
+        "",
         "Search it (the CLI finds this server and mints a read token from .sealtrail/):",
         "npx sealtrail query --action document.read",
         "",
         "Verify the archive (after the first checkpoint):",
-        `AWS_ENDPOINT_URL=${emulator.endpoint} npx sealtrail verify --bucket ${bucket} --table ${table} --trust ${shellQuote(relative(process.cwd(), jwksFile) || jwksFile)}`,
+        `AWS_ENDPOINT_URL=${emulator.endpoint} npx sealtrail verify --bucket ${bucket} --table ${table} --trust ${shellQuote(shownJwksFile)}`,
         "",
-        "Ctrl-C stops the server, the timers and the emulator.",
+        "Or copy the bucket (with the AWS_* line above in your shell) and verify the copy offline:",
+        `aws s3 sync s3://${bucket} ${COPY_DIR}`,
+        `npx sealtrail verify --dir ${COPY_DIR} --trust ${shellQuote(shownJwksFile)}`,
+        "",
+        "Ctrl-C (or SIGTERM, or the end of npm) stops the server, the timers and the emulator.",
         "",
       ].join("\n"),
     );

@@ -3,14 +3,21 @@
  * The sealtrail CLI: `verify`, `verify-proof`, `trust`, `proof`, `query`. Exit 0 ok, 1 an integrity
  * finding (or an HTTP error answer), 2 a usage or I/O error.
  */
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT } from "../lambda/cli/exit";
 import { proofCommand } from "../lambda/cli/proof";
 import { queryCommand } from "../lambda/cli/query";
 import { trustCommand, verifyCommand, verifyProofCommand } from "../lambda/cli/verify";
 
+/** The version is package.json's: one place to bump it. */
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
 const program = new Command("sealtrail")
   .description("tamper-evident audit log archive: verify the archive, prove single events, search")
+  .version(version, "-V, --version", "print the sealtrail version")
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 for (const command of [verifyCommand(), verifyProofCommand(), trustCommand(), proofCommand()]) {

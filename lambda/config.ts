@@ -25,6 +25,11 @@ export interface SealtrailConfig {
   /** Claim of the caller's token that names its tenant; without it every record has tenant "default". */
   readonly tenantClaim?: string;
   readonly subjectIssuers: readonly SubjectIssuer[];
+  /**
+   * How long past its `exp` a per-event `subject_token` is still accepted, so that a client's
+   * batching does not cost verification; the record keeps `token_exp`. Default 300.
+   */
+  readonly subjectTokenLeewaySeconds?: number;
   /** Days after which index pointer items expire; undefined keeps them forever. */
   readonly indexTtlDays?: number;
   /** How long a Lambda environment's chain lease lasts before another may take it. */
@@ -47,6 +52,7 @@ export const ENV = {
   adminScope: "SEALTRAIL_ADMIN_SCOPE",
   tenantClaim: "SEALTRAIL_TENANT_CLAIM",
   subjectIssuers: "SEALTRAIL_SUBJECT_ISSUERS",
+  subjectTokenLeewaySeconds: "SEALTRAIL_SUBJECT_TOKEN_LEEWAY_SECONDS",
   indexTtlDays: "SEALTRAIL_INDEX_TTL_DAYS",
   leaseSeconds: "SEALTRAIL_LEASE_SECONDS",
   cursorKeyId: "SEALTRAIL_CURSOR_KEY_ID",
@@ -59,6 +65,7 @@ export const DEFAULT_SCOPES = {
 } as const;
 export const DEFAULT_CHAINS = 16;
 export const DEFAULT_LEASE_SECONDS = 300;
+export const DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS = 300;
 
 const positiveInt = (name: string) =>
   z.coerce
@@ -87,6 +94,12 @@ const EnvSchema = z.object({
     })
     .pipe(z.array(SubjectIssuerSchema)),
   [ENV.indexTtlDays]: positiveInt(ENV.indexTtlDays).optional(),
+  [ENV.subjectTokenLeewaySeconds]: z.coerce
+    .number({ error: `${ENV.subjectTokenLeewaySeconds} must be a number of seconds` })
+    .int()
+    .min(0)
+    .max(3600, `${ENV.subjectTokenLeewaySeconds} must be at most 3600 (one hour)`)
+    .default(DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS),
   [ENV.leaseSeconds]: positiveInt(ENV.leaseSeconds).default(DEFAULT_LEASE_SECONDS),
   [ENV.cursorKeyId]: z.string().min(1).optional(),
   AWS_ENDPOINT_URL: z.string().url().optional(),
@@ -108,6 +121,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     scopes: { write: e[ENV.writeScope], read: e[ENV.readScope], admin: e[ENV.adminScope] },
     tenantClaim: e[ENV.tenantClaim],
     subjectIssuers: e[ENV.subjectIssuers],
+    subjectTokenLeewaySeconds: e[ENV.subjectTokenLeewaySeconds],
     indexTtlDays: e[ENV.indexTtlDays],
     leaseSeconds: e[ENV.leaseSeconds],
     cursorKeyId: e[ENV.cursorKeyId],

@@ -5,7 +5,7 @@
 import { Annotations, type App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import type { Node } from "constructs";
-import type { SubjectIssuer } from "../lambda/config";
+import { DEFAULT_STACK_NAME, readContext } from "./context";
 import type { SealtrailProps } from "./sealtrail";
 import { SealtrailStack } from "./sealtrail-stack";
 
@@ -15,20 +15,6 @@ import { SealtrailStack } from "./sealtrail-stack";
  */
 export const PLACEHOLDER_ISSUER = "https://issuer.invalid/sealtrail-placeholder";
 export const PLACEHOLDER_AUDIENCE = "sealtrail-placeholder-audience";
-export const DEFAULT_STACK_NAME = "Sealtrail";
-
-/** The context keys the app reads, each given as `-c key=value`. */
-export const CONTEXT_KEYS = [
-  "issuer",
-  "audience",
-  "retentionDays",
-  "chains",
-  "tenantClaim",
-  "indexTtlDays",
-  "subjectIssuers",
-  "alarmEmail",
-  "stackName",
-] as const;
 
 export interface AppConfig {
   readonly stackName: string;
@@ -38,29 +24,29 @@ export interface AppConfig {
 }
 
 /**
- * Reads the Sealtrail props from context. Values from `-c` arrive as strings, values from cdk.json as
- * JSON, so both forms are accepted (`audience` as "a,b" or ["a","b"]). A malformed value fails with the
- * flag to fix; a missing issuer or audience becomes a placeholder, reported in `placeholders`.
+ * Reads the Sealtrail props from context with the definitions of lib/context.ts: a malformed value or a
+ * key that is neither sealtrail's nor CDK's own fails with the flag to fix; a missing issuer or audience
+ * becomes a placeholder, reported in `placeholders`.
  */
 export function appConfigFromContext(node: Node): AppConfig {
-  const issuer = optionalString(node, "issuer");
-  const audience = optionalList(node, "audience");
+  const context = readContext(node.getAllContext() as Record<string, unknown>);
   const placeholders: ("issuer" | "audience")[] = [];
-  if (issuer === undefined) placeholders.push("issuer");
-  if (audience === undefined) placeholders.push("audience");
+  if (context.issuer === undefined) placeholders.push("issuer");
+  if (context.audience === undefined) placeholders.push("audience");
 
   return {
-    stackName: optionalString(node, "stackName") ?? DEFAULT_STACK_NAME,
+    stackName: context.stackName ?? DEFAULT_STACK_NAME,
     placeholders,
     props: {
-      issuer: issuer ?? PLACEHOLDER_ISSUER,
-      audience: audience ?? [PLACEHOLDER_AUDIENCE],
-      retentionDays: optionalInteger(node, "retentionDays"),
-      chains: optionalInteger(node, "chains"),
-      tenantClaim: optionalString(node, "tenantClaim"),
-      indexTtlDays: optionalInteger(node, "indexTtlDays"),
-      subjectIssuers: optionalSubjectIssuers(node),
-      alarmEmail: optionalString(node, "alarmEmail"),
+      issuer: context.issuer ?? PLACEHOLDER_ISSUER,
+      audience: context.audience ?? [PLACEHOLDER_AUDIENCE],
+      retentionDays: context.retentionDays,
+      chains: context.chains,
+      tenantClaim: context.tenantClaim,
+      indexTtlDays: context.indexTtlDays,
+      subjectIssuers: context.subjectIssuers,
+      alarmEmail: context.alarmEmail,
+      authFailureAlarmThreshold: context.authFailureAlarmThreshold,
     },
   };
 }
@@ -89,67 +75,4 @@ export function configureApp(app: App): SealtrailStack {
   }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;
-}
-
-function raw(node: Node, key: string): unknown {
-  const value: unknown = node.tryGetContext(key);
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === "string" && value.trim() === "") return undefined;
-  return value;
-}
-
-function optionalString(node: Node, key: string): string | undefined {
-  const value = raw(node, key);
-  if (value === undefined) return undefined;
-  if (typeof value !== "string") {
-    throw new Error(`Context ${key} must be a string, got ${JSON.stringify(value)}: pass -c ${key}=<value>`);
-  }
-  return value.trim();
-}
-
-function optionalList(node: Node, key: string): string[] | undefined {
-  const value = raw(node, key);
-  if (value === undefined) return undefined;
-  const items = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : undefined;
-  if (items === undefined || !items.every((item) => typeof item === "string")) {
-    throw new Error(
-      `Context ${key} must be a comma-separated list, got ${JSON.stringify(value)}: pass -c ${key}=a,b`,
-    );
-  }
-  const list = items.map((item) => item.trim()).filter((item) => item !== "");
-  return list.length > 0 ? list : undefined;
-}
-
-function optionalInteger(node: Node, key: string): number | undefined {
-  const value = raw(node, key);
-  if (value === undefined) return undefined;
-  const text = String(value).trim();
-  if (!/^\d+$/.test(text)) {
-    throw new Error(
-      `Context ${key} must be a whole number, got ${JSON.stringify(value)}: pass e.g. -c ${key}=30`,
-    );
-  }
-  return Number(text);
-}
-
-/** A JSON array of {issuer, jwksUrl, audiences}; the construct checks each field. */
-function optionalSubjectIssuers(node: Node): SubjectIssuer[] | undefined {
-  const key = "subjectIssuers";
-  const value = raw(node, key);
-  if (value === undefined) return undefined;
-  let parsed: unknown = value;
-  if (typeof value === "string") {
-    try {
-      parsed = JSON.parse(value);
-    } catch {
-      parsed = undefined;
-    }
-  }
-  if (!Array.isArray(parsed) || !parsed.every((item) => typeof item === "object" && item !== null)) {
-    throw new Error(
-      `Context ${key} must be a JSON array, got ${String(value)}: pass e.g. ` +
-        `-c '${key}=[{"issuer":"https://idp.example.com","jwksUrl":"https://idp.example.com/jwks.json","audiences":["app"]}]'`,
-    );
-  }
-  return parsed as SubjectIssuer[];
 }

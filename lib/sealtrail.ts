@@ -5,12 +5,27 @@
  * (lib/search.ts), secure by default. Infrastructure only: the business logic
  * lives in lambda/.
  */
-import { CfnOutput, Duration, RemovalPolicy, Stack, Token, Tokenization, Validations } from "aws-cdk-lib";
+import {
+  Aspects,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Token,
+  Tokenization,
+  Validations,
+} from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import { HttpApi, HttpMethod, type HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
-import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import {
+  Alarm,
+  ComparisonOperator,
+  type IMetric,
+  Metric,
+  TreatMissingData,
+} from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
@@ -39,6 +54,8 @@ import {
 import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "../lambda/core/index-table";
 import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
 import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
+import { REINDEX_METRICS } from "../lambda/ingest/reindex";
+import { BucketPolicyFollowsBucket } from "./bucket-policy-retention";
 import { CheckpointSigner } from "./checkpoint";
 import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
 import { QueryApi } from "./query";
@@ -52,7 +69,10 @@ export const ARCHIVE_PREFIXES = {
 } as const;
 
 /** S3's upper bound for Object Lock retention (aws-cdk-lib enforces the same: less than 100 years). */
-const MAX_RETENTION_DAYS = 36_500;
+export const MAX_RETENTION_DAYS = 36_500;
+
+/** 4xx responses of the API stage per 5 minutes that raise the auth-failure alarm, unless configured. */
+export const DEFAULT_AUTH_FAILURE_ALARM_THRESHOLD = 100;
 
 /** OAuth scopes checked by the HTTP API's JWT authorizer, per route. */
 export interface SealtrailScopes {
@@ -213,6 +233,8 @@ export class Sealtrail extends Construct {
   constructor(scope: Construct, id: string, props: SealtrailProps) {
     super(scope, id);
     validateProps(props);
+    // Every retained bucket keeps its policy after `cdk destroy`: the archive never outlives its append-only policy.
+    Aspects.of(this).add(new BucketPolicyFollowsBucket());
 
     const retentionDays = props.retentionDays ?? DEFAULT_RETENTION_DAYS;
     const scopes = { ...DEFAULT_SCOPES, ...definedOnly(props.scopes ?? {}) };
@@ -302,7 +324,7 @@ export class Sealtrail extends Construct {
     this.reindexFunction = sealtrailFunction(this, "ReindexFunction", {
       entry: "../lambda/handlers/reindex.ts",
       description: "sealtrail: indexes chain links that have no indexed marker",
-      serviceName: "sealtrail-reindex",
+      serviceName: REINDEX_METRICS.service,
       // Shorter than the schedule, so runs do not pile up.
       timeout: Duration.minutes(4),
       memorySize: 512,
@@ -417,12 +439,31 @@ export class Sealtrail extends Construct {
     }
 
     const fiveMinuteSum = { period: Duration.minutes(5), statistic: "Sum" } as const;
+    // Powertools adds one dimension, `service` (the function's POWERTOOLS_SERVICE_NAME).
+    const reindexMetric = (metricName: string) =>
+      new Metric({
+        namespace: REINDEX_METRICS.namespace,
+        metricName,
+        dimensionsMap: { service: REINDEX_METRICS.service },
+        ...fiveMinuteSum,
+      });
     this.alarms = [
       this.alarmOn("IngestErrorsAlarm", this.ingestFunction.metricErrors(fiveMinuteSum), {
         description: "sealtrail ingest function errors: events may not have been acknowledged",
       }),
       this.alarmOn("ReindexErrorsAlarm", this.reindexFunction.metricErrors(fiveMinuteSum), {
         description: "sealtrail reindex job errors: search may miss acknowledged events",
+      }),
+      // The reindex job goes on past a link it cannot index (the run succeeds): its metrics say so.
+      this.alarmOn("ReindexLinksFailedAlarm", reindexMetric(REINDEX_METRICS.linksFailed), {
+        description:
+          "sealtrail reindex could not index a chain link: its acknowledged events are missing from search " +
+          "until a run succeeds; the reindex log names the link and the error",
+      }),
+      this.alarmOn("ReindexLinksRejectedAlarm", reindexMetric(REINDEX_METRICS.linksRejected), {
+        description:
+          "sealtrail reindex found a chain link whose batch object is missing or does not match it " +
+          "(possible tampering): its events are not indexed; run sealtrail verify",
       }),
       this.alarmOn("QueryErrorsAlarm", this.queryFunction.metricErrors(fiveMinuteSum), {
         description:
@@ -435,7 +476,7 @@ export class Sealtrail extends Construct {
         description:
           "sealtrail API 4xx spike on the stage: rejected tokens or scopes (401/403), or a client " +
           "sending invalid requests (HTTP API metrics do not split 4xx by status)",
-        threshold: props.authFailureAlarmThreshold ?? 100,
+        threshold: props.authFailureAlarmThreshold ?? DEFAULT_AUTH_FAILURE_ALARM_THRESHOLD,
       }),
       // The signer's refusal is the in-AWS verification failure: the archive no longer extends the
       // history it signed last (a rewritten, missing or hidden link or checkpoint, a vanished chain).

@@ -1,7 +1,13 @@
 /** The archive bucket as the signer and the verifier read it: version listings and current objects. */
-import { ListObjectsV2Command, ListObjectVersionsCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import type { ArchiveEntry, ArchiveSource } from "../verify/source";
 import { compareKeys } from "../verify/source";
+import { isNotFound } from "./errors";
 import { S3ObjectStore } from "./object-store";
 
 export class S3ArchiveSource implements ArchiveSource {
@@ -78,5 +84,17 @@ export class S3ArchiveSource implements ArchiveSource {
 
   get(key: string): Promise<Buffer | undefined> {
     return this.objects.get(key);
+  }
+
+  async getVersion(key: string, versionId: string): Promise<Buffer | undefined> {
+    try {
+      const object = await this.s3.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }),
+      );
+      return Buffer.from((await object.Body?.transformToByteArray()) ?? new Uint8Array());
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
   }
 }

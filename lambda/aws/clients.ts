@@ -9,10 +9,18 @@ export interface AwsTarget {
   readonly region: string;
 }
 
-/** Emulators accept any credentials; real AWS uses the default provider chain. */
+/**
+ * The dummy credentials sealtrail's clients give an emulator, which accepts any; local mode prints
+ * them for tools such as `aws s3 sync`. Real AWS uses the default provider chain.
+ */
+export const EMULATOR_CREDENTIALS = {
+  accessKeyId: "sealtrail-local",
+  secretAccessKey: "sealtrail-local",
+} as const;
+
 function emulatorCredentials(target: AwsTarget) {
   if (!target.endpoint || process.env.AWS_ACCESS_KEY_ID) return undefined;
-  return { accessKeyId: "sealtrail-local", secretAccessKey: "sealtrail-local" };
+  return EMULATOR_CREDENTIALS;
 }
 
 export function s3Client(

@@ -6,11 +6,19 @@
  */
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
-import { apiConnection, getJson, HttpError } from "./api";
+import { apiConnection, describeHttpError, getJson, HttpError } from "./api";
 import { CliError, EXIT } from "./exit";
+import { withUsageHints } from "./usage";
+
+/** Options people try on `proof`, and what it takes instead. */
+const PROOF_HINTS = {
+  "--output": "--out <file>",
+  "-o": "--out <file>",
+  "--file": "--out <file>",
+} as const;
 
 export function proofCommand(): Command {
-  return new Command("proof")
+  const command = new Command("proof")
     .description("fetch an event's proof bundle (check it offline with verify-proof)")
     .argument("<event-id>", "the event's id")
     .option("--out <file>", "write the bundle here instead of to stdout")
@@ -20,13 +28,13 @@ export function proofCommand(): Command {
       "bearer token with the read scope (default: $SEALTRAIL_TOKEN, else local mode's issuer)",
     )
     .action(async (eventId: string, options: { out?: string; api?: string; token?: string }) => {
-      const { api, token } = await apiConnection(options);
+      const connection = await apiConnection(options);
       let bundle: unknown;
       try {
-        bundle = await getJson(api, token, `v1/events/${encodeURIComponent(eventId)}/proof`);
+        bundle = await getJson(connection, `v1/events/${encodeURIComponent(eventId)}/proof`);
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
-        process.stderr.write(`sealtrail proof: the API answered ${error.status}: ${error.body}\n`);
+        process.stderr.write(`sealtrail proof: ${describeHttpError(error)}\n`);
         process.exitCode = EXIT.httpError;
         return;
       }
@@ -42,4 +50,5 @@ export function proofCommand(): Command {
       }
       process.stderr.write(`proof bundle of ${eventId} written to ${options.out}\n`);
     });
+  return withUsageHints(command, PROOF_HINTS);
 }

@@ -1,9 +1,10 @@
 /**
  * `sealtrail verify`, `sealtrail verify-proof` and `sealtrail trust`: thin layers over the verifier,
  * the proof checker and the trust-file format. Exit 0: verified; 1: an integrity finding; 2: usage or
- * I/O error (the archive could not be read, so nothing was concluded).
+ * I/O error, or nothing to verify (no checkpoint verified, so nothing was concluded).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { type Dirent, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { SingleBar } from "cli-progress";
 import { Command, Option } from "commander";
 import { S3ArchiveSource } from "../aws/archive-source";
@@ -12,11 +13,14 @@ import { eventPointers } from "../aws/index-reader";
 import { documentClient } from "../aws/index-store";
 import { publicJwkFromSpki } from "../aws/kms-checkpoint-key";
 import { keyIdOf, parseTrustedKeys, type TrustedKey, trustFileOf } from "../core/checkpoint";
-import { verifyProofBundle } from "../core/proof";
+import { ProofBundleSchema, verifyProofBundle } from "../core/proof";
+import { describeSchemaIssues } from "../core/schema-words";
 import { DirectorySource } from "../verify/source";
 import {
+  ARCHIVE_ROOTS,
   exitCodeFor,
   type Finding,
+  NotAnArchiveError,
   type VerifierState,
   type VerifyReport,
   verifyArchive,
@@ -41,6 +45,13 @@ export async function readTrustFile(file: string): Promise<TrustedKey[]> {
   } catch (error) {
     throw new CliError(`cannot read the trust file ${file}: ${(error as Error).message}`);
   }
+  // The usual mistake (one key, or the private key file, instead of the JWKS) in plain words.
+  if (!Array.isArray((json as { keys?: unknown } | null)?.keys)) {
+    throw new CliError(
+      `the trust file ${file} has no "keys" list: give a JWKS of checkpoint public keys ({"keys":[…]}), ` +
+        "as `sealtrail trust` prints it or local mode writes it to .sealtrail/checkpoint-jwks.json",
+    );
+  }
   try {
     return await parseTrustedKeys(json);
   } catch (error) {
@@ -56,9 +67,18 @@ function readState(file: string): VerifierState | undefined {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new CliError(`cannot read the state file ${file}: ${(error as Error).message}`);
   }
-  const state = JSON.parse(text) as VerifierState;
+  let state: VerifierState;
+  try {
+    state = JSON.parse(text) as VerifierState;
+  } catch {
+    throw new CliError(
+      `the state file ${file} is not JSON: give a file an earlier verify --state run wrote, or a new path to start one`,
+    );
+  }
   if (state?.v !== 1 || typeof state.checkpoint?.seq !== "number") {
-    throw new CliError(`${file} is not a sealtrail verify state file`);
+    throw new CliError(
+      `the state file ${file} is not a sealtrail verify state file: give a file an earlier verify --state run wrote, or a new path to start one`,
+    );
   }
   return state;
 }
@@ -76,6 +96,38 @@ interface VerifyFlags {
   concurrency: string;
   workers?: string;
   records?: boolean;
+  allowEmpty?: boolean;
+}
+
+const COPY_HINT = "copy the bucket with `aws s3 sync s3://BUCKET DIR` and give that DIR";
+
+/**
+ * A mistyped `--dir` must never pass an audit: the path must be a directory, and one that holds a
+ * bucket copy's roots (or nothing: an empty bucket's copy, which the run reports as empty). Checked
+ * before the walk, so that a wrong directory (a home directory, say) is not read file by file.
+ */
+function checkBucketCopy(dir: string): void {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new CliError(`--dir ${dir} does not exist: ${COPY_HINT}`);
+    if (code === "ENOTDIR") throw new CliError(`--dir ${dir} is a file, not a directory: ${COPY_HINT}`);
+    throw new CliError(`cannot read --dir ${dir}: ${(error as Error).message}`);
+  }
+  const roots = ARCHIVE_ROOTS.map((root) => root.slice(0, -1));
+  const isRoot = (entry: Dirent) => entry.isDirectory() && roots.includes(entry.name);
+  if (entries.length === 0 || entries.some(isRoot)) return;
+  const nested = entries.find(
+    (entry) => entry.isDirectory() && roots.some((root) => existsSync(join(dir, entry.name, root))),
+  );
+  const names = entries.slice(0, 4).map((entry) => entry.name + (entry.isDirectory() ? "/" : ""));
+  throw new CliError(
+    `--dir ${dir} is not a copy of an archive bucket: it has no ${ARCHIVE_ROOTS.join(" and no ")} at its root ` +
+      `(it holds ${names.join(", ")}${entries.length > names.length ? ", …" : ""}). Is this the bucket's root? ` +
+      (nested ? `${join(dir, nested.name)} looks like one: give --dir ${join(dir, nested.name)}` : COPY_HINT),
+  );
 }
 
 /** A progress bar on a terminal only: never in CI, never into a pipe or a file. */
@@ -116,17 +168,60 @@ function describeFinding(finding: Finding): string {
 }
 
 /** The JSON report's shape: stable snake_case for programs that read it. */
-export function reportJson(report: VerifyReport): object {
+export function reportJson(report: VerifyReport, options: { allowEmpty?: boolean } = {}): object {
   return {
     ok: report.ok,
-    exit_code: exitCodeFor(report),
+    outcome: report.outcome,
+    exit_code: exitCodeFor(report, options),
     source: report.source,
+    checkpoints_found: report.checkpointsFound,
     sees_versions: report.seesVersions,
     notes: report.notes,
     stats: report.stats,
     newest_checkpoint: report.newestCheckpoint ?? null,
     findings: report.findings,
   };
+}
+
+/** The last line of a run: what was concluded, never VERIFIED unless a checkpoint verified. */
+function summaryLine(
+  report: VerifyReport,
+  context: { trustFile: string; trusted: readonly TrustedKey[]; allowEmpty: boolean; dir: boolean },
+): string {
+  const { stats } = report;
+  const read =
+    `${stats.chains} chains, ${stats.links} links, ${stats.objects} objects, ${stats.events} events, ` +
+    `${(stats.bytes / 1e6).toFixed(1)} MB`;
+  const newest = report.newestCheckpoint;
+  const orAllow = (what: string) => (context.allowEmpty ? "" : `, or pass --allow-empty to accept ${what}`);
+  switch (report.outcome) {
+    case "verified":
+      return `VERIFIED: ${stats.checkpoints} checkpoints, ${read}; newest checkpoint ${newest?.seq} at ${newest?.time}`;
+    case "empty":
+      return (
+        `NOT VERIFIED: ${report.source} is empty (no checkpoint, link or data object), so nothing was verified` +
+        (context.dir ? `; is this the bucket's root? ${COPY_HINT}` : "") +
+        orAllow("an empty archive")
+      );
+    case "unsigned":
+      return (
+        `NOT VERIFIED: no checkpoint yet, so no signature covers what was read (${read}); ` +
+        (context.dir ? "a copy must include checkpoints/; " : "") +
+        `the checkpoint run signs once a minute: verify again after it${orAllow("an archive nothing has signed yet")}`
+      );
+    case "failed":
+      if (report.checkpointsFound > 0 && stats.checkpoints === 0) {
+        const kids = context.trusted.map((key) => key.kid).join(", ");
+        return (
+          `FAILED: ${report.checkpointsFound} checkpoints found, none signed by a trusted key: check --trust ` +
+          `(${context.trustFile} trusts ${kids}; each checkpoint's finding names its key); ${read}`
+        );
+      }
+      return (
+        `FAILED: ${stats.checkpoints} checkpoints, ${read}` +
+        (newest ? `; newest checkpoint ${newest.seq} at ${newest.time}` : "; no checkpoint yet")
+      );
+  }
 }
 
 export async function runVerify(
@@ -146,6 +241,7 @@ export async function runVerify(
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new CliError("--concurrency must be a positive integer");
   if (!Number.isInteger(workers) || workers < 0) throw new CliError("--workers must be 0 or more");
+  if (flags.dir) checkBucketCopy(flags.dir);
 
   const target = {
     region: flags.region ?? process.env.AWS_REGION ?? "us-east-1",
@@ -172,6 +268,7 @@ export async function runVerify(
       onProgress: bar.update,
     });
   } catch (error) {
+    if (error instanceof NotAnArchiveError) throw new CliError(error.message);
     throw new CliError(`could not read the archive at ${source.description}: ${(error as Error).message}`);
   } finally {
     bar.stop();
@@ -180,16 +277,13 @@ export async function runVerify(
 
   for (const note of report.notes) out(`note: ${note}`);
   for (const finding of report.findings) out(describeFinding(finding));
-  const { stats } = report;
-  const newest = report.newestCheckpoint;
-  out(
-    `${report.ok ? "VERIFIED" : "FAILED"}: ${stats.checkpoints} checkpoints, ${stats.chains} chains, ${stats.links} links, ` +
-      `${stats.objects} objects, ${stats.events} events, ${(stats.bytes / 1e6).toFixed(1)} MB` +
-      (newest ? `; newest checkpoint ${newest.seq} at ${newest.time}` : "; no checkpoint yet"),
-  );
-  if (flags.json) writeFileSync(flags.json, `${JSON.stringify(reportJson(report), null, 2)}\n`);
+  const allowEmpty = flags.allowEmpty ?? false;
+  out(summaryLine(report, { trustFile: flags.trust, trusted, allowEmpty, dir: Boolean(flags.dir) }));
+  if (flags.json) {
+    writeFileSync(flags.json, `${JSON.stringify(reportJson(report, { allowEmpty }), null, 2)}\n`);
+  }
   if (flags.state && report.state) writeFileSync(flags.state, `${JSON.stringify(report.state)}\n`);
-  return exitCodeFor(report);
+  return exitCodeFor(report, { allowEmpty });
 }
 
 export function verifyCommand(): Command {
@@ -218,6 +312,10 @@ export function verifyCommand(): Command {
       "--records",
       "parse every line as a canonical event record, not only in batches no checkpoint covers or that fail (about 6x slower)",
     )
+    .option(
+      "--allow-empty",
+      "exit 0, not 2, when there is nothing signed to verify: an empty archive, or one before its first checkpoint",
+    )
     .action(async (flags: VerifyFlags) => {
       process.exitCode = await runVerify(flags);
     });
@@ -229,16 +327,26 @@ export async function runVerifyProof(
   out: (line: string) => void = console.log,
 ): Promise<number> {
   const trusted = await readTrustFile(trustFile);
-  let bundle: unknown;
+  let text: string;
   try {
-    bundle = JSON.parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
   } catch (error) {
-    // A file that is not JSON may be a damaged bundle: that is a failed proof, not a usage error.
-    if ((error as NodeJS.ErrnoException).code)
-      throw new CliError(`cannot read ${file}: ${(error as Error).message}`);
-    out(`FAILED: ${file} is not JSON`);
-    return EXIT.finding;
+    throw new CliError(`cannot read ${file}: ${(error as Error).message}`);
   }
+  // A file that is not a bundle at all is the wrong input (exit 2); a bundle whose hashes or
+  // signature do not check out is a failed proof (exit 1).
+  const notABundle = `${file} is not a proof bundle (the JSON file \`sealtrail proof EVENT_ID --out FILE\` writes)`;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CliError(`${notABundle}: it is not JSON`);
+  }
+  const parsed = ProofBundleSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new CliError(`${notABundle}: ${describeSchemaIssues(parsed.error, json, "the bundle")}`);
+  }
+  const bundle = parsed.data;
   const verdict = await verifyProofBundle(bundle, trusted);
   if (!verdict.ok) {
     out(`FAILED: ${verdict.problem}`);
@@ -246,7 +354,7 @@ export async function runVerifyProof(
   }
   const { facts } = verdict;
   out(
-    `VERIFIED: event ${facts.event} is line ${(bundle as { batch: { leaf_index: number } }).batch.leaf_index + 1} of ${facts.batchKey}, ` +
+    `VERIFIED: event ${facts.event} is line ${bundle.batch.leaf_index + 1} of ${facts.batchKey}, ` +
       `link ${facts.chain}/${facts.seq}, covered by checkpoint ${facts.checkpointSeq} (${facts.checkpointTime}, key ${facts.kid})`,
   );
   return EXIT.ok;
@@ -254,7 +362,9 @@ export async function runVerifyProof(
 
 export function verifyProofCommand(): Command {
   return new Command("verify-proof")
-    .description("check a proof bundle offline against trusted checkpoint keys (exit 0 ok, 1 fails, 2 error)")
+    .description(
+      "check a proof bundle offline against trusted checkpoint keys (exit 0 ok, 1 fails, 2 not a bundle or unreadable)",
+    )
     .argument("<file>", "the proof bundle (JSON)")
     .requiredOption("--trust <jwks-file>", "the trusted checkpoint public keys (JWKS)")
     .action(async (file: string, flags: { trust: string }) => {

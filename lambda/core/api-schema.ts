@@ -110,6 +110,18 @@ export const ReceiptSchema = z.strictObject({
 });
 export type Receipt = z.infer<typeof ReceiptSchema>;
 
+/**
+ * What API Gateway answers by itself, before sealtrail sees the request (the JWT authorizer's 401
+ * and 403, an unknown route's 404, a body over its payload limit, throttling): a message, no code.
+ */
+export const GatewayErrorSchema = z
+  .strictObject({
+    message: z.string().meta({ description: 'API Gateway\'s own words, e.g. "Unauthorized", "Forbidden".' }),
+  })
+  .meta({
+    description: "An answer of API Gateway itself: no `code`; see `www-authenticate` for 401 and 403.",
+  });
+
 /** Every error answer: one machine-readable `code`, a message saying what to do, and details. */
 export const ErrorSchema = z.looseObject({
   code: z.string(),

@@ -76,6 +76,11 @@ export function hiveTypeOfJsonSchema(node: JsonSchemaNode, path = "$"): HiveType
       if (typeof node.const === "number" && Number.isInteger(node.const)) {
         return { kind: fitsInt32(node.const, node.const) ? "int" : "bigint" };
       }
+      // z.literal([1, 2]) (the record version) is `{type: "number", enum: [1, 2]}`: likewise.
+      if (node.enum?.length && node.enum.every((member) => Number.isInteger(member))) {
+        const members = node.enum as number[];
+        return { kind: fitsInt32(Math.min(...members), Math.max(...members)) ? "int" : "bigint" };
+      }
       return { kind: "double" };
     case "array":
       if (node.items === undefined) throw new Error(`${path}: an array without items has no Hive type`);

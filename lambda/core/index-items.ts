@@ -1,10 +1,12 @@
 /**
  * Pure builders of the index table's items (key layout in index-table.ts). Every composite key
- * escapes its parts, so a tenant or subject containing "#" can never alias another's partition.
+ * escapes its parts, so a tenant or subject containing "#" can never alias another's partition, and
+ * stays within DynamoDB's key size limit, so every acknowledged event can be indexed.
  */
 import { sha256Hex } from "./hash";
 import {
   GLOBAL_INDEXES,
+  KEY_SIZE_LIMITS,
   PARTITION_KEY,
   SORT_KEY,
   TIME_SHARDS,
@@ -18,8 +20,37 @@ export function keyPart(value: string): string {
   return value.replaceAll("%", "%25").replaceAll("#", "%23");
 }
 
+/**
+ * Stands for a part replaced by its digest. An escaped part holds "%" only as "%25" or "%23", so no
+ * escaped value can look like a digest part.
+ */
+const DIGEST_PART_PREFIX = "%sha256:";
+
+function utf8Bytes(value: string): number {
+  return Buffer.byteLength(value, "utf8");
+}
+
+/**
+ * The escaped parts joined by "#": the one key derivation of the index writer (eventPointerItem) and
+ * the query planner (lambda/query/plan.ts), so a lookup derives the key the event was indexed under.
+ *
+ * DynamoDB refuses a partition key over 2,048 bytes, and escaping and UTF-8 make a part up to three
+ * times longer in bytes than in characters (1,024 × "#" is 3,072 bytes). A key that fits is used as is;
+ * a longer one keeps each part that fits its even share of the limit and replaces each longer part with
+ * its SHA-256, which always fits. Distinct parts still give distinct keys (short of a SHA-256 collision).
+ */
 export function compositeKey(...parts: readonly string[]): string {
-  return parts.map(keyPart).join("#");
+  const limit = KEY_SIZE_LIMITS.partitionKeyBytes;
+  const escaped = parts.map(keyPart);
+  const joined = escaped.join("#");
+  if (utf8Bytes(joined) <= limit) return joined;
+  // Each part within its share of the limit (after the separators): the sum cannot exceed it.
+  const share = Math.floor((limit - (parts.length - 1)) / parts.length);
+  return escaped
+    .map((part, i) =>
+      utf8Bytes(part) <= share ? part : `${DIGEST_PART_PREFIX}${sha256Hex(parts[i] as string)}`,
+    )
+    .join("#");
 }
 
 /** Which time-index shard an event id falls in: stable, spread evenly by hash. */

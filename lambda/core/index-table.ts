@@ -12,6 +12,12 @@ export const SORT_KEY = "sk";
 /** Epoch seconds; DynamoDB TTL deletes pointer items after it (the archive stays the truth). */
 export const TTL_ATTRIBUTE = "expires_at";
 
+/**
+ * DynamoDB's limits on one key attribute value, in UTF-8 bytes, for the table and every GSI alike. An
+ * item whose key exceeds one is refused whole, so the key builders (index-items.ts) stay within them.
+ */
+export const KEY_SIZE_LIMITS = { partitionKeyBytes: 2048, sortKeyBytes: 1024 } as const;
+
 export interface GlobalIndexDefinition {
   readonly indexName: string;
   readonly partitionKey: string;

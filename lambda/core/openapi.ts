@@ -10,6 +10,7 @@ import {
   ErrorSchema,
   EventIdSchema,
   EventListSchema,
+  GatewayErrorSchema,
   GetEventQuerySchema,
   IngestBodySchema,
   LatestCheckpointSchema,
@@ -17,7 +18,8 @@ import {
   ProofBundleSchema,
   ReceiptSchema,
 } from "./api-schema";
-import { EventInputSchema, EventRecordSchema } from "./schema";
+import { ingestCodesWithStatus } from "./ingest-errors";
+import { EventInputSchema, EventRecordSchema, LIMITS } from "./schema";
 
 type JsonObject = Record<string, unknown>;
 
@@ -47,6 +49,7 @@ const RESPONSE_COMPONENTS = {
   LatestCheckpoint: LatestCheckpointSchema,
   ProofBundle: ProofBundleSchema,
   Error: ErrorSchema,
+  GatewayError: GatewayErrorSchema,
 } as const;
 
 /** `$schema` and `$id` belong to standalone schemas; inside an OpenAPI document they would be wrong. */
@@ -114,12 +117,16 @@ function json(schemaRef: JsonObject, description: string): JsonObject {
   return { description, content: { "application/json": { schema: schemaRef } } };
 }
 
+/** The ingest codes answered with one status, from their one definition (ingest-errors.ts). */
+const ingestCodes = (status: Parameters<typeof ingestCodesWithStatus>[0]) =>
+  ingestCodesWithStatus(status).join(", ");
+
+/** API Gateway's payload limit for HTTP APIs: a larger body never reaches sealtrail. */
+const GATEWAY_PAYLOAD_LIMIT = "10 MiB";
+
 /** Error answers, each with the codes it can carry (docs/ingest.md, docs/query.md). */
 const ERRORS = {
-  ingest400:
-    "Invalid request: empty_body, malformed_json, invalid_body, missing_events, invalid_event_count, invalid_utf8, " +
-    "invalid_unicode, forbidden_key, forbidden_field, missing_field, invalid_field, unknown_field, invalid_event, " +
-    "actor_with_subject_token, invalid_idempotency_key",
+  ingest400: `Invalid request: ${ingestCodes(400)}`,
   query400:
     "Invalid parameters: unknown_parameter, duplicate_parameter, invalid_parameter, missing_parameter, " +
     "invalid_time_range, invalid_cursor; `parameter` names the parameter",
@@ -127,9 +134,7 @@ const ERRORS = {
     "Invalid parameters: unknown_parameter, duplicate_parameter, invalid_parameter (`parameter`: id, tenant)",
   checkpoint400: "Invalid parameters: unknown_parameter, duplicate_parameter (this route takes none)",
   401: "Token claims unusable: missing_claims, missing_claim, claim_not_single, invalid_claim",
-  ingest401:
-    "Token claims unusable: missing_claims, missing_claim, claim_not_single, invalid_claim, invalid_subject_token, " +
-    "subject_token_tenant_mismatch",
+  ingest401: `Token claims unusable: ${ingestCodes(401)}`,
   403: "missing_scope: the route's scope, or the admin scope for another tenant (`parameter`: tenant)",
   404: "event_not_found: no such event is indexed for this tenant (another tenant's event looks the same)",
   500: "internal_error, or integrity_error when the index disagrees with the archive (nothing is returned)",
@@ -138,11 +143,60 @@ const ERRORS = {
 
 const errorResponse = (description: string) => json(ref("Error"), description);
 
+/** The reason of an authorizer's refusal; its token is never echoed. */
+const WWW_AUTHENTICATE = {
+  "www-authenticate": {
+    description:
+      'Only on the JWT authorizer\'s answers: `Bearer error="invalid_token", error_description="…"` (401), or ' +
+      '`error="insufficient_scope"` with the `scope` the route needs (403).',
+    schema: { type: "string" },
+  },
+};
+
+/** A status both API Gateway (`{"message"}`, no code) and sealtrail (`{"code","message"}`) answer with. */
+function gatewayOrError(description: string, headers?: JsonObject): JsonObject {
+  return {
+    description,
+    ...(headers ? { headers } : {}),
+    content: { "application/json": { schema: { oneOf: [ref("GatewayError"), ref("Error")] } } },
+  };
+}
+
+const unauthorized = (codes: string) =>
+  gatewayOrError(
+    'The JWT authorizer refused the token (missing, expired, wrong issuer or audience, bad signature): `{"message":"Unauthorized"}` ' +
+      `with the reason in \`www-authenticate\`. Behind it, sealtrail's own check of the claims: ${codes}.`,
+    WWW_AUTHENTICATE,
+  );
+
+/** Lambda failures and throttling are answered by API Gateway itself; sealtrail's own codes otherwise. */
+const serverFailure = (codes: string) =>
+  gatewayOrError(
+    `${codes}. API Gateway answers \`{"message":"Internal Server Error"}\` (500) or \`{"message":"Service Unavailable"}\` ` +
+      "(503) when the function itself fails or times out.",
+  );
+
+/** Request line and headers over the gateway's limit (an oversized query string): never seen by sealtrail. */
+const HEADERS_TOO_LARGE = {
+  description:
+    "The request line or headers are too large (for example an oversized query string): refused before sealtrail sees " +
+    "the request, without a sealtrail body (local mode: Node's 431 with an empty body).",
+};
+
 export function openApiDocument(options: OpenApiOptions = {}): object {
   const scopes = options.scopes ?? DEFAULT_SCOPES;
   const read = [{ [BEARER]: [scopes.read] }];
-  const readErrors = { 401: errorResponse(ERRORS[401]), 403: errorResponse(ERRORS[403]) };
-  const serverErrors = { 500: errorResponse(ERRORS[500]), 503: errorResponse(ERRORS[503]) };
+  const readErrors = {
+    401: unauthorized(ERRORS[401]),
+    403: gatewayOrError(
+      `The JWT authorizer refuses a token without the \`${scopes.read}\` scope: \`{"message":"Forbidden"}\` with ` +
+        `\`www-authenticate\`. sealtrail answers ${ERRORS[403]}; its check of the route's scope is pre-empted by ` +
+        "the authorizer whenever the route has scopes, as sealtrail's routes do.",
+      WWW_AUTHENTICATE,
+    ),
+    431: HEADERS_TOO_LARGE,
+  };
+  const serverErrors = { 500: serverFailure(ERRORS[500]), 503: serverFailure(ERRORS[503]) };
 
   return {
     openapi: "3.1.0",
@@ -152,7 +206,11 @@ export function openApiDocument(options: OpenApiOptions = {}): object {
       description:
         "Tamper-evident audit log archive. Send events (write scope), search them and fetch proofs " +
         "(read scope; every read is itself archived as an `audit.read` event). Records are returned " +
-        "exactly as stored in the archive.",
+        "exactly as stored in the archive. Errors of sealtrail carry a `code`; what API Gateway answers by itself " +
+        'carries only a `message` (GatewayError): 401 `{"message":"Unauthorized"}` and 403 `{"message":"Forbidden"}` ' +
+        'from the JWT authorizer (reason in `www-authenticate`), 404 `{"message":"Not Found"}` for a path or ' +
+        `method not listed here, 413 for a body over its ${GATEWAY_PAYLOAD_LIMIT} payload limit, 429 when throttled, ` +
+        "and 500/503 when the function itself fails.",
     },
     ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
     security: read,
@@ -190,13 +248,26 @@ export function openApiDocument(options: OpenApiOptions = {}): object {
               },
             },
             400: errorResponse(ERRORS.ingest400),
-            401: errorResponse(ERRORS.ingest401),
-            403: errorResponse("missing_scope: the token lacks the write scope"),
-            409: errorResponse("idempotency_in_progress: the same key is being processed; retry"),
-            413: errorResponse("body_too_large, event_too_large, details_too_large"),
-            422: errorResponse("idempotency_key_reused: the key was used with another body"),
-            500: errorResponse("internal_error: nothing was acknowledged"),
-            503: errorResponse("storage_unavailable, receipt_unconfirmed: nothing acknowledged; retry"),
+            401: unauthorized(ERRORS.ingest401),
+            403: gatewayOrError(
+              `The JWT authorizer refuses a token without the \`${scopes.write}\` scope: \`{"message":"Forbidden"}\` ` +
+                "with `www-authenticate`. sealtrail's own `missing_scope` is a second check, pre-empted by the " +
+                "authorizer whenever the route has scopes, as sealtrail's route does.",
+              WWW_AUTHENTICATE,
+            ),
+            409: errorResponse(`${ingestCodes(409)}: the same key is being processed; retry`),
+            413: gatewayOrError(
+              `${ingestCodes(413)} (sealtrail: a body over ${LIMITS.maxBodyBytes} bytes, an event over ` +
+                `${LIMITS.maxEventBytes}, details over ${LIMITS.maxDetailsBytes}); API Gateway answers ` +
+                `\`{"message":"Request Entity Too Large"}\` for a body over its ${GATEWAY_PAYLOAD_LIMIT} limit.`,
+            ),
+            415: errorResponse(
+              `${ingestCodes(415)}: send uncompressed JSON with Content-Type: application/json`,
+            ),
+            422: errorResponse(`${ingestCodes(422)}: the key was used with another body`),
+            431: HEADERS_TOO_LARGE,
+            500: serverFailure(`${ingestCodes(500)}: nothing was acknowledged`),
+            503: serverFailure(`${ingestCodes(503)}: nothing acknowledged; retry`),
           },
         },
         get: {

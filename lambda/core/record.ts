@@ -1,6 +1,7 @@
 /**
  * Builds stored records and serializes them as one line of JSON with the key order of
- * EventRecordSchema, whatever order the object's keys were created in.
+ * EventRecordSchema, whatever order the object's keys were created in. A record is serialized
+ * with exactly its version's keys (RECORD_KEYS_ADDED), so a v1 line re-serializes to its own bytes.
  */
 import { z } from "zod";
 import { resolveActor } from "./claims";
@@ -10,6 +11,10 @@ import {
   EventRecordSchema,
   type IngestContext,
   type Principal,
+  RECORD_KEYS_ADDED,
+  RECORD_VERSION,
+  RECORD_VERSIONS,
+  type RecordVersion,
 } from "./schema";
 
 /** The plan for serializing a value of a schema: which keys, in which order, recursively. */
@@ -18,20 +23,25 @@ type KeyPlan =
   | { readonly kind: "array"; readonly item: KeyPlan }
   | { readonly kind: "leaf" };
 
-function planFor(schema: z.ZodType): KeyPlan {
+/** The plan of `schema` as record version `version` has it: keys added later are left out. */
+function planFor(schema: z.ZodType, version: RecordVersion, path = ""): KeyPlan {
   if (schema instanceof z.ZodNullable || schema instanceof z.ZodOptional)
-    return planFor(schema.unwrap() as z.ZodType);
+    return planFor(schema.unwrap() as z.ZodType, version, path);
   if (schema instanceof z.ZodObject) {
     return {
       kind: "object",
-      keys: Object.entries(schema.shape).map(([key, value]) => [key, planFor(value as z.ZodType)] as const),
+      keys: Object.entries(schema.shape)
+        .filter(([key]) => (RECORD_KEYS_ADDED[`${path}${key}`] ?? 1) <= version)
+        .map(([key, value]) => [key, planFor(value as z.ZodType, version, `${path}${key}.`)] as const),
     };
   }
-  if (schema instanceof z.ZodArray) return { kind: "array", item: planFor(schema.element as z.ZodType) };
+  if (schema instanceof z.ZodArray)
+    return { kind: "array", item: planFor(schema.element as z.ZodType, version, path) };
   return { kind: "leaf" };
 }
 
-const RECORD_PLAN = planFor(EventRecordSchema);
+const PLANS = new Map(RECORD_VERSIONS.map((version) => [version, planFor(EventRecordSchema, version)]));
+const RECORD_PLAN = PLANS.get(RECORD_VERSION) as KeyPlan;
 
 /** The record's top-level keys in stored order (Glue columns are derived from these). */
 export const RECORD_KEYS: readonly string[] =
@@ -49,9 +59,12 @@ function ordered(value: unknown, plan: KeyPlan): unknown {
   return value;
 }
 
-/** One line of JSON, no whitespace, schema key order, no trailing newline. */
+/** One line of JSON, no whitespace, schema key order, the keys of the record's version, no trailing newline. */
 export function serializeRecord(record: EventRecord): string {
-  return JSON.stringify(ordered(record, RECORD_PLAN));
+  const plan = PLANS.get(record.v);
+  if (!plan)
+    throw new Error(`record version ${String(record.v)} is not one of ${RECORD_VERSIONS.join(", ")}`);
+  return JSON.stringify(ordered(record, plan));
 }
 
 export interface RecordContext {
@@ -68,7 +81,7 @@ export interface RecordContext {
 export function buildRecord(event: EventInput, context: RecordContext): EventRecord {
   const http = event.http;
   return {
-    v: 1,
+    v: RECORD_VERSION,
     id: context.id,
     time: context.time,
     action: event.action,
@@ -82,7 +95,9 @@ export function buildRecord(event: EventInput, context: RecordContext): EventRec
           request_id: http.request_id ?? null,
           method: http.method ?? null,
           endpoint: http.endpoint ?? null,
+          route: http.route ?? null,
           status: http.status ?? null,
+          duration_ms: http.duration_ms ?? null,
           source_ip: http.source_ip ?? null,
           user_agent: http.user_agent ?? null,
         }

@@ -19,6 +19,8 @@ export function ingestRequestOf(event: APIGatewayProxyEventV2WithJWTAuthorizer):
   return {
     body: event.body,
     isBase64Encoded: event.isBase64Encoded ?? false,
+    contentType: header(event, "content-type"),
+    contentEncoding: header(event, "content-encoding"),
     claims: context.authorizer?.jwt?.claims,
     scopes: context.authorizer?.jwt?.scopes ?? undefined,
     idempotencyKey: header(event, "idempotency-key"),

@@ -5,6 +5,10 @@
  *
  * One ChainWriter lives per Lambda environment. It leases one chain when it can (fewer collisions)
  * and remembers each chain's newest link it has seen; without a lease it shares a chain.
+ *
+ * A writer never races itself: concurrent appends through one writer (local mode sends every request
+ * through one) wait for each other, one in flight per chain. Racing itself would lean on S3 alone to
+ * refuse the second create, and an emulator whose create-only check is not atomic forks the chain.
  */
 
 import type { ChainLeases } from "../aws/lease-store";
@@ -62,6 +66,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ChainWriter {
   private readonly heads = new Map<string, ChainHead>();
+  /** Per chain, the end of the queue of appends through this writer: each one waits for the last. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** The lease decision under way, shared by concurrent appends so they take one lease, not one each. */
+  private choosing: Promise<string> | undefined;
   /** How often this writer lost a race recently; decays as it wins. */
   private contention = 0;
   /** Moving average of a link put's round trip, the unit of backoff. */
@@ -78,7 +86,31 @@ export class ChainWriter {
 
   /** Appends a link naming `batch` and returns it once S3 holds exactly these bytes. */
   async append(batch: ChainLink["batch"]): Promise<AppendedLink> {
-    const chain = await this.chooseChain();
+    const chain = await this.chooseChainOnce();
+    return this.oneAtATime(chain, () => this.appendTo(chain, batch));
+  }
+
+  /**
+   * Runs `work` once every earlier append to `chain` through this writer has settled, so the head it
+   * builds on is the one the previous append left, never one another append is about to replace.
+   */
+  private async oneAtATime<T>(chain: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.inFlight.get(chain) ?? Promise.resolve();
+    let done!: () => void;
+    const current = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    this.inFlight.set(chain, current);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      done();
+      if (this.inFlight.get(chain) === current) this.inFlight.delete(chain);
+    }
+  }
+
+  private async appendTo(chain: string, batch: ChainLink["batch"]): Promise<AppendedLink> {
     let head = this.heads.get(chain) ?? (await this.readHead(chain));
     const maxRounds = this.options.maxRounds ?? 200;
     for (let round = 0; round < maxRounds; round++) {
@@ -200,6 +232,14 @@ export class ChainWriter {
 
   private forget(chain: string): void {
     this.heads.delete(chain);
+  }
+
+  /** chooseChain, once at a time: concurrent appends share the decision (and the lease) under way. */
+  private chooseChainOnce(): Promise<string> {
+    this.choosing ??= this.chooseChain().finally(() => {
+      this.choosing = undefined;
+    });
+    return this.choosing;
   }
 
   /** This environment's leased chain; without a free lease, a shared chain (lease retried later). */

@@ -8,6 +8,9 @@ import type { IndexStore } from "../aws/index-store";
 import { eventPointerItem } from "../core/index-items";
 import type { EventRecord } from "../core/schema";
 
+/** The writes indexing a link needs (IndexStore implements them): the port of the write path and reindex. */
+export type LinkIndex = Pick<IndexStore, "putItems" | "markIndexed" | "advanceHeadHint">;
+
 export interface LinkedBatch {
   readonly chain: string;
   readonly seq: number;
@@ -20,7 +23,7 @@ export interface LinkedBatch {
 }
 
 export async function indexLinkedBatch(
-  index: IndexStore,
+  index: LinkIndex,
   batch: LinkedBatch,
   ttlDays?: number,
 ): Promise<void> {

@@ -7,7 +7,7 @@
 import type { IdempotencyScope, IdempotencyStore } from "../aws/idempotency-store";
 import type { IndexStore } from "../aws/index-store";
 import type { ObjectStore } from "../aws/object-store";
-import type { SealtrailConfig } from "../config";
+import { DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS, type SealtrailConfig } from "../config";
 import type { Receipt } from "../core/api-schema";
 import { linkBatchOf, type SealedBatch, sealBatch } from "../core/batch";
 import { apiGatewayClaims, ClaimError, principalFromClaims, scopesOf, tenantOf } from "../core/claims";
@@ -18,13 +18,16 @@ import { validateIngestBody } from "../core/validation";
 import { type ApiResponse, errorResponse } from "../http";
 import type { AppendedLink, ChainWriter } from "./chain-writer";
 import { indexLinkedBatch } from "./indexer";
-import { SubjectTokenError, type SubjectTokenVerifier } from "./subject-token";
+import { resolveSubjects, type SubjectTokenVerifier } from "./subject-token";
 import { WriteUnconfirmedError, writeExactly } from "./write-exactly";
 
 /** What the HTTP layer extracts from API Gateway's event. */
 export interface IngestRequest {
   readonly body: string | undefined;
   readonly isBase64Encoded: boolean;
+  /** The Content-Type and Content-Encoding headers: the body must be uncompressed JSON. */
+  readonly contentType?: string;
+  readonly contentEncoding?: string;
   /** `requestContext.authorizer.jwt.claims`: strings, arrays as "[a b]". */
   readonly claims: Readonly<Record<string, unknown>> | undefined;
   /** `requestContext.authorizer.jwt.scopes`. */
@@ -110,7 +113,10 @@ export class IngestService {
     }
 
     // 2. All-or-nothing validation.
-    const validation = validateIngestBody(request.body, request.isBase64Encoded);
+    const validation = validateIngestBody(request.body, request.isBase64Encoded, {
+      contentType: request.contentType,
+      contentEncoding: request.contentEncoding,
+    });
     if (!validation.ok) {
       return errorResponse(validation.status, validation.code, validation.message, {
         errors: validation.errors,
@@ -118,43 +124,16 @@ export class IngestService {
     }
     const events = validation.events;
 
-    let subject: Principal | undefined;
-    if (request.subjectToken !== undefined) {
-      const withActor = events.findIndex((event) => event.actor !== undefined);
-      if (withActor >= 0) {
-        return errorResponse(
-          400,
-          "actor_with_subject_token",
-          "send either a subject token or an actor in the body, not both",
-          {
-            errors: [
-              {
-                index: withActor,
-                path: `events[${withActor}].actor`,
-                code: "actor_with_subject_token",
-                message: "remove it: the subject token names the actor",
-              },
-            ],
-          },
-        );
-      }
-      try {
-        const verified = await this.deps.subjects.verify(request.subjectToken);
-        if (config.tenantClaim && verified.claims.single(config.tenantClaim) !== tenant) {
-          return errorResponse(
-            401,
-            "subject_token_tenant_mismatch",
-            "the subject token belongs to another tenant",
-          );
-        }
-        subject = verified.principal;
-      } catch (error) {
-        if (error instanceof SubjectTokenError || error instanceof ClaimError) {
-          return errorResponse(401, "invalid_subject_token", error.message);
-        }
-        throw error;
-      }
-    }
+    // The verified actor of each event, from a forwarded subject token (header or per event).
+    const resolved = await resolveSubjects(this.deps.subjects, {
+      headerToken: request.subjectToken,
+      events,
+      tenant,
+      tenantClaim: config.tenantClaim,
+      leewaySeconds: config.subjectTokenLeewaySeconds ?? DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
+    });
+    if (!resolved.ok) return resolved.response;
+    const subjects = resolved.subjects;
 
     let idempotency: { scope: IdempotencyScope; owner: string } | undefined;
     if (request.idempotencyKey !== undefined) {
@@ -208,8 +187,8 @@ export class IngestService {
       source_ip: request.sourceIp,
       user_agent: request.userAgent,
     };
-    const records: EventRecord[] = events.map((event) =>
-      buildRecord(event, { id: this.deps.newId(), time, reporter, subject, tenant, ingest }),
+    const records: EventRecord[] = events.map((event, i) =>
+      buildRecord(event, { id: this.deps.newId(), time, reporter, subject: subjects[i], tenant, ingest }),
     );
     const batch = sealBatch(records, receivedAt);
     let receipt: Receipt;

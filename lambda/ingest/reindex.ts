@@ -2,6 +2,10 @@
  * The reindex job: indexes every link that has no "indexed" marker (an ingest whose index write
  * failed after the link was acknowledged). It reads each chain from its watermark (all earlier
  * seqs are known to be indexed), checks each unmarked link's batch against the link, and indexes it.
+ *
+ * One link that cannot be indexed never stops the others: it is reported (onProblem, and a metric the
+ * handler emits and an alarm watches), the job goes on with the rest of its chain and every other
+ * chain, and the watermark stays before it so every later run tries it again.
  */
 import { gunzipSync } from "node:zlib";
 import type { IndexStore } from "../aws/index-store";
@@ -11,43 +15,95 @@ import { parseLink } from "../core/link";
 import { leafHash, merkleRoot } from "../core/merkle";
 import { linkKey, linkPrefix, parseLinkKey } from "../core/paths";
 import type { EventRecord } from "../core/schema";
-import { indexLinkedBatch } from "./indexer";
+import { indexLinkedBatch, type LinkIndex } from "./indexer";
+
+/**
+ * The reindex job's metrics (lambda/handlers/reindex.ts emits them, one data point each per run; the
+ * stack's alarms in lib/ watch them): defined once here for both.
+ */
+export const REINDEX_METRICS = {
+  namespace: "Sealtrail",
+  /** The `service` dimension Powertools adds: the function's POWERTOOLS_SERVICE_NAME. */
+  service: "sealtrail-reindex",
+  linksIndexed: "ReindexLinksIndexed",
+  /** Links whose batch object is missing or does not match them: for the verifier, possibly tampering. */
+  linksRejected: "ReindexLinksRejected",
+  /** Links whose events could not be written to the index: missing from search until a run succeeds. */
+  linksFailed: "ReindexLinksFailed",
+} as const;
 
 export interface ReindexResult {
   readonly linksIndexed: number;
   /** Links whose batch does not match them: left for the verifier, never indexed. */
   readonly linksRejected: number;
+  /** Links that could not be indexed (the index refused or failed a write): tried again next run. */
+  readonly linksFailed: number;
+  /** Chains that could not be read at all (watermark, markers or listing): tried again next run. */
+  readonly chainsFailed: readonly string[];
 }
+
+/** The index as the reindex job uses it (IndexStore implements it). */
+export type ReindexIndex = LinkIndex &
+  Pick<IndexStore, "reindexWatermark" | "indexedSeqs" | "advanceReindexWatermark">;
 
 export interface ReindexDeps {
   readonly objects: ObjectStore;
-  readonly index: IndexStore;
+  readonly index: ReindexIndex;
   readonly chainCount: number;
   readonly indexTtlDays?: number;
   readonly onProblem?: (message: string, detail: Record<string, unknown>) => void;
 }
 
+type ChainResult = Omit<ReindexResult, "chainsFailed">;
+
 export async function reindexAllChains(deps: ReindexDeps): Promise<ReindexResult> {
   let linksIndexed = 0;
   let linksRejected = 0;
+  let linksFailed = 0;
+  const chainsFailed: string[] = [];
   for (let chainNumber = 0; chainNumber < deps.chainCount; chainNumber++) {
-    const result = await reindexChain(deps, String(chainNumber));
+    const chain = String(chainNumber);
+    let result: ChainResult;
+    try {
+      result = await reindexChain(deps, chain);
+    } catch (error) {
+      // The chain could not be read (S3 or DynamoDB failing): the other chains are still indexed.
+      deps.onProblem?.("chain could not be reindexed; the next run tries again", {
+        chain,
+        error: String(error),
+      });
+      chainsFailed.push(chain);
+      continue;
+    }
     linksIndexed += result.linksIndexed;
     linksRejected += result.linksRejected;
+    linksFailed += result.linksFailed;
   }
-  return { linksIndexed, linksRejected };
+  return { linksIndexed, linksRejected, linksFailed, chainsFailed };
 }
 
-async function reindexChain(deps: ReindexDeps, chain: string): Promise<ReindexResult> {
+async function reindexChain(deps: ReindexDeps, chain: string): Promise<ChainResult> {
   const watermark = await deps.index.reindexWatermark(chain);
   const marked = await deps.index.indexedSeqs(chain, watermark);
   let linksIndexed = 0;
   let linksRejected = 0;
+  let linksFailed = 0;
   const startAfter = watermark > 0 ? linkKey(chain, watermark - 1) : undefined;
   for await (const key of deps.objects.listKeys(linkPrefix(chain), startAfter)) {
     const parsed = parseLinkKey(key);
     if (!parsed || parsed.chain !== chain || marked.has(parsed.seq)) continue;
-    if (await indexOneLink(deps, key)) {
+    let indexed: boolean;
+    try {
+      indexed = await indexOneLink(deps, key);
+    } catch (error) {
+      deps.onProblem?.("link could not be indexed: its events are missing from search until a run succeeds", {
+        link: key,
+        error: String(error),
+      });
+      linksFailed++;
+      continue;
+    }
+    if (indexed) {
       marked.add(parsed.seq);
       linksIndexed++;
     } else {
@@ -58,12 +114,13 @@ async function reindexChain(deps: ReindexDeps, chain: string): Promise<ReindexRe
   let next = watermark;
   while (marked.has(next)) next++;
   if (next > watermark) await deps.index.advanceReindexWatermark(chain, next);
-  return { linksIndexed, linksRejected };
+  return { linksIndexed, linksRejected, linksFailed };
 }
 
 async function indexOneLink(deps: ReindexDeps, key: string): Promise<boolean> {
+  // A link its batch does not match is the verifier's finding: never indexed, reported every run.
   const problem = (message: string) => {
-    deps.onProblem?.(message, { link: key });
+    deps.onProblem?.(`${message}: not indexed; run sealtrail verify`, { link: key });
     return false;
   };
   const linkBytes = await deps.objects.get(key);

@@ -1,7 +1,8 @@
 /**
- * Verifies a forwarded end-user token (X-Sealtrail-Subject-Token). The issuer must be configured;
- * its keys come from the JWKS URL in configuration, never from the token, and are cached across
- * invocations by jose. The token must be unexpired and carry a configured audience.
+ * Verifies a forwarded end-user token (X-Sealtrail-Subject-Token, or an event's `subject_token`).
+ * The issuer must be configured; its keys come from the JWKS URL in configuration, never from the
+ * token, and are cached across invocations by jose. The token must carry a configured audience
+ * and be unexpired, or (per-event tokens, which wait in a client's batch) at most a leeway past `exp`.
  */
 import {
   createRemoteJWKSet,
@@ -12,8 +13,9 @@ import {
   jwtVerify,
 } from "jose";
 import type { SubjectIssuer } from "../config";
-import { type ClaimSource, jwtPayloadClaims, principalFromClaims } from "../core/claims";
-import type { Principal } from "../core/schema";
+import { ClaimError, type ClaimSource, jwtPayloadClaims, principalFromClaims } from "../core/claims";
+import { type EventInput, LIMITS, type Principal } from "../core/schema";
+import { type ApiResponse, errorResponse } from "../http";
 
 export class SubjectTokenError extends Error {
   constructor(message: string) {
@@ -30,7 +32,11 @@ export interface VerifiedSubject {
 /** Asymmetric algorithms only: a JWKS holds public keys, so an HMAC token can never verify. */
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 const CLOCK_TOLERANCE_SECONDS = 30;
-const MAX_TOKEN_LENGTH = 16 * 1024;
+
+export interface VerifyOptions {
+  /** Accept a token up to this long past its `exp` (its signature, issuer and audience still must hold). */
+  readonly expiredLeewaySeconds?: number;
+}
 
 export class SubjectTokenVerifier {
   private readonly keySets = new Map<string, JWTVerifyGetKey>();
@@ -41,8 +47,9 @@ export class SubjectTokenVerifier {
       createRemoteJWKSet(new URL(issuer.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 }),
   ) {}
 
-  async verify(token: string): Promise<VerifiedSubject> {
-    if (token.length > MAX_TOKEN_LENGTH) throw new SubjectTokenError("the subject token is too long");
+  async verify(token: string, options: VerifyOptions = {}): Promise<VerifiedSubject> {
+    if (token.length > LIMITS.maxSubjectTokenLength)
+      throw new SubjectTokenError("the subject token is too long");
     let unverified: JWTPayload;
     try {
       unverified = decodeJwt(token);
@@ -52,16 +59,31 @@ export class SubjectTokenVerifier {
     const issuer = this.issuers.find((candidate) => candidate.issuer === unverified.iss);
     if (!issuer) throw new SubjectTokenError("the subject token's issuer is not configured for sealtrail");
 
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, this.keySet(issuer), {
+    const verifyAt = (currentDate?: Date) =>
+      jwtVerify(token, this.keySet(issuer), {
         issuer: issuer.issuer,
         algorithms: ALGORITHMS,
         requiredClaims: ["sub", "exp"],
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      }));
+        currentDate,
+      });
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await verifyAt());
     } catch (error) {
-      throw new SubjectTokenError(describe(error));
+      const leeway = options.expiredLeewaySeconds ?? 0;
+      if (!(error instanceof errors.JWTExpired) || leeway <= 0) throw new SubjectTokenError(describe(error));
+      // Every check again (signature included), as of `leeway` ago: only `exp` gains the leeway.
+      // A token not yet valid then (nbf) is refused, which errs on the safe side.
+      try {
+        ({ payload } = await verifyAt(new Date(Date.now() - leeway * 1000)));
+      } catch (again) {
+        throw new SubjectTokenError(
+          again instanceof errors.JWTExpired
+            ? `the subject token expired more than ${leeway} seconds ago`
+            : describe(again),
+        );
+      }
     }
     // Checked here rather than by jose: Cognito access tokens carry client_id instead of aud.
     const claims = jwtPayloadClaims(payload as Record<string, unknown>);
@@ -97,4 +119,109 @@ function describe(error: unknown): string {
     return "the subject token's issuer keys could not be fetched";
   }
   return "the subject token is invalid";
+}
+
+/** The verified actor of each event (undefined where none was forwarded), or the refusal to answer with. */
+export type SubjectsOutcome =
+  | { readonly ok: true; readonly subjects: ReadonlyArray<Principal | undefined> }
+  | { readonly ok: false; readonly response: ApiResponse };
+
+export interface SubjectsRequest {
+  /** X-Sealtrail-Subject-Token: the actor of every event. */
+  readonly headerToken: string | undefined;
+  readonly events: readonly EventInput[];
+  /** The reporter's tenant: a subject token's tenant claim must name the same one. */
+  readonly tenant: string;
+  readonly tenantClaim: string | undefined;
+  /** How long past `exp` a per-event token is accepted. */
+  readonly leewaySeconds: number;
+}
+
+/**
+ * The design's subject-token rules for a whole request: the header's token names the actor of
+ * every event; an event's own `subject_token` names its actor (a leeway past `exp` allowed, as it
+ * may have waited in a client's batch). Not both; never with an actor in the body. One token that
+ * does not verify refuses the whole request, naming its event; each distinct token is verified once.
+ */
+export async function resolveSubjects(
+  verifier: SubjectTokenVerifier,
+  request: SubjectsRequest,
+): Promise<SubjectsOutcome> {
+  const { events, headerToken } = request;
+  const refuse = (
+    status: number,
+    code: string,
+    message: string,
+    index?: number,
+    path?: string,
+  ): SubjectsOutcome => ({
+    ok: false,
+    response: errorResponse(
+      status,
+      code,
+      index === undefined ? message : `events[${index}]: ${message}`,
+      index === undefined
+        ? {}
+        : { errors: [{ index, path: path ?? `events[${index}].subject_token`, code, message }] },
+    ),
+  });
+  for (const [index, event] of events.entries()) {
+    const hasToken = headerToken !== undefined || event.subject_token !== undefined;
+    if (hasToken && event.actor !== undefined) {
+      return refuse(
+        400,
+        "actor_with_subject_token",
+        "send either a subject token or an actor, not both: remove the actor, the subject token names it",
+        index,
+        `events[${index}].actor`,
+      );
+    }
+    if (headerToken !== undefined && event.subject_token !== undefined) {
+      return refuse(
+        400,
+        "subject_token_twice",
+        "send the subject token either in X-Sealtrail-Subject-Token or in the event, not both",
+        index,
+      );
+    }
+  }
+
+  const check = async (token: string, leewaySeconds: number): Promise<Principal | string> => {
+    try {
+      const verified = await verifier.verify(token, { expiredLeewaySeconds: leewaySeconds });
+      if (request.tenantClaim && verified.claims.single(request.tenantClaim) !== request.tenant) {
+        return "the subject token belongs to another tenant";
+      }
+      return verified.principal;
+    } catch (error) {
+      if (error instanceof SubjectTokenError || error instanceof ClaimError) return error.message;
+      throw error;
+    }
+  };
+  const codeOf = (problem: string) =>
+    problem === "the subject token belongs to another tenant"
+      ? "subject_token_tenant_mismatch"
+      : "invalid_subject_token";
+
+  if (headerToken !== undefined) {
+    const subject = await check(headerToken, 0);
+    if (typeof subject === "string") return refuse(401, codeOf(subject), subject);
+    return { ok: true, subjects: events.map(() => subject) };
+  }
+  const verifications = new Map<string, Promise<Principal | string>>();
+  for (const event of events) {
+    const token = event.subject_token;
+    if (token !== undefined && !verifications.has(token)) {
+      verifications.set(token, check(token, request.leewaySeconds));
+    }
+  }
+  const results = new Map<string, Principal | string>();
+  for (const [token, verification] of verifications) results.set(token, await verification);
+  const subjects: Array<Principal | undefined> = [];
+  for (const [index, event] of events.entries()) {
+    const result = event.subject_token === undefined ? undefined : results.get(event.subject_token);
+    if (typeof result === "string") return refuse(401, codeOf(result), result, index);
+    subjects.push(result);
+  }
+  return { ok: true, subjects };
 }

@@ -12,7 +12,9 @@
  * - `exp` after now, `nbf` and `iat` before now;
  * - a route with authorization scopes needs a token whose `scope` or `scp` holds one of them.
  * Token failures answer 401 `{"message":"Unauthorized"}` with a `www-authenticate` header that
- * describes the problem; a valid token without a route scope answers 403 `{"message":"Forbidden"}`.
+ * describes the problem, in the form AWS's troubleshooting page shows:
+ * `Bearer scope="" error="invalid_token" error_description="the token does not have a valid audience"`;
+ * a valid token without a route scope answers 403 `{"message":"Forbidden"}`.
  *
  * On success the claims are flattened to strings the way API Gateway hands them to Lambda (see
  * `flattenClaimValue`).
@@ -67,7 +69,10 @@ export interface Refused {
   readonly headers: Record<string, string>;
   /** `{"message":"Unauthorized"}` or `{"message":"Forbidden"}`. */
   readonly body: string;
-  /** Why, for logs and tests; the same text as the www-authenticate error_description. */
+  /**
+   * Why, for logs and tests: the same text as the www-authenticate error_description, printable
+   * ASCII only (token-controlled text such as an alg name cannot forge a log line).
+   */
   readonly reason: string;
 }
 
@@ -90,7 +95,8 @@ function challenge(
   return `Bearer scope="${headerSafe(scope)}" error="${error}" error_description="${headerSafe(description)}"`;
 }
 
-function unauthorized(error: "invalid_request" | "invalid_token", reason: string): Refused {
+function unauthorized(error: "invalid_request" | "invalid_token", description: string): Refused {
+  const reason = headerSafe(description);
   return {
     ok: false,
     statusCode: 401,
@@ -100,7 +106,8 @@ function unauthorized(error: "invalid_request" | "invalid_token", reason: string
   };
 }
 
-function forbidden(routeScopes: readonly string[], reason: string): Refused {
+function forbidden(routeScopes: readonly string[], description: string): Refused {
+  const reason = headerSafe(description);
   return {
     ok: false,
     statusCode: 403,

@@ -19,6 +19,15 @@ export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 export const JWKS_PATH = "/.well-known/jwks.json";
 export const OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration";
 const CLOSE_GRACE_MS = 2000;
+/**
+ * How long an idle keep-alive connection stays open. A server that closes first races a client
+ * reusing the connection ("other side closed"), so it must outlive its clients' idle timeout:
+ * fetch (undici) keeps 4 s without a hint, Node's http.Agent 5 s, and load balancers in front of
+ * a backend use 60 s. Advertised to clients in `Keep-Alive: timeout=…`.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** Above the keep-alive timeout, as load balancers set it, so an idle connection is never cut for "slow headers". */
+export const HEADERS_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 1000;
 
 export type RouteHandler = (
   event: APIGatewayProxyEventV2WithJWTAuthorizer,
@@ -52,7 +61,7 @@ export interface LocalServerOptions {
   readonly accountId?: string;
   /** @default "local" */
   readonly apiId?: string;
-  /** Where handler failures are reported. @default console.error */
+  /** Where handler failures and refused tokens (the reason, never the token) are reported. @default console.error */
   readonly log?: (line: string) => void;
   /** Public JSON documents served without a token, by path (e.g. "/openapi.json"). */
   readonly documents?: Readonly<Record<string, (baseUrl: string) => unknown>>;
@@ -217,6 +226,23 @@ function sourceIpOf(request: IncomingMessage): string {
   return address.startsWith("::ffff:") ? address.slice(7) : address;
 }
 
+/**
+ * The body as the handler must see it: its exact bytes. Text when they are UTF-8; otherwise
+ * base64 with isBase64Encoded, as API Gateway hands over bodies it does not treat as text
+ * (a lossy toString("utf8") would put U+FFFD where the bad bytes were).
+ */
+function eventBody(body: Buffer): { body?: string; isBase64Encoded: boolean } {
+  if (body.length === 0) return { isBase64Encoded: false };
+  try {
+    return {
+      body: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(body),
+      isBase64Encoded: false,
+    };
+  } catch {
+    return { body: body.toString("base64"), isBase64Encoded: true };
+  }
+}
+
 class PayloadTooLarge extends Error {}
 
 /** Reads the body; past `limit` it keeps draining (so the 413 still reaches the client) and then fails. */
@@ -348,6 +374,10 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       now: started,
     });
     if (!auth.ok) {
+      // The reason is in www-authenticate too; the console shows it to whoever runs local mode (never the token).
+      log(
+        `sealtrail: ${auth.statusCode} ${method} ${rawPath} refused (request ${requestId}): ${auth.reason}`,
+      );
       send(response, auth.statusCode, { ...auth.headers, "apigw-requestid": requestId }, auth.body);
       request.resume();
       return;
@@ -401,8 +431,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         timeEpoch: started.getTime(),
       },
       ...(match.pathParameters ? { pathParameters: match.pathParameters } : {}),
-      ...(body.length > 0 ? { body: body.toString("utf8") } : {}),
-      isBase64Encoded: false,
+      ...eventBody(body),
     };
 
     let result: APIGatewayProxyResultV2 | APIGatewayProxyStructuredResultV2;
@@ -419,12 +448,15 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     writeResult(response, result, requestId);
   }
 
-  const server: Server = createServer((request, response) => {
-    handle(request, response).catch((error) => {
-      log(`sealtrail: local server error: ${(error as Error).stack ?? error}`);
-      sendMessage(response, 500, "Internal Server Error", newRequestId());
-    });
-  });
+  const server: Server = createServer(
+    { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS },
+    (request, response) => {
+      handle(request, response).catch((error) => {
+        log(`sealtrail: local server error: ${(error as Error).stack ?? error}`);
+        sendMessage(response, 500, "Internal Server Error", newRequestId());
+      });
+    },
+  );
 
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {

@@ -217,9 +217,12 @@ export class QueryService {
     if (!tenant.ok) return tenant;
     if (!EventIdSchema.safeParse(id).success) {
       return fail(
-        errorResponse(400, "invalid_parameter", "id: must be an event id (a ULID, 26 characters)", {
-          parameter: "id",
-        }),
+        errorResponse(
+          400,
+          "invalid_parameter",
+          `the event id in the path (${JSON.stringify(String(id ?? "").slice(0, 40))}) is not an event id: give the 26-character id (a ULID) that a receipt or a search returned`,
+          { parameter: "id" },
+        ),
       );
     }
     const item = await this.deps.index.eventPointer(id as string);

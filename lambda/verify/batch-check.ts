@@ -19,7 +19,8 @@ import type { ChainLink } from "../core/link";
 import { foldMerkleLevel, leafHash, levelOffset, merkleLevelFor, merkleRoot } from "../core/merkle";
 import { parseDataObjectKey } from "../core/paths";
 import { serializeRecord } from "../core/record";
-import { EventRecordSchema } from "../core/schema";
+import { EventRecordSchema, RECORD_VERSIONS } from "../core/schema";
+import { describeSchemaIssues } from "../core/schema-words";
 import { ULID_LENGTH, ULID_PATTERN } from "../core/ulid";
 
 export interface BatchProblem {
@@ -68,12 +69,13 @@ export function checkBatch(
 }
 
 /**
- * How a record line starts (the schema's key order, no whitespace): `v`, the ULID `id` and the
+ * How a record line starts (the schema's key order, no whitespace): `v` (any record version), the ULID `id` and the
  * server `time` (UTC, milliseconds) at fixed offsets, then the next key.
  */
 export const RECORD_PREFIX = new RegExp(
-  `^\\{"v":1,"id":"(${ULID_PATTERN})","time":"(${ISO_MILLIS_PATTERN})","action":"`,
+  `^\\{"v":(?:${RECORD_VERSIONS.join("|")}),"id":"(${ULID_PATTERN})","time":"(${ISO_MILLIS_PATTERN})","action":"`,
 );
+/** Every version is one digit, so the prefix has one length whatever the version. */
 export const RECORD_PREFIX_BYTES =
   '{"v":1,"id":"'.length + ULID_LENGTH + '","time":"'.length + ISO_MILLIS_LENGTH + '","action":"'.length;
 
@@ -254,11 +256,10 @@ function parseRecordLine(
   }
   const parsed = EventRecordSchema.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
     problems.push({
       code: "bad_line",
       line: lineNumber,
-      message: `not an event record: ${issue?.path.join(".")}: ${issue?.message}`,
+      message: `not an event record: ${describeSchemaIssues(parsed.error, value, "the line", 1)}`,
     });
     return undefined;
   }

@@ -30,6 +30,11 @@ export interface ArchiveSource {
   listChildren(prefix: string): Promise<string[]>;
   /** The current bytes of `key`; undefined when there are none (absent, or behind a delete marker). */
   get(key: string): Promise<Buffer | undefined>;
+  /**
+   * The bytes of one version the listing showed, e.g. a link version that another replaced; only a
+   * source that sees versions has it.
+   */
+  getVersion?(key: string, versionId: string): Promise<Buffer | undefined>;
 }
 
 /** A local copy of a bucket: the same keys as files under `root`. */

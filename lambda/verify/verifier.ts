@@ -10,7 +10,8 @@
  *
  * Findings are errors (exit 1: the archive is not what was signed) or warnings (normal states an
  * auditor should still see: links written since the last checkpoint, unlinked data objects left by a
- * failed request, events the index has not caught up with).
+ * failed request, events the index has not caught up with). A run that verified no checkpoint
+ * concluded nothing, whatever else it read: its outcome says so, and it never counts as verified.
  */
 import {
   type ChainHead,
@@ -46,6 +47,10 @@ export interface Finding {
   readonly seq?: number;
   /** 1-based line in a data object. */
   readonly line?: number;
+  /** The version of `key` the finding is about, where it is not the current one. */
+  readonly version?: string;
+  /** The data object a finding about a link names. */
+  readonly batch?: string;
   readonly message: string;
 }
 
@@ -94,8 +99,31 @@ export interface VerifyOptions {
   }) => void;
 }
 
+/**
+ * What a run concluded. `verified`: at least one checkpoint verified under a trusted key and nothing
+ * failed. `failed`: an error finding. `unsigned`: links or data objects but no checkpoint, so nothing
+ * signed them (a new archive before its first checkpoint run, or a copy without `checkpoints/`).
+ * `empty`: the archive holds nothing at all.
+ */
+export type VerifyOutcome = "verified" | "failed" | "unsigned" | "empty";
+
+/**
+ * The source has keys, but none where an archive keeps its chains and checkpoints: it is some other
+ * bucket or directory, and reading it would only list each of its keys as a finding.
+ */
+export class NotAnArchiveError extends Error {
+  override readonly name = "NotAnArchiveError";
+}
+
+/** An archive has at least one of these at its root (a key, a version or a delete marker). */
+export const ARCHIVE_ROOTS = [CHAINS_PREFIX, CHECKPOINTS_PREFIX] as const;
+
 export interface VerifyReport {
+  /** True only for the outcome `verified`. */
   readonly ok: boolean;
+  readonly outcome: VerifyOutcome;
+  /** Checkpoint keys the listing holds (from the `--state` checkpoint on), whether they verify or not. */
+  readonly checkpointsFound: number;
   readonly source: string;
   readonly seesVersions: boolean;
   readonly notes: string[];
@@ -142,7 +170,8 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   if (!source.seesVersions) {
     notes.push(
       "read from a local copy, which holds one file per key: second versions and delete markers " +
-        "cannot be seen here; verify the bucket itself (--bucket) to check them",
+        "cannot be seen here, so a batch whose link was overwritten after it was acknowledged looks like " +
+        "an unlinked data object; verify the bucket itself (--bucket) to check them",
     );
   }
 
@@ -150,9 +179,24 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   const linkKeys = new Map<string, Map<number, string>>();
   const checkpointSeqs: number[] = [];
   const objectKeys = new Set<string>();
+  /** Link versions that are not the current one: each was written, and maybe acknowledged. */
+  const replacedLinks: { key: string; versionId: string }[] = [];
+  let listed = 0;
+  let archiveKeys = 0;
+  const topLevel = new Set<string>();
   progress({ phase: "listing", done: 0, total: 0 });
   for await (const history of byKey(source.list(""))) {
     const { key } = history;
+    listed++;
+    if (ARCHIVE_ROOTS.some((root) => key.startsWith(root))) archiveKeys++;
+    else if (topLevel.size < 4) topLevel.add(key.slice(0, key.indexOf("/") + 1 || key.length));
+    if (parseLinkKey(key)) {
+      for (const entry of history.entries) {
+        if (entry.isObject && !entry.isLatest && entry.versionId) {
+          replacedLinks.push({ key, versionId: entry.versionId });
+        }
+      }
+    }
     if (!isSingleObject(history)) {
       const markers = history.entries.filter((entry) => !entry.isObject).length;
       error({
@@ -188,6 +232,17 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
           : `${key} is outside the archive's prefixes`,
       });
     }
+  }
+
+  if (listed > 0 && archiveKeys === 0) {
+    const names = [...topLevel].join(", ");
+    throw new NotAnArchiveError(
+      `${source.description} has no ${ARCHIVE_ROOTS.join(" and no ")} at its root, so it is not a sealtrail ` +
+        `archive (it holds ${listed} keys such as ${names}): is this the archive bucket, or the bucket's root?` +
+        (topLevel.has(EVENTS_PREFIX)
+          ? ` If it is, nothing links its ${EVENTS_PREFIX} objects: no link was ever written, or every link and checkpoint was removed.`
+          : ""),
+    );
   }
 
   // 2. Checkpoints: trusted signatures, an unbroken `prev` chain, history that only grows.
@@ -478,6 +533,10 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
     nextState[id] = { size: frontier.size, head, frontier: frontier.toJSON() };
   });
 
+  // 3b. Links overwritten: a replaced version named a batch no current link names. Its writer was
+  // answered 201 (or it was planted); either way an acknowledged batch fell out of its chain.
+  const overwritten = await findOverwrittenLinks(source, replacedLinks, linked, state, concurrency, error);
+
   // 4. Data objects: every linked object hashes to what its link says, line by line.
   const linkedObjects = [...linked.entries()];
   const events = new Map<
@@ -539,11 +598,14 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   });
   if (!state) {
     for (const objectKey of objectKeys) {
-      if (!linked.has(objectKey)) {
+      if (!linked.has(objectKey) && !overwritten.has(objectKey)) {
         warn({
           code: "unlinked_object",
           key: objectKey,
-          message: `${objectKey} is named by no link: never acknowledged (a failed request, or planted); Athena's view ignores it`,
+          message: source.seesVersions
+            ? `${objectKey} is named by no version of any link: never acknowledged (a failed request, or planted); Athena's view ignores it`
+            : `${objectKey} is named by no link in this copy: never acknowledged (a failed request, or planted), ` +
+              "or its link was overwritten after it was acknowledged, which only --bucket can tell; Athena's view ignores it",
         });
       }
     }
@@ -553,9 +615,19 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   if (options.index) await crossCheckIndex(options.index, events, state !== undefined, error, warn);
   else notes.push("the index was not checked (give --table to compare it with the archive)");
 
-  const ok = !findings.some((finding) => finding.severity === "error");
+  const failed = findings.some((finding) => finding.severity === "error");
+  const outcome: VerifyOutcome = failed
+    ? "failed"
+    : newest
+      ? "verified"
+      : listed === 0
+        ? "empty"
+        : "unsigned";
+  const ok = outcome === "verified";
   return {
     ok,
+    outcome,
+    checkpointsFound: toVerify.length,
     source: source.description,
     seesVersions: source.seesVersions,
     notes,
@@ -711,7 +783,82 @@ async function crossCheckIndex(
   }
 }
 
-/** The CLI's exit status for a report: 0 when nothing failed, 1 on any integrity finding. */
-export function exitCodeFor(report: Pick<VerifyReport, "findings">): 0 | 1 {
-  return report.findings.some((finding) => finding.severity === "error") ? 1 : 0;
+/**
+ * The CLI's exit status for a report: 0 verified, 1 on any integrity finding, 2 when nothing was
+ * concluded because no checkpoint verified (an empty or not yet signed archive), unless `allowEmpty`.
+ */
+export function exitCodeFor(
+  report: Pick<VerifyReport, "outcome">,
+  options: { readonly allowEmpty?: boolean } = {},
+): 0 | 1 | 2 {
+  switch (report.outcome) {
+    case "verified":
+      return 0;
+    case "failed":
+      return 1;
+    default:
+      return options.allowEmpty ? 0 : 2;
+  }
+}
+
+/**
+ * Reads every replaced link version and reports each whose batch no current link names: an
+ * `overwritten_link` error naming the link key, the version and the batch. Returns those batches,
+ * which are then not also reported as never acknowledged. An incremental run only judges links it
+ * read (at or past its state's size): older ones were judged when they were read.
+ */
+async function findOverwrittenLinks(
+  source: ArchiveSource,
+  replaced: readonly { key: string; versionId: string }[],
+  linked: ReadonlyMap<string, { link: ChainLink; key: string }>,
+  state: VerifierState | undefined,
+  concurrency: number,
+  error: (finding: Omit<Finding, "severity">) => void,
+): Promise<Set<string>> {
+  const batches = new Set<string>();
+  const getVersion = source.getVersion?.bind(source);
+  if (!getVersion) return batches;
+  const judged = replaced.flatMap(({ key, versionId }) => {
+    const at = parseLinkKey(key);
+    return at && at.seq >= (state?.chains[at.chain]?.size ?? 0) ? [{ key, versionId, ...at }] : [];
+  });
+  await mapLimit(judged, concurrency, async ({ key, versionId, chain, seq }) => {
+    const bytes = await getVersion(key, versionId);
+    if (!bytes) return;
+    let link: ChainLink;
+    try {
+      link = parseLink(bytes);
+    } catch (cause) {
+      // Not a link at all: nothing was acknowledged with it; `second_version` already names the key.
+      if (cause instanceof LinkFormatError) return;
+      throw cause;
+    }
+    const batch = link.batch.key;
+    if (linked.has(batch)) return;
+    batches.add(batch);
+    const current = await source.get(key);
+    const now = current ? batchKeyOf(current) : undefined;
+    error({
+      code: "overwritten_link",
+      key,
+      chain,
+      seq,
+      version: versionId,
+      batch,
+      message:
+        `${key} version ${versionId} named ${batch} (${link.batch.count} events), and was then ` +
+        (current ? `replaced by a version naming ${now ?? "something that is not a batch"}` : "deleted") +
+        `: a batch acknowledged on chain ${chain} at seq ${seq} is in no chain now`,
+    });
+  });
+  return batches;
+}
+
+function batchKeyOf(linkBytes: Buffer): string | undefined {
+  try {
+    return parseLink(linkBytes).batch.key;
+  } catch (cause) {
+    if (cause instanceof LinkFormatError) return undefined;
+    throw cause;
+  }
 }

@@ -29,6 +29,8 @@ interface LocalApi {
   readonly issuer: LocalIssuer;
   /** How many requests reached the ingest handler. */
   readonly calls: () => number;
+  /** What the server logged, one entry per line. */
+  readonly logged: string[];
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ async function startLocalApi(): Promise<LocalApi> {
   };
   const ingest = createIngestHandler(config);
   let calls = 0;
+  const logged: string[] = [];
   const handler: RouteHandler = (event) => {
     calls++;
     return ingest(event);
@@ -57,12 +60,14 @@ async function startLocalApi(): Promise<LocalApi> {
     issuer: { publicJwks: () => key.publicJwks() },
     audience: LOCAL_AUDIENCE,
     routes: { "POST /v1/events": { scopes: [DEFAULT_SCOPES.write], handler } },
+    log: (line) => logged.push(line),
   });
   return {
     archive,
     server,
     issuer: localIssuer(key, { issuer: server.issuer }),
     calls: () => calls,
+    logged,
     async close() {
       await server.close();
       rmSync(stateDir, { recursive: true, force: true });
@@ -92,14 +97,24 @@ describe("local HTTP API: refused requests write nothing", () => {
   });
 
   it.each(BAD_TOKENS)("$name: $status, and nothing reaches the handler or the archive", async (bad) => {
-    const response = await postEvents(api, await bad.authorization(api.issuer));
+    const authorization = await bad.authorization(api.issuer);
+
+    const response = await postEvents(api, authorization);
 
     expect(response.status).toBe(bad.status);
     expect(await response.json()).toEqual({ message: bad.status === 401 ? "Unauthorized" : "Forbidden" });
-    expect(response.headers.get("www-authenticate")).toMatch(
-      /^Bearer scope="[^"]*" error="[a-z_]+" error_description="/,
-    );
-    expect(response.headers.get("apigw-requestid")).toBeTruthy();
+    const challenge = response.headers.get("www-authenticate") ?? "";
+    expect(challenge).toMatch(/^Bearer scope="[^"]*" error="[a-z_]+" error_description="[^"]+"$/);
+    const requestId = response.headers.get("apigw-requestid");
+    expect(requestId).toBeTruthy();
+    // The console says why, as the header does, and never repeats any part of the credential.
+    const [line, ...others] = api.logged.filter((entry) => entry.includes(`(request ${requestId})`));
+    expect(others).toEqual([]);
+    const reason = /error_description="([^"]+)"/.exec(challenge)?.[1] ?? "?";
+    expect(line).toBe(`sealtrail: ${bad.status} POST /v1/events refused (request ${requestId}): ${reason}`);
+    for (const part of (authorization ?? "").replace(/^\S+\s+/, "").split(".")) {
+      if (part.length >= 8) expect(line).not.toContain(part);
+    }
     expect(api.calls()).toBe(0);
     expect(await archiveContents(api.archive)).toEqual({ objects: [], items: 0 });
   });

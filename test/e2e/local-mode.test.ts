@@ -1,76 +1,47 @@
 /**
  * `npm start` and `npm run token` as a user runs them: child processes, real HTTP, real signals.
- * SEALTRAIL_STATE_DIR keeps each run's .sealtrail/ in a temporary directory.
+ * SEALTRAIL_STATE_DIR keeps each run's .sealtrail/ in a temporary directory. Every child process
+ * is asynchronous (./local-process.ts): a blocked event loop starves this test's own connections.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { calculateJwkThumbprint, decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_SCOPES } from "../../lambda/config";
-import type { LocalState } from "../../lambda/local/issuer";
+import {
+  acceptsConnections,
+  type LocalModeProcess,
+  projectRoot,
+  run,
+  runningInGroup,
+  shell,
+  startNpmStart,
+} from "./local-process";
 import { EXAMPLE_EVENTS } from "./support";
 
-const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const tsx = join(projectRoot, "node_modules", ".bin", "tsx");
-const STARTUP_TIMEOUT_MS = 90_000;
+const STARTUP_TIMEOUT_MS = 100_000;
+const STOP_TIMEOUT_MS = 20_000;
 
-/** The pids of every process below `root`, from ps. */
-function descendantsOf(root: number): number[] {
-  const table = execFileSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8" })
-    .trim()
+function runToken(stateDir: string, args: string[]) {
+  return run(tsx, ["bin/token.ts", ...args], { env: { ...process.env, SEALTRAIL_STATE_DIR: stateDir } });
+}
+
+/** The printed lines that start with `prefix`. */
+function printed(local: LocalModeProcess, prefix: string): string[] {
+  return local
+    .stdout()
     .split("\n")
-    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
-  const found: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    const parent = queue.shift() as number;
-    for (const [pid, ppid] of table) {
-      if (ppid === parent) {
-        found.push(pid);
-        queue.push(pid);
-      }
-    }
-  }
-  return found;
+    .filter((line) => line.startsWith(prefix));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function acceptsConnections(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port) });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
-function runToken(
-  stateDir: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      tsx,
-      ["bin/token.ts", ...args],
-      { cwd: projectRoot, env: { ...process.env, SEALTRAIL_STATE_DIR: stateDir } },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+/** After a stop: the API and the emulator no longer answer, and nothing npm started still runs. */
+async function expectEverythingStopped(local: LocalModeProcess, apiUrl: string, s3Endpoint: string) {
+  await expect.poll(() => runningInGroup(local.pid), { timeout: STOP_TIMEOUT_MS, interval: 200 }).toEqual([]);
+  expect(await acceptsConnections(apiUrl)).toBe(false);
+  // Only a moto local mode started itself is stopped with it; an AWS_ENDPOINT_URL endpoint is not its own.
+  if (!process.env.AWS_ENDPOINT_URL) expect(await acceptsConnections(s3Endpoint)).toBe(false);
 }
 
 describe("npm run token without local mode", () => {
@@ -88,61 +59,25 @@ describe("npm run token without local mode", () => {
   });
 });
 
-describe("npm start (bin/local.ts) as a child process", () => {
+describe("npm start as a child process", () => {
   let stateDir: string;
-  let child: ChildProcess;
-  let stdout = "";
-  let stderr = "";
-  let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  let local: LocalModeProcess;
 
   beforeAll(async () => {
     stateDir = mkdtempSync(join(tmpdir(), "sealtrail-local-"));
-    child = spawn(tsx, ["bin/local.ts"], {
-      cwd: projectRoot,
-      // A checkpoint every second instead of every minute, so the archive is verifiable within the test.
-      env: { ...process.env, PORT: "0", SEALTRAIL_STATE_DIR: stateDir, SEALTRAIL_CHECKPOINT_SECONDS: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-    child.stdout?.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`local mode did not start in time.\nstdout:\n${stdout}\nstderr:\n${stderr}`)),
-        STARTUP_TIMEOUT_MS,
-      );
-      const check = () => {
-        if (stdout.includes("Ctrl-C")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout?.on("data", check);
-      exited.then(({ code }) => {
-        clearTimeout(timer);
-        reject(
-          new Error(`local mode exited with ${code} during startup.\nstdout:\n${stdout}\nstderr:\n${stderr}`),
-        );
-      });
-    });
-  }, STARTUP_TIMEOUT_MS + 10_000);
+    // A checkpoint every second instead of every minute, so the archive is verifiable within the test.
+    local = await startNpmStart(stateDir, { SEALTRAIL_CHECKPOINT_SECONDS: "1" });
+  }, STARTUP_TIMEOUT_MS);
 
   afterAll(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      for (const pid of [child.pid as number, ...descendantsOf(child.pid as number)]) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {}
-      }
-    }
+    local?.killGroup();
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  const state = (): LocalState => JSON.parse(readFileSync(join(stateDir, "local.json"), "utf8"));
+  const state = () => local.state();
+  const stdout = () => local.stdout();
+  const cli = (args: string[]) =>
+    run(tsx, ["bin/sealtrail.ts", ...args], { env: { ...process.env, SEALTRAIL_STATE_DIR: stateDir } });
 
   it("writes local.json with exactly the documented fields", () => {
     const written = state();
@@ -167,14 +102,17 @@ describe("npm start (bin/local.ts) as a child process", () => {
       audience: "sealtrail-local",
       jwksUrl: `${written.apiUrl}/.well-known/jwks.json`,
     });
-    expect(stdout).toContain(written.bucket);
+    expect(stdout()).toContain(written.bucket);
     // Only a moto it started itself is in memory; an external endpoint (AWS_ENDPOINT_URL) keeps its state.
-    if (!process.env.AWS_ENDPOINT_URL) expect(stdout).toMatch(/in memory/);
+    if (!process.env.AWS_ENDPOINT_URL) expect(stdout()).toMatch(/in memory/);
   });
 
   it("serves the issuer's JWKS, whose key signed the printed token", async () => {
     const jwks = (await (await fetch(state().jwksUrl)).json()) as { keys: Array<Record<string, string>> };
-    const printedToken = stdout.split("\n").find((line) => /^ey[\w-]+\.[\w-]+\.[\w-]+$/.test(line)) ?? "";
+    const printedToken =
+      stdout()
+        .split("\n")
+        .find((line) => /^ey[\w-]+\.[\w-]+\.[\w-]+$/.test(line)) ?? "";
 
     expect(jwks.keys).toHaveLength(1);
     const [key] = jwks.keys;
@@ -188,11 +126,11 @@ describe("npm start (bin/local.ts) as a child process", () => {
   });
 
   it("accepts the printed curl line's request with a 201 receipt", async () => {
-    const curl = stdout.split("\n").find((line) => line.startsWith("curl "));
+    const [curl] = printed(local, "curl ");
     expect(curl).toBeDefined();
     expect(curl).toContain(JSON.stringify(EXAMPLE_EVENTS));
 
-    const output = execFileSync("bash", ["-c", `${curl} -w '\\n%{http_code}'`], { encoding: "utf8" });
+    const { stdout: output } = await shell(`${curl} -w '\\n%{http_code}'`);
 
     const [body, status] = [
       output.slice(0, output.lastIndexOf("\n")),
@@ -200,6 +138,26 @@ describe("npm start (bin/local.ts) as a child process", () => {
     ];
     expect({ status, body }).toMatchObject({ status: "201" });
     expect(JSON.parse(body)).toMatchObject({ ids: [expect.any(String)], leaf_indexes: [0] });
+  });
+
+  it("prints export lines for API and TOKEN that the README's curl example works with", async () => {
+    const exports = printed(local, "export ");
+    expect(exports).toEqual([
+      expect.stringMatching(/^export API='http:\/\/127\.0\.0\.1:\d+'$/),
+      expect.stringMatching(/^export TOKEN='ey[\w-]+\.[\w-]+\.[\w-]+'$/),
+      expect.stringMatching(/^export AWS_ENDPOINT_URL='[^']+' AWS_REGION='[^']+'/),
+    ]);
+
+    // As README.md "Sending events" shows it, with the exports pasted into the shell first.
+    const { stdout: output } = await shell(
+      [
+        ...exports,
+        `curl -sS -o /dev/null -w '%{http_code}' -X POST "$API/v1/events" -H "authorization: Bearer $TOKEN" ` +
+          `-H 'content-type: application/json' -d '${JSON.stringify(EXAMPLE_EVENTS)}'`,
+      ].join("\n"),
+    );
+
+    expect(output).toBe("201");
   });
 
   it("npm run token prints exactly one token, which the running API accepts or refuses by its scope", async () => {
@@ -224,6 +182,11 @@ describe("npm start (bin/local.ts) as a child process", () => {
       });
     expect((await post(readOnly.stdout.trim())).status).toBe(403);
     expect((await post(write.stdout.trim())).status).toBe(201);
+    // The refusal is on local mode's console: the reason, never the token.
+    await expect
+      .poll(() => local.stderr())
+      .toMatch(/403 POST \/v1\/events refused \(request [^)]+\): the token has none of the route's scopes/);
+    expect(local.stderr()).not.toContain(readOnly.stdout.trim().split(".")[2]);
   });
 
   it("signs checkpoints with its own key, and the printed verify line verifies the archive", async () => {
@@ -233,21 +196,47 @@ describe("npm start (bin/local.ts) as a child process", () => {
     expect(trust.keys).toHaveLength(1);
     expect(trust.keys[0]).not.toHaveProperty("d");
     expect(existsSync(join(stateDir, "checkpoint-key.json"))).toBe(true);
-    const verifyLine = stdout.split("\n").find((line) => line.includes("npx sealtrail verify")) as string;
+    const verifyLine = stdout()
+      .split("\n")
+      .find((line) => line.includes("npx sealtrail verify --bucket")) as string;
     expect(verifyLine).toContain(`--trust`);
-    // The curl test above wrote an event; wait until a checkpoint covers it.
+
+    // The tests above wrote events; wait until a checkpoint covers them.
     await expect
-      .poll(
-        () => {
-          try {
-            return execFileSync("bash", ["-c", verifyLine], { cwd: projectRoot, encoding: "utf8" });
-          } catch (error) {
-            return String((error as { stdout?: string }).stdout ?? error);
-          }
-        },
-        { timeout: 60_000, interval: 1000 },
-      )
+      .poll(async () => (await shell(verifyLine)).stdout, { timeout: 60_000, interval: 1000 })
       .toMatch(/^VERIFIED: \d+ checkpoints, 1 chains, [1-9]\d* links/m);
+  });
+
+  it("copies the bucket with the printed export and aws s3 sync lines, and the printed verify --dir line verifies the copy", async (context) => {
+    if ((await run("aws", ["--version"])).code !== 0) context.skip("the aws CLI is not installed here");
+    const copyParent = mkdtempSync(join(tmpdir(), "sealtrail-copy-"));
+    try {
+      const [sync] = printed(local, "aws s3 sync ");
+      const verifyDir = printed(local, "npx sealtrail verify --dir ")[0] ?? "";
+      expect(sync).toMatch(new RegExp(`^aws s3 sync s3://${state().bucket} \\./sealtrail-copy$`));
+
+      // Only the printed lines make this work, not a profile or endpoint of the user's; keys the
+      // user set (local mode then prints none) are the ones local mode's own clients use too.
+      const awsExports = printed(local, "export AWS_");
+      const ownKeys = awsExports.some((line) => line.includes("AWS_ACCESS_KEY_ID="))
+        ? []
+        : ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_") || ownKeys.includes(name)),
+      );
+      const copied = await shell([...awsExports, `${sync} --only-show-errors`].join("\n"), {
+        cwd: copyParent,
+        env,
+      });
+      expect(copied).toMatchObject({ code: 0, stderr: "" });
+      // The trust path is printed relative to where npm start ran (the project root).
+      const verified = await shell(verifyDir.replace("./sealtrail-copy", join(copyParent, "sealtrail-copy")));
+
+      expect(verified.code).toBe(0);
+      expect(verified.stdout).toMatch(/^VERIFIED: [1-9]\d* checkpoints, 1 chains, [1-9]\d* links/m);
+    } finally {
+      rmSync(copyParent, { recursive: true, force: true });
+    }
   });
 
   it("serves /openapi.json without a token; `sealtrail query` finds the event, `proof` fetches a bundle `verify-proof` accepts", async () => {
@@ -264,15 +253,6 @@ describe("npm start (bin/local.ts) as a child process", () => {
         "/v1/checkpoints/latest",
       ]),
     );
-    const cli = (args: string[]) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(
-          tsx,
-          ["bin/sealtrail.ts", ...args],
-          { cwd: projectRoot, env: { ...process.env, SEALTRAIL_STATE_DIR: stateDir } },
-          (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-        );
-      });
     const found = await cli(["query", "--action", "document.read", "--format", "json"]);
     expect(found).toMatchObject({ code: 0 });
     const [event] = (JSON.parse(found.stdout) as { events: Array<{ id: string }> }).events;
@@ -292,30 +272,51 @@ describe("npm start (bin/local.ts) as a child process", () => {
   it("refuses to start a second time on the same port, with a clear message and exit 1", async () => {
     const port = new URL(state().apiUrl).port;
 
-    const second = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(
-        tsx,
-        ["bin/local.ts"],
-        { cwd: projectRoot, env: { ...process.env, PORT: port, SEALTRAIL_STATE_DIR: stateDir } },
-        (error, _stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }),
-      );
+    const second = await run("npm", ["start"], {
+      env: { ...process.env, PORT: port, SEALTRAIL_STATE_DIR: stateDir, npm_config_update_notifier: "false" },
     });
 
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`port ${port} .*already in use`));
   });
 
-  it("stops on SIGINT with exit 0 and leaves no child process or open port behind", async () => {
+  it("stops everything it started on SIGINT to the npm process, and npm exits 0", async () => {
     const { apiUrl, s3Endpoint } = state();
-    const family = descendantsOf(child.pid as number);
-    expect(family.length).toBeGreaterThan(0);
+    expect((await runningInGroup(local.pid)).length).toBeGreaterThan(1);
 
-    child.kill("SIGINT");
-    const { code } = await exited;
+    process.kill(local.pid, "SIGINT");
 
-    expect(code).toBe(0);
-    await expect.poll(() => family.filter(alive), { timeout: 10_000 }).toEqual([]);
-    expect(await acceptsConnections(apiUrl)).toBe(false);
-    if (!process.env.AWS_ENDPOINT_URL) expect(await acceptsConnections(s3Endpoint)).toBe(false);
+    expect(await local.exited).toEqual({ code: 0, signal: null });
+    await expectEverythingStopped(local, apiUrl, s3Endpoint);
+  });
+});
+
+// SIGINT is the last test above. SIGTERM is what process managers send, SIGHUP a closed terminal
+// (npm does not forward it and dies), SIGKILL leaves local mode nothing to catch: its parent watch
+// stops it when npm is gone.
+describe.each(["SIGTERM", "SIGHUP", "SIGKILL"] as const)("npm start and %s to the npm process", (signal) => {
+  let stateDir: string;
+  let local: LocalModeProcess;
+
+  beforeAll(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), "sealtrail-local-"));
+    local = await startNpmStart(stateDir);
+  }, STARTUP_TIMEOUT_MS);
+
+  afterAll(() => {
+    local?.killGroup();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it("stops the API, the emulator and every process npm started", async () => {
+    const { apiUrl, s3Endpoint } = local.state();
+    expect(await acceptsConnections(apiUrl)).toBe(true);
+
+    process.kill(local.pid, signal);
+
+    const ended = await local.exited;
+    if (signal === "SIGTERM") expect(ended).toEqual({ code: 0, signal: null });
+    await expectEverythingStopped(local, apiUrl, s3Endpoint);
+    expect(local.stderr()).toMatch(/sealtrail: stopped\./);
   });
 });

@@ -15,7 +15,13 @@ import {
   loadOrCreateIssuerKey,
   localIssuer,
 } from "../../lambda/local/issuer";
-import { type LocalServer, type RouteHandler, startLocalServer } from "../../lambda/local/server";
+import {
+  HEADERS_TIMEOUT_MS,
+  KEEP_ALIVE_TIMEOUT_MS,
+  type LocalServer,
+  type RouteHandler,
+  startLocalServer,
+} from "../../lambda/local/server";
 
 describe("local server: the event a handler receives and the response it sends", () => {
   let stateDir: string;
@@ -294,6 +300,33 @@ describe("local server: the event a handler receives and the response it sends",
     } finally {
       await small.close();
     }
+  });
+
+  it("keeps idle connections open longer than its clients do, with a headers timeout above that", async () => {
+    // fetch keeps an idle connection 4 s without a hint and Node's agent 5 s; a server that closes
+    // first makes a client's next request on that connection fail with "other side closed".
+    const response = await fetch(server.jwksUrl);
+    await response.arrayBuffer();
+
+    expect(response.headers.get("keep-alive")).toBe(`timeout=${KEEP_ALIVE_TIMEOUT_MS / 1000}`);
+    expect(KEEP_ALIVE_TIMEOUT_MS).toBeGreaterThanOrEqual(60_000);
+    expect(HEADERS_TIMEOUT_MS).toBeGreaterThan(KEEP_ALIVE_TIMEOUT_MS);
+  });
+
+  it("logs a refused token's reason, not the token", async () => {
+    const wrongAudience = await issuer.signToken({
+      scope: DEFAULT_SCOPES.write,
+      extraClaims: { aud: "someone-else" },
+    });
+
+    const response = await send("POST", "/v1/events", [["Authorization", `Bearer ${wrongAudience}`]], "{}");
+
+    expect(response.status).toBe(401);
+    const requestId = response.headers["apigw-requestid"];
+    expect(logged.filter((entry) => entry.includes(`(request ${requestId})`))).toEqual([
+      `sealtrail: 401 POST /v1/events refused (request ${requestId}): the token does not have a valid audience`,
+    ]);
+    for (const part of wrongAudience.split(".")) expect(logged.join("\n")).not.toContain(part);
   });
 
   it("listens on the loopback interface only", () => {

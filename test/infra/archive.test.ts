@@ -172,6 +172,33 @@ describe("archive bucket policy (threat model)", () => {
   it("allows nothing to anyone: the functions get access through their own roles only", () => {
     expect(bucketPolicy(archive).filter((s) => s.Effect === "Allow")).toEqual([]);
   });
+
+  it("is retained with the bucket, so the archive never survives `cdk destroy` without it", () => {
+    const policies = template.findResources("AWS::S3::BucketPolicy", {
+      Properties: { Bucket: { Ref: archive } },
+    });
+    expect(Object.values(policies).map((p) => [p.DeletionPolicy, p.UpdateReplacePolicy])).toEqual([
+      ["Retain", "Retain"],
+    ]);
+  });
+});
+
+describe("bucket policies", () => {
+  it("each has the DeletionPolicy and UpdateReplacePolicy of its bucket (every bucket here is retained)", () => {
+    const resources = template.toJSON().Resources as Record<string, Record<string, unknown>>;
+    const policies = Object.values(template.findResources("AWS::S3::BucketPolicy"));
+    // The archive, its access logs, the checkpoint state and the Athena results.
+    expect(policies).toHaveLength(4);
+    for (const policy of policies) {
+      const bucketId = (policy.Properties.Bucket as { Ref: string }).Ref;
+      const bucket = resources[bucketId] as Record<string, unknown>;
+      expect(bucket.DeletionPolicy, bucketId).toBe("Retain");
+      expect([policy.DeletionPolicy, policy.UpdateReplacePolicy], bucketId).toEqual([
+        bucket.DeletionPolicy,
+        bucket.UpdateReplacePolicy,
+      ]);
+    }
+  });
 });
 
 describe("access-log bucket", () => {

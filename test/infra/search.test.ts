@@ -132,7 +132,7 @@ describe("SealtrailSearch", () => {
         actor: principal,
         reporter: principal,
         resource: "struct<type:string,id:string>",
-        http: "struct<request_id:string,method:string,endpoint:string,status:bigint,source_ip:string,user_agent:string>",
+        http: "struct<request_id:string,method:string,endpoint:string,route:string,status:bigint,duration_ms:double,source_ip:string,user_agent:string>",
         ingest: "struct<request_id:string,source_ip:string,user_agent:string>",
         tenant: "string",
         details: "string",

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../lambda/core/hash";
 import { parseLink } from "../../lambda/core/link";
 import { leafHash, merkleRoot } from "../../lambda/core/merkle";
-import { EventRecordSchema } from "../../lambda/core/schema";
+import { EventRecordSchema, RECORD_VERSION } from "../../lambda/core/schema";
 import { createIngestHandler, type IngestHandler } from "../../lambda/handlers/ingest";
 import { postEventsEvent, WRITE_CLAIMS } from "../support/api-event";
 import { readBatchLines, readObject, snapshot, tableItems } from "../support/archive-state";
@@ -117,7 +117,7 @@ describe("POST /v1/events", () => {
       );
       const record = EventRecordSchema.parse(JSON.parse(lines[0] as string));
       expect(record).toMatchObject({
-        v: 1,
+        v: RECORD_VERSION,
         id: receipt.ids[0],
         action: "document.read",
         tenant: "default",
@@ -424,6 +424,85 @@ describe("POST /v1/events", () => {
         code: "invalid_field",
         path: "events[2].outcome",
         event: { body: { events: [base, base, { ...base, outcome: "maybe" }, base] } },
+      },
+      {
+        name: "invalid UTF-8 in a text body (a raw unpaired surrogate)",
+        status: 400,
+        code: "invalid_utf8",
+        event: { rawBody: `{"events":[{"action":"a","outcome":"success","details":"\udc80"}]}` },
+      },
+      {
+        name: "a wrong type reported as such, not as missing",
+        status: 400,
+        code: "invalid_field",
+        path: "events[0].action",
+        event: { body: { events: [{ action: 123, outcome: "success" }] } },
+      },
+      {
+        name: "a status sent as a string",
+        status: 400,
+        code: "invalid_field",
+        path: "events[0].http.status",
+        event: { body: { events: [{ ...base, http: { status: "200" } }] } },
+      },
+      {
+        name: "an integer a double cannot hold",
+        status: 400,
+        code: "imprecise_number",
+        path: "events[0].details.amount",
+        event: {
+          rawBody:
+            '{"events":[{"action":"a","outcome":"success","details":{"amount":12345678901234567890}}]}',
+        },
+      },
+      {
+        name: "a number that would be stored as 0",
+        status: 400,
+        code: "imprecise_number",
+        path: "events[0].details[0]",
+        event: { rawBody: '{"events":[{"action":"a","outcome":"success","details":[1e-400]}]}' },
+      },
+      {
+        name: "a duplicate key (JSON.parse would keep the last)",
+        status: 400,
+        code: "duplicate_key",
+        path: "events[0].details.role",
+        event: {
+          rawBody: '{"events":[{"action":"a","outcome":"success","details":{"role":"user","role":"admin"}}]}',
+        },
+      },
+      {
+        name: "an occurred_at that would be stored as year +010000",
+        status: 400,
+        code: "time_out_of_range",
+        path: "events[0].occurred_at",
+        event: { body: { events: [{ ...base, occurred_at: "9999-12-31T23:59:59-23:59" }] } },
+      },
+      {
+        name: "details nested 2,000 deep",
+        status: 400,
+        code: "nesting_too_deep",
+        event: {
+          rawBody: `{"events":[{"action":"a","outcome":"success","details":${"[".repeat(2000)}${"]".repeat(2000)}}]}`,
+        },
+      },
+      {
+        name: "a body nested 5,000 deep",
+        status: 400,
+        code: "nesting_too_deep",
+        event: { rawBody: `${'{"a":'.repeat(5000)}1${"}".repeat(5000)}` },
+      },
+      {
+        name: "a gzip-labelled body",
+        status: 415,
+        code: "unsupported_content_encoding",
+        event: { body: EXAMPLE, headers: { "content-encoding": "gzip" } },
+      },
+      {
+        name: "a body labelled as plain text",
+        status: 415,
+        code: "unsupported_content_type",
+        event: { body: EXAMPLE, headers: { "content-type": "text/plain" } },
       },
       { name: "no claims", status: 401, code: "missing_claims", event: { claims: null } },
       {

@@ -319,6 +319,9 @@ describe("GET /v1/events", () => {
       const answer = await call(query, "GET /v1/events", { query: q });
       expect(answer.status, name).toBe(400);
       expect(answer.body, name).toMatchObject({ code, parameter });
+      // In sealtrail's words: the message names the parameter; zod's own wording never shows.
+      expect(answer.body.message, name).toContain(parameter);
+      expect(answer.body.message, name).not.toMatch(/Too small|Too big|Invalid input|received NaN|^: /);
     }
     expect(await snapshot(archive)).toEqual(before);
   });

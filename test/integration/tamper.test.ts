@@ -22,7 +22,7 @@ import { sha256Hex } from "../../lambda/core/hash";
 import { type ChainLink, linkHash, parseLink, serializeLink } from "../../lambda/core/link";
 import { leafHash, merkleRoot } from "../../lambda/core/merkle";
 import { checkpointKey, dataObjectKey, linkKey } from "../../lambda/core/paths";
-import { EventRecordSchema } from "../../lambda/core/schema";
+import { EventRecordSchema, RECORD_VERSION, RECORD_VERSIONS } from "../../lambda/core/schema";
 import { ulid } from "../../lambda/core/ulid";
 import { createIngestHandler, type IngestHandler } from "../../lambda/handlers/ingest";
 import { DirectorySource } from "../../lambda/verify/source";
@@ -47,6 +47,7 @@ import {
   removeCopy,
   rewriteLines,
   updateEventPointer,
+  versionIdsOf,
 } from "../support/tamper";
 
 /**
@@ -151,6 +152,7 @@ function errorCodes(report: VerifyReport): string[] {
 function expectClean(report: VerifyReport): void {
   expect(errorsOf(report)).toEqual([]);
   expect(report.ok).toBe(true);
+  expect(report.outcome).toBe("verified");
   expect(exitCodeFor(report)).toBe(0);
 }
 
@@ -250,11 +252,12 @@ describe("tamper suite: every tampering is an error finding naming its key, and 
     const { batch } = receiptAt(built, chain, 3);
     expectClean(await fromBucket(built));
 
-    // Line 3 of 3: `"v":1` becomes `"v":2`, a record version that does not exist.
+    // Line 3 of 3: `"v":<the current version>` becomes `"v":9`, a record version that does not exist.
+    expect(RECORD_VERSIONS).not.toContain(9);
     await rewriteLines(built.archive, batch.key, (lines) => {
       const line = lines[2] as string;
-      expect(line.startsWith('{"v":1,')).toBe(true);
-      lines[2] = replaceByte(line, '{"v":'.length, "2");
+      expect(line.startsWith(`{"v":${RECORD_VERSION},`)).toBe(true);
+      lines[2] = replaceByte(line, '{"v":'.length, "9");
       return lines;
     });
 
@@ -294,6 +297,11 @@ describe("tamper suite: every tampering is an error finding naming its key, and 
     const report = await fromBucket(built);
     expectError(report, { code: "delete_marker", key });
     expectError(report, { code: "missing_link", key, chain, seq: 2 });
+    // The deleted version acknowledged a batch that is now in no chain.
+    const [version] = await versionIdsOf(built.archive, key);
+    const { batch } = receiptAt(built, chain, 2);
+    expectError(report, { code: "overwritten_link", key, chain, seq: 2, version, batch: batch.key });
+    expect(report.findings.map((finding) => finding.key)).not.toContain(batch.key);
     // Every checkpoint that signed link 2 no longer matches: without it the links give another tree,
     // one leaf short of the newest checkpoint's size.
     for (const seq of [0, 1]) {
@@ -591,6 +599,68 @@ describe("tamper suite: every tampering is an error finding naming its key, and 
     }
   });
 
+  it("14. a link overwritten after it was acknowledged: overwritten_link names key, version and batch; a never acknowledged object stays a warning", async () => {
+    const built = await buildArchive();
+    const { archive } = built;
+    expectClean(await fromBucket(built));
+
+    // A second writer racing the first for the same seq, as moto's non-atomic If-None-Match let
+    // happen: the first link is acknowledged, then replaced by one naming another batch.
+    const acknowledged = await send(built.writers[0] as IngestHandler, 2);
+    const { chain, seq } = acknowledged;
+    const key = linkKey(chain, seq);
+    const first = parseLink(await readObject(archive, key));
+    const donor = linesOf(await readObject(archive, acknowledged.batch.key))[0] as string;
+    const sealOne = () => {
+      const record = EventRecordSchema.parse({ ...JSON.parse(donor), id: ulid() });
+      return sealBatch([record], new Date(record.time));
+    };
+    const racer = sealOne();
+    await overwriteObject(archive, racer.key, racer.bytes);
+    await overwriteObject(archive, key, serializeLink({ ...first, batch: linkBatchOf(racer) }));
+    // And a data object no link ever named: a request that failed before its link was written.
+    const orphan = sealOne();
+    await overwriteObject(archive, orphan.key, orphan.bytes);
+
+    const [version] = await versionIdsOf(archive, key);
+    const report = await fromBucket(built);
+    expectError(report, { code: "second_version", key });
+    expectError(report, {
+      code: "overwritten_link",
+      key,
+      chain,
+      seq,
+      version,
+      batch: acknowledged.batch.key,
+    });
+    const overwritten = report.findings.find((finding) => finding.code === "overwritten_link");
+    expect(overwritten?.message).toContain(`replaced by a version naming ${racer.key}`);
+    expect(overwritten?.message).toMatch(/acknowledged .* is in no chain now/);
+    expect(errorCodes(report)).toEqual(["overwritten_link", "second_version"]);
+    // The acknowledged batch is an error, not also a harmless unlinked object; the orphan is one.
+    const unlinked = report.findings.filter((finding) => finding.code === "unlinked_object");
+    expect(unlinked).toEqual([
+      expect.objectContaining({
+        severity: "warning",
+        key: orphan.key,
+        message: expect.stringMatching(/never acknowledged/),
+      }),
+    ]);
+
+    // A copy holds only the current link: it cannot tell the two apart, and says so.
+    const copy = await fromCopy(built);
+    expectNoVersionFindings(copy);
+    expect(copy.findings.map((finding) => finding.code)).not.toContain("overwritten_link");
+    expect(copy.notes.join("\n")).toMatch(
+      /a batch whose link was overwritten after it was acknowledged looks like\s+an unlinked data object/,
+    );
+    const copyUnlinked = copy.findings.filter((finding) => finding.code === "unlinked_object");
+    expect(copyUnlinked.map((finding) => finding.key).sort()).toEqual(
+      [acknowledged.batch.key, orphan.key].sort(),
+    );
+    for (const finding of copyUnlinked) expect(finding.message).toMatch(/only --bucket can tell/);
+  });
+
   it("a second version of a link and of a checkpoint, even with identical bytes, is reported from the bucket", async () => {
     const built = await buildArchive();
     const link = linkKey(built.chains[1], 2);
@@ -694,7 +764,13 @@ describe("--state and --max-age at library level", () => {
       const source = new DirectorySource(dir);
       const trusted = built.signer.trusted;
       for (const seq of [0, 1, 2]) await rm(join(dir, ...checkpointKey(seq).split("/")));
-      expectClean(await verifyArchive({ source, trusted }));
+      // Nothing is wrong with what is left, but nothing signed it either: never "verified".
+      const noCheckpoint = await verifyArchive({ source, trusted });
+      expect(errorsOf(noCheckpoint)).toEqual([]);
+      expect(noCheckpoint).toMatchObject({ ok: false, outcome: "unsigned", checkpointsFound: 0 });
+      expect(noCheckpoint.state).toBeUndefined();
+      expect(exitCodeFor(noCheckpoint)).toBe(2);
+      expect(exitCodeFor(noCheckpoint, { allowEmpty: true })).toBe(0);
       const unsigned = await verifyArchive({ source, trusted, maxAgeMs: hour, now: () => signedAt });
       expectError(unsigned, { code: "stale" });
       expect(errorCodes(unsigned)).toEqual(["stale"]);

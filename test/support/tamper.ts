@@ -7,7 +7,12 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../../lambda/aws/index-store";
 import { eventItemKey } from "../../lambda/core/index-items";
@@ -46,6 +51,16 @@ export async function removeCopy(root: string): Promise<void> {
 /** Overwrites `key` without any condition: in a versioned bucket, a second version. */
 export async function overwriteObject(archive: TestArchive, key: string, bytes: Uint8Array): Promise<void> {
   await archive.s3.send(new PutObjectCommand({ Bucket: archive.bucket, Key: key, Body: bytes }));
+}
+
+/** The version ids of `key`, oldest first (delete markers left out). */
+export async function versionIdsOf(archive: TestArchive, key: string): Promise<string[]> {
+  const page = await archive.s3.send(new ListObjectVersionsCommand({ Bucket: archive.bucket, Prefix: key }));
+  // S3 lists a key's versions newest first.
+  return (page.Versions ?? [])
+    .filter((version) => version.Key === key && version.VersionId)
+    .map((version) => version.VersionId as string)
+    .reverse();
 }
 
 /** DeleteObject without a version id: in a versioned bucket, a delete marker hides the key. */

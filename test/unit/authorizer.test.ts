@@ -92,6 +92,9 @@ function expectUnauthorized(result: AuthorizationResult, description: RegExp): v
   );
   expect(result.headers["www-authenticate"]).toMatch(description);
   expect(result.headers["www-authenticate"]).toMatch(/^[\x20-\x7e]+$/);
+  // Local mode logs the reason: the same words as the header, and nothing a token could use to forge a log line.
+  expect(result.headers["www-authenticate"]).toContain(`error_description="${result.reason}"`);
+  expect(result.reason).toMatch(/^[\x20-\x7e]+$/);
 }
 
 describe("JWT authorizer: refusals (401)", () => {
@@ -216,6 +219,16 @@ describe("JWT authorizer: refusals (401)", () => {
     const result = await authorize(await header());
 
     expectUnauthorized(result, description);
+  });
+
+  it("answers a wrong audience with the header AWS's troubleshooting page shows, byte for byte", async () => {
+    const result = await authorize(`Bearer ${await token({ aud: "someone-else" })}`);
+
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.headers["www-authenticate"]).toBe(
+      'Bearer scope="" error="invalid_token" error_description="the token does not have a valid audience"',
+    );
   });
 });
 

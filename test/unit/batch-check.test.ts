@@ -1,14 +1,12 @@
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { linkBatchOf, sealBatch } from "../../lambda/core/batch";
-import { sha256Hex } from "../../lambda/core/hash";
 import type { ChainLink } from "../../lambda/core/link";
-import { leafHash, merkleRoot } from "../../lambda/core/merkle";
-import { dataObjectKey } from "../../lambda/core/paths";
 import { buildRecord, serializeRecord } from "../../lambda/core/record";
 import type { EventRecord } from "../../lambda/core/schema";
 import { createUlidGenerator } from "../../lambda/core/ulid";
 import { checkBatch, sealedBatchBytes } from "../../lambda/verify/batch-check";
+import { committedBatch } from "../support/committed-batch";
 import { testPrincipal } from "../support/principal";
 
 const RECEIVED = Date.parse("2026-11-22T03:00:00.000Z");
@@ -31,31 +29,6 @@ function records(count: number): EventRecord[] {
       },
     );
   });
-}
-
-/**
- * A data object and its link's batch over arbitrary line bytes, committed exactly as ingest commits
- * (object hash, count, Merkle root), so that only the lines' content can be wrong.
- */
-function committed(
-  lines: readonly string[],
-  options: { gzip?: (text: Buffer) => Buffer; times?: [string, string]; text?: Buffer } = {},
-): { bytes: Buffer; batch: ChainLink["batch"] } {
-  const text = options.text ?? Buffer.from(lines.map((line) => `${line}\n`).join(""));
-  const bytes = (options.gzip ?? gzipSync)(text);
-  const digest = sha256Hex(bytes);
-  const [first_time, last_time] = options.times ?? ["2026-11-22T03:00:00.000Z", "2026-11-22T03:00:01.000Z"];
-  return {
-    bytes,
-    batch: {
-      key: dataObjectKey(new Date(RECEIVED), digest),
-      sha256: digest,
-      root: merkleRoot(lines.map((line) => leafHash(Buffer.from(line)))).toString("hex"),
-      count: lines.length,
-      first_time,
-      last_time,
-    },
-  };
 }
 
 const linesOf = (batch: EventRecord[]) => batch.map((record) => serializeRecord(record));
@@ -93,28 +66,28 @@ describe("checkBatch", () => {
   // Batches whose bytes match their link exactly, but whose lines are wrong on their face: the
   // sealed-batch pass must not accept them, and the thorough pass names the line.
   const [a, b, c] = linesOf(records(3)) as [string, string, string];
-  it.each<[string, () => ReturnType<typeof committed>, object]>([
-    ["two lines swapped", () => committed([a, c, b]), { code: "line_order", line: 3 }],
-    ["a line twice", () => committed([a, b, b]), { code: "duplicate_line", line: 3 }],
+  it.each<[string, () => ReturnType<typeof committedBatch>, object]>([
+    ["two lines swapped", () => committedBatch([a, c, b]), { code: "line_order", line: 3 }],
+    ["a line twice", () => committedBatch([a, b, b]), { code: "duplicate_line", line: 3 }],
     [
       "a time after the link's last_time",
-      () => committed([a, b, c], { times: ["2026-11-22T03:00:00.000Z", "2026-11-22T03:00:00.001Z"] }),
+      () => committedBatch([a, b, c], { times: ["2026-11-22T03:00:00.000Z", "2026-11-22T03:00:00.001Z"] }),
       { code: "bad_line", line: 3 },
     ],
-    ["a line that is not JSON", () => committed([a, "not json", c]), { code: "bad_line", line: 2 }],
+    ["a line that is not JSON", () => committedBatch([a, "not json", c]), { code: "bad_line", line: 2 }],
     [
       "a line that is not a record",
-      () => committed([a, '{"v":1,"id":"x"}', c]),
+      () => committedBatch([a, '{"v":1,"id":"x"}', c]),
       { code: "bad_line", line: 2, message: expect.stringMatching(/not an event record/) },
     ],
     [
       "a line with the record's prefix and whitespace before its key",
-      () => committed([a, b.replace('"action":', ' "action":'), c]),
+      () => committedBatch([a, b.replace('"action":', ' "action":'), c]),
       { code: "bad_line", line: 2 },
     ],
     [
       "no newline after the last line",
-      () => committed([a, b], { text: Buffer.from(`${a}\n${b}`) }),
+      () => committedBatch([a, b], { text: Buffer.from(`${a}\n${b}`) }),
       { code: "bad_line", line: 2 },
     ],
   ])("%s: the sealed-batch pass refuses it, the thorough pass names it", (_, make, problem) => {
@@ -128,7 +101,7 @@ describe("checkBatch", () => {
   it("a committed line valid on its face but not a record is found with records: true", () => {
     // The signed root fixes these bytes: only the writer could have put them there.
     const odd = `${b.slice(0, b.indexOf('"action":'))}"action":"x"}`;
-    const { bytes, batch } = committed([a, odd, c]);
+    const { bytes, batch } = committedBatch([a, odd, c]);
     expect(checkBatch(bytes, batch, { keepEvents: false }).problems).toEqual([]);
     expect(checkBatch(bytes, batch, { keepEvents: false, records: true }).problems).toEqual([
       expect.objectContaining({
@@ -147,7 +120,7 @@ describe("checkBatch", () => {
       header[3] = 0x08;
       return Buffer.concat([header, Buffer.from("batch.jsonl\0"), plain.subarray(10)]);
     };
-    const { bytes, batch } = committed([a, b, c], { gzip: named });
+    const { bytes, batch } = committedBatch([a, b, c], { gzip: named });
     expect(sealedBatchBytes(bytes, batch)).toBeUndefined();
     expect(checkBatch(bytes, batch, { keepEvents: false }).problems).toEqual([]);
   });
@@ -168,7 +141,7 @@ describe("checkBatch", () => {
       (gz) => withUint32At(gz, gz.length - 8, gz.readUInt32LE(gz.length - 8) ^ 1),
     ],
   ])("%s: the sealed-batch pass refuses the object even when its link names its hash", (_, damage) => {
-    const { bytes, batch } = committed([a, b, c], { gzip: (text) => damage(gzipSync(text)) });
+    const { bytes, batch } = committedBatch([a, b, c], { gzip: (text) => damage(gzipSync(text)) });
     expect(sealedBatchBytes(bytes, batch)).toBeUndefined();
   });
 
@@ -177,7 +150,7 @@ describe("checkBatch", () => {
       const gz = gzipSync(text);
       return withUint32At(gz, gz.length - 8, gz.readUInt32LE(gz.length - 8) ^ 1);
     };
-    const { bytes, batch } = committed([a, b, c], { gzip: badCrc });
+    const { bytes, batch } = committedBatch([a, b, c], { gzip: badCrc });
     expect(checkBatch(bytes, batch, { keepEvents: false }).problems).toEqual([
       expect.objectContaining({
         code: "altered_object",

@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ListEventsQuerySchema } from "../../lambda/core/api-schema";
+import { INGEST_ERRORS } from "../../lambda/core/ingest-errors";
 import { openApiDocument } from "../../lambda/core/openapi";
 import { buildRecord } from "../../lambda/core/record";
 import { openApiValidator } from "../support/openapi-validator";
@@ -181,6 +182,48 @@ describe("the OpenAPI document", () => {
     expect(validator.responseErrors("post", "/v1/events", 201, { ...receipt, link_hash: "xyz" })).not.toEqual(
       [],
     );
+  });
+
+  it("describes what API Gateway answers by itself: no code, the reason in www-authenticate", () => {
+    const gateway = { 401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error" } as const;
+    for (const [method, path] of OPERATIONS) {
+      for (const [status, message] of Object.entries(gateway)) {
+        const at = `${method} ${path} ${status}`;
+        expect(validator.responseErrors(method, path, Number(status), { message }), at).toEqual([]);
+        // sealtrail's own answers with that status still carry a code …
+        expect(
+          validator.responseErrors(method, path, Number(status), { code: "x", message: "m" }),
+          at,
+        ).toEqual([]);
+        // … and a body that is neither is refused.
+        expect(validator.responseErrors(method, path, Number(status), { message, extra: 1 }), at).not.toEqual(
+          [],
+        );
+      }
+      const responses = paths[path]?.[method]?.responses as Record<string, Json>;
+      for (const status of ["401", "403"]) {
+        expect(responses[status]?.headers, `${method} ${path} ${status}`).toHaveProperty("www-authenticate");
+      }
+      // An oversized request line is refused before sealtrail: declared without a sealtrail body.
+      expect(responses["431"], `${method} ${path} 431`).toBeDefined();
+      expect(responses["431"]).not.toHaveProperty("content");
+    }
+    expect(
+      validator.responseErrors("post", "/v1/events", 413, { message: "Request Entity Too Large" }),
+    ).toEqual([]);
+    expect(
+      validator.responseErrors("post", "/v1/events", 413, { code: "body_too_large", message: "m" }),
+    ).toEqual([]);
+    const post = (paths["/v1/events"]?.post as Json).responses as Record<string, Json>;
+    expect(post["403"]?.description).toMatch(/pre-empted by the authorizer/);
+    expect(document.info).toMatchObject({ description: expect.stringMatching(/404 .*Not Found/) });
+  });
+
+  it("lists every ingest error code under its status, from INGEST_ERRORS", () => {
+    const post = (paths["/v1/events"]?.post as Json).responses as Record<string, Json>;
+    for (const [code, { status }] of Object.entries(INGEST_ERRORS)) {
+      expect(post[String(status)]?.description, `${status} ${code}`).toMatch(new RegExp(`\\b${code}\\b`));
+    }
   });
 
   it("describes the ingest request body from EventInputSchema", () => {
