@@ -1,0 +1,155 @@
+/**
+ * Generates client/src/server-types.ts: the TypeScript types of what the client sends (AuditEvent,
+ * the server's EventInputSchema) and receives (Receipt, the server's ReceiptSchema), rendered from
+ * the schemas' JSON Schema so the published declarations need neither zod nor this repository.
+ * `npm run generate -w client` rewrites the file; test/unit/client/client-contract.test.ts fails when
+ * it is not what the schemas generate now.
+ */
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { ReceiptSchema } from "../../lambda/core/api-schema";
+import { EventInputSchema } from "../../lambda/core/schema";
+
+interface Node {
+  type?: string | string[];
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: Node[];
+  items?: Node;
+  properties?: Record<string, Node>;
+  required?: string[];
+  additionalProperties?: boolean | Node;
+  description?: string;
+  format?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  maxItems?: number;
+  pattern?: string;
+  $ref?: string;
+  $defs?: Record<string, Node>;
+}
+
+export const SERVER_TYPES_FILE = fileURLToPath(new URL("../src/server-types.ts", import.meta.url));
+
+/** What a field's JSON Schema constrains, as one JSDoc line (the server enforces it; record() checks it). */
+function constraints(node: Node): string[] {
+  const out: string[] = [];
+  if (node.format) out.push(`format: ${node.format}`);
+  if (node.minLength !== undefined || node.maxLength !== undefined)
+    out.push(`length ${node.minLength ?? 0}..${node.maxLength ?? "∞"}`);
+  if (node.minimum !== undefined || node.maximum !== undefined)
+    out.push(`range ${node.minimum ?? "-∞"}..${node.maximum ?? "∞"}`);
+  if (node.maxItems !== undefined) out.push(`at most ${node.maxItems} items`);
+  if (node.pattern && !node.format) out.push(`pattern: \`${node.pattern.replace(/\*\//g, "*\\/")}\``);
+  return out;
+}
+
+function render(node: Node, indent: string, refs: Map<string, string>): string {
+  if (node.$ref) {
+    const name = refs.get(node.$ref);
+    if (!name) throw new Error(`unknown $ref ${node.$ref}`);
+    return name;
+  }
+  if (node.anyOf) return [...new Set(node.anyOf.map((member) => render(member, indent, refs)))].join(" | ");
+  if (node.const !== undefined) return JSON.stringify(node.const);
+  if (node.enum) return node.enum.map((member) => JSON.stringify(member)).join(" | ");
+  const types = Array.isArray(node.type) ? node.type : [node.type];
+  return types.map((type) => renderType(type, node, indent, refs)).join(" | ");
+}
+
+function renderType(type: string | undefined, node: Node, indent: string, refs: Map<string, string>): string {
+  switch (type) {
+    case "string":
+      return "string";
+    case "number":
+    case "integer":
+      return "number";
+    case "boolean":
+      return "boolean";
+    case "null":
+      return "null";
+    case "array":
+      return `Array<${node.items ? render(node.items, indent, refs) : "unknown"}>`;
+    case "object": {
+      if (!node.properties) {
+        const value =
+          typeof node.additionalProperties === "object"
+            ? render(node.additionalProperties, indent, refs)
+            : "unknown";
+        return `{ [key: string]: ${value} }`;
+      }
+      const inner = `${indent}  `;
+      const required = new Set(node.required ?? []);
+      const lines = Object.entries(node.properties).flatMap(([key, child]) => {
+        const doc = [child.description, ...constraints(child)].filter((line): line is string => !!line);
+        return [
+          ...(doc.length > 0 ? [`${inner}/** ${doc.join("; ")} */`] : []),
+          `${inner}${key}${required.has(key) ? "" : "?"}: ${render(child, inner, refs)};`,
+        ];
+      });
+      return `{\n${lines.join("\n")}\n${indent}}`;
+    }
+    default:
+      throw new Error(`JSON Schema type ${String(type)} has no TypeScript rendering here`);
+  }
+}
+
+function renderDeclaration(name: string, description: string, schema: Node): string[] {
+  const refs = new Map<string, string>();
+  const defs = Object.entries(schema.$defs ?? {});
+  // zod names its recursive definitions __schema0…; the only one here is z.json().
+  for (const [i, [key]] of defs.entries()) {
+    refs.set(`#/$defs/${key}`, defs.length === 1 ? `${name}Json` : `${name}Json${i}`);
+  }
+  return [
+    ...defs.map(
+      ([key, def]) =>
+        `/** Any JSON value. */\nexport type ${refs.get(`#/$defs/${key}`)} = ${render(def, "", refs)};\n`,
+    ),
+    `/** ${description} */\nexport interface ${name} ${render(schema, "", refs)}\n`,
+  ];
+}
+
+export function renderServerTypes(): string {
+  const event = z.toJSONSchema(EventInputSchema, { io: "input", unrepresentable: "throw" }) as Node;
+  const receipt = z.toJSONSchema(ReceiptSchema, { io: "output", unrepresentable: "throw" }) as Node;
+  return [
+    "// Generated by client/scripts/server-types.ts from lambda/core/schema.ts and lambda/core/api-schema.ts.",
+    "// Do not edit: run `npm run generate -w client`.",
+    "",
+    ...renderDeclaration(
+      "AuditEvent",
+      "One audit event as `POST /v1/events` takes it (the server's EventInputSchema).",
+      event,
+    ),
+    ...renderDeclaration(
+      "Receipt",
+      "The 201 answer of `POST /v1/events`: the event ids and where they are sealed.",
+      receipt,
+    ),
+  ].join("\n");
+}
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The file as it is committed: the rendering in the repository's one format (biome). */
+export async function formattedServerTypes(): Promise<string> {
+  const child = execFile("npx", ["biome", "format", `--stdin-file-path=${SERVER_TYPES_FILE}`], { cwd: REPO });
+  child.stdin?.end(renderServerTypes());
+  let out = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    out += chunk.toString("utf8");
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  if (code !== 0) throw new Error(`biome format failed with exit code ${code}`);
+  return out;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  writeFileSync(SERVER_TYPES_FILE, await formattedServerTypes());
+  console.log(`wrote ${SERVER_TYPES_FILE}`);
+}

@@ -1,0 +1,339 @@
+/**
+ * One access-log event per HTTP request, whatever the framework: each adapter (express.ts, fastify.ts,
+ * node.ts, lambda.ts) gathers the request's facts when the response finishes or the client aborts, and
+ * this module turns them into an event the server's schema accepts.
+ *
+ * What is never read: the Authorization header (except, with `forwardSubjectToken`, to forward the
+ * bearer token in `subject_token`, which sealtrail verifies and never stores), cookies, bodies and the
+ * query string. Other headers only from the `headers` allowlist.
+ *
+ * Building an event never throws: every text is made to fit the schema (control characters replaced,
+ * lengths clipped, an invalid address dropped), so a strange request cannot lose its own access log.
+ */
+import { randomUUID } from "node:crypto";
+import { isIP } from "node:net";
+import type { AuditClient, AuditEvent } from "./index.js";
+
+/** The default `action` of an access-log event. */
+export const ACCESS_LOG_ACTION = "http.request";
+
+/** The header a request id is read from, and set on the response when a new one is made. */
+export const REQUEST_ID_HEADER = "x-request-id";
+
+/**
+ * The actor of a request without verified claims. Without an actor sealtrail would record the
+ * reporting service itself as the (verified) actor, which would misattribute an anonymous request.
+ */
+export const ANONYMOUS_ACTOR = { sub: "anonymous" } as const;
+
+/** Headers that carry credentials or session state: never recorded, even when allowlisted. */
+export const NEVER_RECORDED_HEADERS: readonly string[] = [
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "set-cookie",
+  "x-sealtrail-subject-token",
+  "x-api-key",
+];
+
+/** Verified JWT claims as the app's own authentication left them (express-jwt, @fastify/jwt, API Gateway). */
+export type JwtClaims = Readonly<Record<string, unknown>>;
+
+/** What a middleware needs of the client: only `record`, so a test or an app may pass its own sink. */
+export type AccessLogSink = Pick<AuditClient, "record">;
+
+/** Options every framework's `sealtrailAccessLog` takes; `Req` is that framework's request type. */
+export interface AccessLogOptions<Req> {
+  /** The audit client (from `createAuditClient`) the events are recorded on. */
+  readonly client: AccessLogSink;
+  /** @default "http.request" */
+  readonly action?: string;
+  /**
+   * The verified JWT claims of a request, or undefined when it carries none.
+   * @default express-jwt's `req.auth`, Fastify's `request.user`, API Gateway's `requestContext.authorizer.jwt.claims`
+   */
+  readonly claims?: (req: Req) => JwtClaims | undefined;
+  /** The claim that names the session. @default "sid" */
+  readonly sessionClaim?: string;
+  /** Claims that hold roles, the first present wins. @default ["roles", "cognito:groups", "groups"] */
+  readonly rolesClaims?: readonly string[];
+  /** Request headers recorded in `details.headers` (lower case). Credentials are refused. @default none */
+  readonly headers?: readonly string[];
+  /**
+   * Sends the request's own bearer token as the event's `subject_token`, so sealtrail verifies it and
+   * archives the actor as `verified: true`. Only for requests whose claims the app verified; the token
+   * is never stored. Sealtrail must trust the token's issuer and audience, or the batch is refused.
+   * @default false
+   */
+  readonly forwardSubjectToken?: boolean;
+  /** Requests that leave no access log (health checks). Nothing is ever sampled. @default none */
+  readonly skip?: (req: Req) => boolean;
+  /**
+   * Called when an event cannot be recorded (the client refused it). The app's response is never
+   * affected. @default a warning on stderr naming the problem
+   */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** What an adapter knows about one finished (or aborted) request. */
+export interface RequestFacts {
+  /** Epoch milliseconds when the request reached the middleware. */
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly requestId: string;
+  readonly method: string;
+  /** The route template (`/documents/:id`), undefined when no route matched. */
+  readonly route?: string | undefined;
+  /** The request target; the query string is cut off here. */
+  readonly path: string;
+  /** Undefined when the client went away before a status was sent. */
+  readonly status?: number | undefined;
+  /** The client closed the connection before the response was complete. */
+  readonly aborted: boolean;
+  readonly sourceIp?: string | undefined;
+  readonly userAgent?: string | undefined;
+  /** A request header's value by lower-case name; read only for the allowlist. */
+  readonly header: (name: string) => string | undefined;
+  readonly claims?: JwtClaims | undefined;
+  /** The bearer token, read only with `forwardSubjectToken`. */
+  readonly bearerToken?: () => string | undefined;
+}
+
+type Outcome = AuditEvent["outcome"];
+type EventHttp = NonNullable<AuditEvent["http"]>;
+type EventActor = NonNullable<AuditEvent["actor"]>;
+
+/** 2xx/3xx success, 401/403 denied, other 4xx failure, 5xx error; no status at all is unknown. */
+export function outcomeOf(status: number | undefined): Outcome {
+  if (status === undefined) return "unknown";
+  if (status === 401 || status === 403) return "denied";
+  if (status >= 500) return "error";
+  if (status >= 400) return "failure";
+  return "success";
+}
+
+// The server's text limits (lambda/core/schema.ts): values are clipped to them rather than refused.
+const MAX = {
+  requestId: 256,
+  endpoint: 2048,
+  route: 2048,
+  userAgent: 1024,
+  sub: 256,
+  iss: 512,
+  sessionId: 256,
+  clientId: 256,
+  tokenId: 256,
+  azp: 256,
+  role: 128,
+  roles: 64,
+  header: 1024,
+} as const;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is the point.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** A string the schema's `text(max)` accepts, or undefined for anything that is not a non-empty string. */
+export function fitText(value: unknown, max: number): string | undefined {
+  if (typeof value !== "string" || value === "") return undefined;
+  const clean = value.toWellFormed().replace(CONTROL_CHARACTERS, "\uFFFD");
+  if (clean.length <= max) return clean;
+  // The schema counts UTF-16 units; a surrogate pair cut in half would be refused, so drop its first half.
+  const clipped = clean.slice(0, max);
+  return /[\ud800-\udbff]$/.test(clipped) ? clipped.slice(0, -1) : clipped;
+}
+
+/** The request id from `x-request-id` when it is usable, else a new UUID (which the adapter sets on the response). */
+export function requestIdOf(header: string | undefined): { id: string; generated: boolean } {
+  const id = fitText(header, MAX.requestId);
+  return id && id === header ? { id, generated: false } : { id: randomUUID(), generated: true };
+}
+
+/** The path without its query string or fragment. */
+export function pathWithoutQuery(target: string): string {
+  const end = target.search(/[?#]/);
+  return end === -1 ? target : target.slice(0, end);
+}
+
+/** An IP address the schema accepts: IPv4-mapped IPv6 as IPv4, without a zone id; anything else dropped. */
+export function normalizeIp(address: string | undefined): string | undefined {
+  if (!address) return undefined;
+  let ip = address.replace(/%.*$/, "");
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped?.[1]) ip = mapped[1];
+  return isIP(ip) ? ip : undefined;
+}
+
+/** The server's bound on a forwarded token (LIMITS.maxSubjectTokenLength). */
+const MAX_SUBJECT_TOKEN_LENGTH = 16 * 1024;
+
+/**
+ * The compact JWT of an `Authorization: Bearer …` header, else undefined: anything the server would
+ * refuse as a `subject_token` is not forwarded, so the event keeps its asserted actor instead.
+ */
+export function bearerTokenOf(authorization: string | undefined): string | undefined {
+  const match = /^Bearer[ \t]+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)[ \t]*$/i.exec(
+    authorization ?? "",
+  );
+  const token = match?.[1];
+  return token && token.length <= MAX_SUBJECT_TOKEN_LENGTH ? token : undefined;
+}
+
+/** A NumericDate claim as whole seconds; API Gateway hands every claim over as a string. */
+function numericDate(value: unknown): number | undefined {
+  const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+  return typeof number === "number" && Number.isSafeInteger(number) && number >= 0 ? number : undefined;
+}
+
+/** Roles as a list: a JSON array, a space-separated string, or API Gateway's `[a b]` rendering of an array. */
+function rolesOf(value: unknown): string[] | undefined {
+  let list: unknown[];
+  if (Array.isArray(value)) list = value;
+  else if (typeof value === "string") list = value.replace(/^\[(.*)\]$/, "$1").split(/[\s,]+/);
+  else return undefined;
+  const roles = list.flatMap((role) => fitText(role, MAX.role) ?? []).slice(0, MAX.roles);
+  return roles.length > 0 ? roles : undefined;
+}
+
+const DEFAULT_ROLES_CLAIMS = ["roles", "cognito:groups", "groups"];
+
+/** The asserted actor from verified claims: token facts only, never the token. Undefined without a `sub`. */
+export function actorOf(
+  claims: JwtClaims | undefined,
+  options: Pick<AccessLogOptions<unknown>, "sessionClaim" | "rolesClaims"> = {},
+): EventActor | undefined {
+  const sub = fitText(claims?.sub, MAX.sub);
+  if (!claims || !sub) return undefined;
+  const rolesClaim = (options.rolesClaims ?? DEFAULT_ROLES_CLAIMS).find((name) => claims[name] !== undefined);
+  const actor: Record<string, unknown> = {
+    sub,
+    iss: fitText(claims.iss, MAX.iss),
+    session_id: fitText(claims[options.sessionClaim ?? "sid"], MAX.sessionId),
+    token_id: fitText(claims.jti, MAX.tokenId),
+    token_exp: numericDate(claims.exp),
+    token_iat: numericDate(claims.iat),
+    azp: fitText(claims.azp, MAX.azp),
+    client_id: fitText(claims.client_id, MAX.clientId),
+    roles: rolesClaim ? rolesOf(claims[rolesClaim]) : undefined,
+  };
+  return withoutUndefined(actor) as EventActor;
+}
+
+function withoutUndefined<T extends Record<string, unknown>>(object: T): T {
+  for (const key of Object.keys(object)) if (object[key] === undefined) delete object[key];
+  return object;
+}
+
+/** Refuses an allowlist that names a credential header, at setup rather than on the first request. */
+export function checkedHeaderAllowlist(headers: readonly string[] = []): readonly string[] {
+  const names = headers.map((name) => name.toLowerCase());
+  const refused = names.filter((name) => NEVER_RECORDED_HEADERS.includes(name));
+  if (refused.length > 0) {
+    throw new Error(
+      `sealtrailAccessLog: headers must not list ${refused.join(", ")}: credentials and cookies are never ` +
+        "recorded. Remove them from the headers option.",
+    );
+  }
+  return names;
+}
+
+/** The options that shape an event (the rest decide whether and where it is recorded). */
+export type EventOptions = Pick<
+  AccessLogOptions<unknown>,
+  "action" | "sessionClaim" | "rolesClaims" | "headers" | "forwardSubjectToken"
+>;
+
+/** The access-log event of one request. */
+export function accessLogEvent(facts: RequestFacts, options: EventOptions = {}): AuditEvent {
+  const http: EventHttp = withoutUndefined({
+    request_id: fitText(facts.requestId, MAX.requestId),
+    method: /^[A-Z]{1,16}$/.test(facts.method) ? facts.method : undefined,
+    route: fitText(facts.route, MAX.route),
+    endpoint: fitText(pathWithoutQuery(facts.path), MAX.endpoint),
+    status:
+      facts.status !== undefined && facts.status >= 100 && facts.status <= 599 ? facts.status : undefined,
+    // Microseconds are plenty; more digits would only be clock noise.
+    duration_ms: Math.max(0, Math.round(facts.durationMs * 1000) / 1000),
+    source_ip: normalizeIp(facts.sourceIp),
+    user_agent: fitText(facts.userAgent, MAX.userAgent),
+  });
+
+  const details: Record<string, unknown> = {};
+  if (facts.aborted) details.aborted = true;
+  const headers: Record<string, string> = {};
+  for (const name of options.headers ?? []) {
+    const value = fitText(facts.header(name), MAX.header);
+    if (value !== undefined) headers[name] = value;
+  }
+  if (Object.keys(headers).length > 0) details.headers = headers;
+
+  const event: AuditEvent = {
+    action: options.action ?? ACCESS_LOG_ACTION,
+    outcome: outcomeOf(facts.status),
+    occurred_at: new Date(facts.startedAt).toISOString(),
+    http,
+  };
+  // A subject token makes sealtrail take the actor from it (verified); the server refuses both at once.
+  const actor = actorOf(facts.claims, options);
+  const subjectToken = options.forwardSubjectToken && actor ? facts.bearerToken?.() : undefined;
+  if (subjectToken) event.subject_token = subjectToken;
+  else event.actor = actor ?? { ...ANONYMOUS_ACTOR };
+  if (Object.keys(details).length > 0) event.details = details as AuditEvent["details"];
+  return event;
+}
+
+/** The part every adapter shares: options checked once, then one `record` per request that never throws. */
+export interface AccessLogRecorder<Req> {
+  /** True when `skip(req)` says this request leaves no access log. */
+  skips(req: Req): boolean;
+  /** The claims of a request: the `claims` option, else the adapter's default. */
+  claimsOf(req: Req): JwtClaims | undefined;
+  /** Records the event of a finished request; a refusal goes to `onError`, never to the app. */
+  record(facts: RequestFacts): void;
+}
+
+export function accessLogRecorder<Req>(
+  options: AccessLogOptions<Req>,
+  defaultClaims: (req: Req) => JwtClaims | undefined,
+): AccessLogRecorder<Req> {
+  if (!options?.client || typeof options.client.record !== "function") {
+    throw new Error(
+      "sealtrailAccessLog: the client option is required: pass the client from createAuditClient({ url, token }).",
+    );
+  }
+  const settings: EventOptions = {
+    action: options.action,
+    sessionClaim: options.sessionClaim,
+    rolesClaims: options.rolesClaims,
+    headers: checkedHeaderAllowlist(options.headers),
+    forwardSubjectToken: options.forwardSubjectToken,
+  };
+  const onError =
+    options.onError ??
+    ((error: unknown) =>
+      console.warn(`sealtrail: an access-log event was not recorded: ${(error as Error)?.message ?? error}`));
+  const claimsOf = options.claims ?? defaultClaims;
+  return {
+    skips: (req) => options.skip?.(req) === true,
+    claimsOf: (req) => {
+      const claims = claimsOf(req);
+      return claims && typeof claims === "object" ? claims : undefined;
+    },
+    record(facts) {
+      try {
+        options.client.record(accessLogEvent(facts, settings));
+      } catch (error) {
+        onError(error);
+      }
+    },
+  };
+}
+
+/** A header's single value from Node's incoming headers (repeated headers joined, as Node does for most). */
+export function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+/** Milliseconds since `start` (from `performance.now()`), with sub-millisecond precision. */
+export function elapsedMs(start: number): number {
+  return performance.now() - start;
+}

@@ -1,0 +1,102 @@
+/**
+ * Access logs for a plain `node:http` request listener:
+ *
+ *   const withAccessLog = sealtrailAccessLog({ client, route: (req) => routeOf(req) });
+ *   createServer(withAccessLog(handler)).listen(8080);
+ *
+ * node:http has no router, so the route template comes from the `route` option (read when the response
+ * is done, so a handler may note it on the request); without one `http.route` is left out.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import {
+  type AccessLogOptions,
+  type AccessLogRecorder,
+  accessLogRecorder,
+  bearerTokenOf,
+  elapsedMs,
+  headerValue,
+  type JwtClaims,
+  REQUEST_ID_HEADER,
+  type RequestFacts,
+  requestIdOf,
+} from "./access-log.js";
+
+export type { AccessLogOptions, JwtClaims } from "./access-log.js";
+
+export interface NodeAccessLogOptions<Req extends IncomingMessage = IncomingMessage>
+  extends AccessLogOptions<Req> {
+  /** The route template of a request (`/documents/:id`), read when its response is done. @default none */
+  readonly route?: (req: Req) => string | undefined;
+  /**
+   * The client's address. Behind a proxy, return the address your proxy reports (and only if you trust it).
+   * @default the socket's remote address
+   */
+  readonly clientIp?: (req: Req) => string | undefined;
+}
+
+/** The request facts a Node adapter reads the same way for every framework built on node:http. */
+export interface NodeRequestView {
+  readonly path: string;
+  route(): string | undefined;
+  sourceIp(): string | undefined;
+  claims(): JwtClaims | undefined;
+}
+
+/**
+ * Starts timing a request and records its event once, when the response is closed: finished, or cut
+ * off because the client went away (then `aborted`, and the status only if it was already sent).
+ * Sets `x-request-id` on the response when the request brought none.
+ */
+export function observeNodeRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  recorder: Pick<AccessLogRecorder<unknown>, "record">,
+  view: NodeRequestView,
+): void {
+  const startedAt = Date.now();
+  const start = performance.now();
+  const { id, generated } = requestIdOf(headerValue(req.headers[REQUEST_ID_HEADER]));
+  if (generated && !res.headersSent) res.setHeader(REQUEST_ID_HEADER, id);
+  res.once("close", () => {
+    const facts: RequestFacts = {
+      startedAt,
+      durationMs: elapsedMs(start),
+      requestId: id,
+      method: req.method ?? "",
+      route: view.route(),
+      path: view.path,
+      status: res.headersSent ? res.statusCode : undefined,
+      aborted: !res.writableFinished,
+      sourceIp: view.sourceIp(),
+      userAgent: headerValue(req.headers["user-agent"]),
+      header: (name) => headerValue(req.headers[name]),
+      claims: view.claims(),
+      bearerToken: () => bearerTokenOf(headerValue(req.headers.authorization)),
+    };
+    recorder.record(facts);
+  });
+}
+
+/** express-jwt's `req.auth`, the convention plain handlers are most likely to follow. */
+function defaultClaims(req: IncomingMessage): JwtClaims | undefined {
+  return (req as { auth?: JwtClaims }).auth;
+}
+
+/** Wraps a node:http request listener so every request it serves leaves one access-log event. */
+export function sealtrailAccessLog<Req extends IncomingMessage = IncomingMessage>(
+  options: NodeAccessLogOptions<Req>,
+): (handler: RequestListener) => RequestListener {
+  const recorder = accessLogRecorder<Req>(options, defaultClaims);
+  return (handler) => (req, res) => {
+    const request = req as Req;
+    if (!recorder.skips(request)) {
+      observeNodeRequest(req, res, recorder, {
+        path: req.url ?? "/",
+        route: () => options.route?.(request),
+        sourceIp: () => options.clientIp?.(request) ?? req.socket.remoteAddress,
+        claims: () => recorder.claimsOf(request),
+      });
+    }
+    handler(req, res);
+  };
+}
