@@ -282,24 +282,49 @@ function cdkEnv(endpoint: string): NodeJS.ProcessEnv {
 /** Resource types ministack's CloudFormation does not know (see DEPARTURES). */
 const UNSUPPORTED_TYPES = new Set(["AWS::Athena::NamedQuery"]);
 
-/** Removes the unsupported resources from the assembly's templates, checking nothing refers to them. */
+interface TemplateResource {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
+}
+
+/**
+ * What ministack's CloudFormation refuses (see DEPARTURES): unknown types, and alarms on metric math
+ * (anomaly detection bands, sums of metrics), which it refuses as "use MetricName and Namespace".
+ */
+function unsupported(resource: TemplateResource): boolean {
+  return (
+    UNSUPPORTED_TYPES.has(resource.Type) ||
+    (resource.Type === "AWS::CloudWatch::Alarm" && resource.Properties?.Metrics !== undefined)
+  );
+}
+
+/**
+ * Removes the unsupported resources from the assembly's templates, and the dashboards that show them
+ * (a dashboard names its alarms' ARNs); anything else that refers to a removed resource is an error.
+ */
 function removeUnsupportedResources(assemblyDir: string): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(assemblyDir).filter((file) => file.endsWith(".template.json"))) {
     const file = join(assemblyDir, name);
     const template = JSON.parse(readFileSync(file, "utf8")) as {
-      Resources: Record<string, { Type: string }>;
+      Resources: Record<string, TemplateResource>;
     };
     const ids = Object.keys(template.Resources).filter((id) =>
-      UNSUPPORTED_TYPES.has((template.Resources[id] as { Type: string }).Type),
+      unsupported(template.Resources[id] as TemplateResource),
     );
     for (const id of ids) delete template.Resources[id];
+    const refersToRemoved = (value: unknown) => ids.some((id) => JSON.stringify(value).includes(`"${id}"`));
+    const dashboards = Object.keys(template.Resources).filter((id) => {
+      const resource = template.Resources[id] as TemplateResource;
+      return resource.Type === "AWS::CloudWatch::Dashboard" && refersToRemoved(resource);
+    });
+    for (const id of dashboards) delete template.Resources[id];
     const rest = JSON.stringify(template);
-    const referenced = ids.filter((id) => rest.includes(`"${id}"`));
+    const referenced = [...ids, ...dashboards].filter((id) => rest.includes(`"${id}"`));
     if (referenced.length > 0)
       throw new Error(`cannot leave out ${referenced.join(", ")}: the template refers to them`);
     writeFileSync(file, JSON.stringify(template, null, 1));
-    removed.push(...ids);
+    removed.push(...ids, ...dashboards);
   }
   return removed;
 }

@@ -13,6 +13,11 @@ export const DEPARTURES = [
   "AWS::Athena::NamedQuery resources are removed from the synthesized template before `cdk deploy` " +
     "(ministack's CloudFormation refuses the whole template: 'Unrecognized resource types'); nothing " +
     "refers to them, and test/infra/search.test.ts covers them as template.",
+  "CloudWatch alarms on metric math (the anomaly-detection alarms on ingested events and reads, the " +
+    "watched-action alarms that sum every outcome, the verifier's failed-or-findings alarm) and the dashboard that shows them are removed too: ministack " +
+    "refuses them ('Properties.Metrics (metric math) is not supported'); test/infra/alarms.test.ts and " +
+    "scheduled-verifier.test.ts cover them as template, and the metrics they watch are asserted against " +
+    "what the real handlers emit.",
   "NODE_PATH points ministack's Node executor at the project's node_modules: the executor replaces a " +
     "missing @aws-sdk/client-* with a stub, where the nodejs24.x runtime provides the real SDK v3 that " +
     "the inline CheckpointPublicKey custom resource imports (the bundled functions carry their own).",
