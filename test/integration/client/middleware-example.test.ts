@@ -102,7 +102,10 @@ describe("examples/express-api against local mode", () => {
   });
 
   it("finds exactly the session's N access events by its session id, verified, in request order", async () => {
-    const access = await sealtrail.search({ session_id: sessionId, action: "http.request" });
+    // Batches in flight at once may be sealed in either order: request order is when each started.
+    const access = (await sealtrail.search({ session_id: sessionId, action: "http.request" })).sort((a, b) =>
+      String(a.occurred_at).localeCompare(String(b.occurred_at)),
+    );
 
     expect(access).toHaveLength(statuses.length);
     expect(access.map((record) => record.http?.status)).toEqual(statuses);
@@ -130,14 +133,17 @@ describe("examples/express-api against local mode", () => {
       (record) => record.action !== "http.request",
     );
 
-    expect(semantic.map((record) => `${record.action}:${record.outcome}`)).toEqual([
-      "user.login:success",
-      "document.read:success",
-      "document.read:success",
-      "document.read:failure",
-      "document.permission_change:success",
-      "user.logout:success",
-    ]);
+    // recordNow seals at once while record's events wait for their batch: compare as a multiset.
+    expect(semantic.map((record) => `${record.action}:${record.outcome}`).sort()).toEqual(
+      [
+        "user.login:success",
+        "document.read:success",
+        "document.read:success",
+        "document.read:failure",
+        "document.permission_change:success",
+        "user.logout:success",
+      ].sort(),
+    );
     const change = semantic.find((record) => record.action === "document.permission_change");
     expect(JSON.parse(change?.details as string)).toEqual({ user: "bob", before: "read", after: "none" });
   });
