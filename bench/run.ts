@@ -9,10 +9,13 @@ import { benchClient } from "./client";
 import { benchIngest } from "./ingest";
 import { benchMerkle } from "./merkle";
 import { benchQuery } from "./query";
+import { benchRebuildIndex } from "./rebuild-index";
 import { benchVerify } from "./verify";
 
 // The handlers log every request through Powertools; a benchmark measures, it does not log.
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
+// The ingest and query handlers publish their access metrics as EMF lines on stdout, the report's stream.
+process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
 const log = (line: string) => console.log(line);
 const emulator = await startEmulator({ log: (line) => console.error(line) });
 try {
@@ -22,6 +25,10 @@ try {
   // 100,000 events by default; SEALTRAIL_BENCH_QUERY_EVENTS for a quicker look.
   const query = await benchQuery(emulator, log, {
     events: Number(process.env.SEALTRAIL_BENCH_QUERY_EVENTS ?? 100_000),
+  });
+  // 100,000 events by default; SEALTRAIL_BENCH_REBUILD_EVENTS for a quicker look.
+  const rebuildIndex = await benchRebuildIndex(emulator, log, {
+    events: Number(process.env.SEALTRAIL_BENCH_REBUILD_EVENTS ?? 100_000),
   });
   // 3 interleaved rounds of 5 s per arm by default; SEALTRAIL_BENCH_CLIENT_SECONDS for a quicker look.
   const client = await benchClient(emulator, log, {
@@ -35,6 +42,7 @@ try {
     verify,
     merkle,
     query,
+    rebuildIndex,
     client,
   };
   mkdirSync("bench", { recursive: true });

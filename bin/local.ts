@@ -12,7 +12,8 @@
  *
  * Environment: PORT (default 3000; 0 picks a free one), SEALTRAIL_STATE_DIR (default .sealtrail/),
  * AWS_ENDPOINT_URL (use that endpoint instead of starting moto), SEALTRAIL_CHECKPOINT_SECONDS
- * (default 60: how often a checkpoint is signed).
+ * (default 60: how often a checkpoint is signed), SEALTRAIL_VERIFY_SECONDS (default 300: how often the
+ * scheduled verifier runs, as the stack runs it hourly; its findings are printed here).
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -28,12 +29,13 @@ import {
   DEFAULT_SCOPES,
   type SealtrailConfig,
 } from "../lambda/config";
-import { trustFileOf } from "../lambda/core/checkpoint";
+import { parseTrustedKeys, trustFileOf } from "../lambda/core/checkpoint";
 import { openApiDocument } from "../lambda/core/openapi";
 import { createCheckpointJob } from "../lambda/handlers/checkpoint";
 import { createIngestHandler, type IngestHandler } from "../lambda/handlers/ingest";
 import { createQueryHandler, QUERY_ROUTES, type QueryHandler } from "../lambda/handlers/query";
 import { createReindexJob } from "../lambda/handlers/reindex";
+import { createVerifierJob } from "../lambda/handlers/verifier";
 import { type Emulator, startEmulator } from "../lambda/local/emulator";
 import {
   LOCAL_AUDIENCE,
@@ -44,6 +46,7 @@ import {
   localStateDir,
 } from "../lambda/local/issuer";
 import { type LocalServer, startLocalServer } from "../lambda/local/server";
+import { DEFAULT_VERIFIER_MAX_AGE_MINUTES } from "../lambda/verify/scheduled-config";
 
 const REINDEX_INTERVAL_MS = 60_000;
 /** The signals that stop npm, a terminal or a process manager would send; each stops local mode. */
@@ -71,10 +74,19 @@ function portFromEnv(): number {
 }
 
 function checkpointIntervalMs(): number {
-  const text = process.env.SEALTRAIL_CHECKPOINT_SECONDS ?? "60";
+  return secondsFromEnv("SEALTRAIL_CHECKPOINT_SECONDS", 60);
+}
+
+function verifyIntervalMs(): number {
+  return secondsFromEnv("SEALTRAIL_VERIFY_SECONDS", 300);
+}
+
+/** A period in whole seconds from the environment, as milliseconds. */
+function secondsFromEnv(name: string, defaultSeconds: number): number {
+  const text = process.env[name] ?? String(defaultSeconds);
   const seconds = Number(text);
   if (!/^\d+$/.test(text) || seconds < 1) {
-    throw new UsageError(`SEALTRAIL_CHECKPOINT_SECONDS must be a whole number of seconds, not "${text}"`);
+    throw new UsageError(`${name} must be a whole number of seconds, not "${text}"`);
   }
   return seconds * 1000;
 }
@@ -150,6 +162,7 @@ async function main(): Promise<void> {
   const port = portFromEnv();
   const stateDir = localStateDir();
   const checkpointEveryMs = checkpointIntervalMs();
+  const verifyEveryMs = verifyIntervalMs();
   // Metrics go to CloudWatch from Lambda; locally their EMF lines would only clutter the console.
   process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
   await checkPortFree(port);
@@ -194,10 +207,12 @@ async function main(): Promise<void> {
     const bucket = `sealtrail-local-${suffix}`;
     const table = `sealtrail-local-${suffix}`;
     const checkpointStateBucket = `sealtrail-local-signer-${suffix}`;
+    const verifierStateBucket = `sealtrail-local-verifier-${suffix}`;
     const target = { endpoint: emulator.endpoint, region: emulator.region };
     await createArchiveBucket(s3Client(target), bucket);
     await createIndexTable(dynamoClient(target), table);
     await s3Client(target).send(new CreateBucketCommand({ Bucket: checkpointStateBucket }));
+    await s3Client(target).send(new CreateBucketCommand({ Bucket: verifierStateBucket }));
     if (interrupted) return;
 
     const key = await loadOrCreateIssuerKey(stateDir);
@@ -271,6 +286,34 @@ async function main(): Promise<void> {
     );
     cleanups.push(() => checkpointTimer.stop());
 
+    // The scheduled verifier, as the stack runs it: its own store, the local key trusted, and its
+    // message (the first findings) printed here instead of published to an alarm topic.
+    const verifier = createVerifierJob(
+      {
+        bucket,
+        table,
+        stateBucket: verifierStateBucket,
+        // A slow checkpoint timer (SEALTRAIL_CHECKPOINT_SECONDS) must not read as stale checkpoints.
+        maxAgeMs: Math.max(DEFAULT_VERIFIER_MAX_AGE_MINUTES * 60_000, 3 * checkpointEveryMs),
+        aws: target,
+      },
+      {
+        trusted: await parseTrustedKeys(trustFileOf(checkpointKey)),
+        alerts: { publish: async (subject, message) => console.error(`sealtrail: ${subject}\n${message}`) },
+      },
+    );
+    const verifierTimer = everyInterval(
+      async () => {
+        // Half the period, so a run on a large archive ends (and saves where it got) before the next.
+        const deadline = Date.now() + verifyEveryMs / 2;
+        await verifier({ timeLeftMs: () => deadline - Date.now(), budgetMs: verifyEveryMs / 2 });
+      },
+      verifyEveryMs,
+      // The job has printed its message already.
+      () => undefined,
+    );
+    cleanups.push(() => verifierTimer.stop());
+
     const issuer = localIssuer(key, { issuer: server.issuer, audience: LOCAL_AUDIENCE });
     const state: LocalState = {
       apiUrl: server.url,
@@ -326,6 +369,7 @@ async function main(): Promise<void> {
         `  table        ${table}   region ${emulator.region}`,
         `  state        ${shownStateFile}`,
         `  checkpoints  every ${checkpointEveryMs / 1000} s, key ${checkpointKey.kid}; trust file ${shownJwksFile}`,
+        `  verifier     every ${verifyEveryMs / 1000} s (verify --state); state and reports in s3://${verifierStateBucket}`,
         "",
         `Dev token (scopes ${DEFAULT_SCOPES.write} ${DEFAULT_SCOPES.read}, valid 1 hour; more with \`npm run -s token -- --scope "…"\`):`,
         token,

@@ -1,13 +1,14 @@
 #!/usr/bin/env -S node --import tsx
 /**
- * The sealtrail CLI: `verify`, `verify-proof`, `trust`, `proof`, `query`. Exit 0 ok, 1 an integrity
- * finding (or an HTTP error answer), 2 a usage or I/O error.
+ * The sealtrail CLI: `verify`, `verify-proof`, `trust`, `proof`, `query`, `rebuild-index`. Exit 0 ok,
+ * 1 an integrity finding (or an HTTP error answer), 2 a usage or I/O error.
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT } from "../lambda/cli/exit";
 import { proofCommand } from "../lambda/cli/proof";
 import { queryCommand } from "../lambda/cli/query";
+import { rebuildIndexCommand } from "../lambda/cli/rebuild-index";
 import { trustCommand, verifyCommand, verifyProofCommand } from "../lambda/cli/verify";
 
 /** The version is package.json's: one place to bump it. */
@@ -23,6 +24,7 @@ const program = new Command("sealtrail")
 for (const command of [verifyCommand(), verifyProofCommand(), trustCommand(), proofCommand()]) {
   program.addCommand(command.exitOverride());
 }
+program.addCommand(rebuildIndexCommand().exitOverride());
 // `query` handles its own usage errors and exit codes.
 program.addCommand(queryCommand());
 

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { AwsTarget } from "./aws/clients";
 import { MAX_CHAIN_COUNT } from "./core/paths";
+import { patternProblem } from "./core/watched-actions";
 
 /** An issuer whose end-user tokens may be forwarded in X-Sealtrail-Subject-Token. */
 const SubjectIssuerSchema = z.object({
@@ -40,6 +41,11 @@ export interface SealtrailConfig {
    * only suits a single process (local mode, tests).
    */
   readonly cursorKeyId?: string;
+  /**
+   * Watched-action patterns whose acknowledged events the write path counts by outcome
+   * (lambda/core/watched-actions.ts); default: the patterns of DEFAULT_WATCHED_ACTIONS.
+   */
+  readonly watchedActionPatterns?: readonly string[];
   readonly aws: AwsTarget;
 }
 
@@ -56,6 +62,7 @@ export const ENV = {
   indexTtlDays: "SEALTRAIL_INDEX_TTL_DAYS",
   leaseSeconds: "SEALTRAIL_LEASE_SECONDS",
   cursorKeyId: "SEALTRAIL_CURSOR_KEY_ID",
+  watchedActions: "SEALTRAIL_WATCHED_ACTIONS",
 } as const;
 
 export const DEFAULT_SCOPES = {
@@ -102,6 +109,29 @@ const EnvSchema = z.object({
     .default(DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS),
   [ENV.leaseSeconds]: positiveInt(ENV.leaseSeconds).default(DEFAULT_LEASE_SECONDS),
   [ENV.cursorKeyId]: z.string().min(1).optional(),
+  [ENV.watchedActions]: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      let patterns: unknown;
+      try {
+        patterns = JSON.parse(text);
+      } catch {
+        patterns = undefined;
+      }
+      const problems =
+        Array.isArray(patterns) && patterns.every((p) => typeof p === "string")
+          ? patterns.flatMap((p) => {
+              const problem = patternProblem(p);
+              return problem ? [`${ENV.watchedActions}: the pattern ${problem}`] : [];
+            })
+          : [
+              `${ENV.watchedActions} must be a JSON array of watched-action patterns, e.g. ["user.login","role.*"]`,
+            ];
+      for (const message of problems) ctx.addIssue({ code: "custom", message });
+      return problems.length > 0 ? z.NEVER : (patterns as string[]);
+    }),
   AWS_ENDPOINT_URL: z.string().url().optional(),
   AWS_REGION: z.string().min(1).default("us-east-1"),
 });
@@ -125,6 +155,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     indexTtlDays: e[ENV.indexTtlDays],
     leaseSeconds: e[ENV.leaseSeconds],
     cursorKeyId: e[ENV.cursorKeyId],
+    watchedActionPatterns: e[ENV.watchedActions],
     aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL },
   };
 }

@@ -14,6 +14,7 @@ import { documentClient, IndexStore } from "./aws/index-store";
 import { DynamoChainLeases } from "./aws/lease-store";
 import { S3ObjectStore } from "./aws/object-store";
 import type { SealtrailConfig, SubjectIssuer } from "./config";
+import type { AccessMetrics } from "./core/metrics";
 import { createUlidGenerator } from "./core/ulid";
 import { ChainWriter } from "./ingest/chain-writer";
 import { type IngestLogger, IngestService } from "./ingest/ingest-service";
@@ -66,7 +67,16 @@ export interface WritePath extends ArchiveStores {
   readonly service: IngestService;
 }
 
-export function createWritePath(config: SealtrailConfig, overrides: RuntimeOverrides = {}): WritePath {
+export interface WritePathOptions {
+  /** Where the ingest service counts what it acknowledges and refuses; default: nowhere. */
+  readonly metrics?: AccessMetrics;
+}
+
+export function createWritePath(
+  config: SealtrailConfig,
+  overrides: RuntimeOverrides = {},
+  options: WritePathOptions = {},
+): WritePath {
   const stores = createArchiveStores(config, overrides);
   const { objects, index, doc, logger } = stores;
   const now = overrides.now ?? Date.now;
@@ -90,6 +100,7 @@ export function createWritePath(config: SealtrailConfig, overrides: RuntimeOverr
     newId: createUlidGenerator(now),
     now,
     logger: logAdapter(logger),
+    metrics: options.metrics,
   });
   return { ...stores, service };
 }

@@ -2,10 +2,12 @@
  * Builds the sealtrail CDK app from context (`cdk synth -c issuer=… -c audience=…`). bin/app.ts runs it;
  * the infra tests build the same app, so what they check is what `cdk synth` produces.
  */
-import { Annotations, type App, Validations } from "aws-cdk-lib";
+import { Annotations, type App, Duration, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import type { Node } from "constructs";
-import { DEFAULT_STACK_NAME, readContext } from "./context";
+import { type ContextValues, DEFAULT_STACK_NAME, readContext } from "./context";
+import { SealtrailReplicaStack } from "./replica";
+import type { SealtrailReplicaDestination } from "./replication";
 import type { SealtrailProps } from "./sealtrail";
 import { SealtrailStack } from "./sealtrail-stack";
 
@@ -21,6 +23,8 @@ export interface AppConfig {
   readonly props: SealtrailProps;
   /** Context keys that were missing and replaced by placeholders. */
   readonly placeholders: readonly ("issuer" | "audience")[];
+  /** `replicaSourceRoleArn`: the app also builds the replica stack, admitting this role. */
+  readonly replicaSourceRoleArn?: string;
 }
 
 /**
@@ -37,6 +41,7 @@ export function appConfigFromContext(node: Node): AppConfig {
   return {
     stackName: context.stackName ?? DEFAULT_STACK_NAME,
     placeholders,
+    replicaSourceRoleArn: context.replicaSourceRoleArn,
     props: {
       issuer: context.issuer ?? PLACEHOLDER_ISSUER,
       audience: context.audience ?? [PLACEHOLDER_AUDIENCE],
@@ -47,8 +52,37 @@ export function appConfigFromContext(node: Node): AppConfig {
       subjectIssuers: context.subjectIssuers,
       alarmEmail: context.alarmEmail,
       authFailureAlarmThreshold: context.authFailureAlarmThreshold,
+      watchedActions: context.watchedActions,
+      verificationPeriod: minutes(context.verificationPeriodMinutes),
+      verificationMaxAge: minutes(context.verificationMaxAgeMinutes),
+      replica: replicaFromContext(context),
     },
   };
+}
+
+/** The `replica` prop: both ARNs or neither; Time Control only with them. */
+function replicaFromContext(context: ContextValues): SealtrailReplicaDestination | undefined {
+  const { replicaBucketArn: bucketArn, replicaKeyArn: keyArn, replicaTimeControl: timeControl } = context;
+  if (bucketArn === undefined && keyArn === undefined) {
+    if (timeControl !== undefined) {
+      throw new Error(
+        "context replicaTimeControl applies to a replica: give -c replicaBucketArn=… -c replicaKeyArn=… too, or remove it",
+      );
+    }
+    return undefined;
+  }
+  if (bucketArn === undefined || keyArn === undefined) {
+    const missing = bucketArn === undefined ? "replicaBucketArn" : "replicaKeyArn";
+    throw new Error(
+      `context ${missing} is missing: a replica needs both replicaBucketArn and replicaKeyArn ` +
+        "(the replica stack's ReplicaBucketArn and ReplicaKeyArn outputs; docs/operations.md, Replica)",
+    );
+  }
+  return { bucketArn, keyArn, timeControl };
+}
+
+function minutes(value: number | undefined): Duration | undefined {
+  return value === undefined ? undefined : Duration.minutes(value);
 }
 
 /**
@@ -65,6 +99,14 @@ export function configureApp(app: App): SealtrailStack {
     ...config.props,
     description: "sealtrail: tamper-evident audit log archive (write path, query API, checkpoints, search)",
   });
+  if (config.replicaSourceRoleArn !== undefined) {
+    // Deployed on its own in the replica's account and region: `cdk deploy <stackName>Replica`.
+    new SealtrailReplicaStack(app, `${config.stackName}Replica`, {
+      sourceReplicationRoleArn: config.replicaSourceRoleArn,
+      retentionDays: config.props.retentionDays,
+      description: "sealtrail: the archive's locked replica (Object Lock COMPLIANCE, append-only)",
+    });
+  }
   if (config.placeholders.length > 0) {
     Annotations.of(stack).addWarningV2(
       "@sealtrail/app:placeholderAuthorizer",

@@ -6,6 +6,14 @@
 import { DEFAULT_CHAINS, type SubjectIssuer } from "../lambda/config";
 import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
 import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
+import type { WatchedAction } from "../lambda/core/watched-actions";
+import {
+  DEFAULT_VERIFIER_MAX_AGE_MINUTES,
+  DEFAULT_VERIFIER_PERIOD_MINUTES,
+} from "../lambda/verify/scheduled-config";
+import { ROLE_ARN_PATTERN } from "./replica";
+import { BUCKET_ARN_PATTERN, KEY_ARN_PATTERN } from "./replication";
+import { MAX_VERIFIER_PERIOD_MINUTES, MIN_VERIFIER_PERIOD_MINUTES } from "./scheduled-verifier";
 import { DEFAULT_AUTH_FAILURE_ALARM_THRESHOLD, MAX_RETENTION_DAYS } from "./sealtrail";
 
 /** One context key: what the README says about it and how its value is read. */
@@ -98,6 +106,23 @@ function wholeNumber(
   } satisfies ContextKey<number>;
 }
 
+/** `true` or `false` (`-c key=true`, or a JSON boolean in cdk.json). */
+function flag(options: Described) {
+  return {
+    type: "true or false",
+    default: options.default,
+    description: options.description,
+    parse(key: string, value: unknown): boolean | undefined {
+      if (!given(value)) return undefined;
+      const text = String(value).trim();
+      if (text === "true" || text === "false") return text === "true";
+      throw new Error(
+        `context ${key} must be true or false, got ${JSON.stringify(value)}: pass e.g. -c ${key}=true`,
+      );
+    },
+  } satisfies ContextKey<boolean>;
+}
+
 const SUBJECT_ISSUERS_EXAMPLE =
   '\'subjectIssuers=[{"issuer":"https://idp.example.com","jwksUrl":"https://idp.example.com/jwks.json","audiences":["app"]}]\'';
 
@@ -124,6 +149,34 @@ const subjectIssuers = {
     return parsed as SubjectIssuer[];
   },
 } satisfies ContextKey<SubjectIssuer[]>;
+
+const WATCHED_ACTIONS_EXAMPLE =
+  '\'watchedActions=[{"pattern":"user.login","outcome":"failure","threshold":20},{"pattern":"role.*","threshold":5}]\'';
+
+/** A JSON array of {pattern, outcome?, threshold}; the construct checks each entry. */
+const watchedActions = {
+  type: "JSON array of {pattern, outcome?, threshold}",
+  default: "failed `user.login` (20), `permission.*` (10), `role.*` (10)",
+  description:
+    "actions counted by outcome, each with an alarm at `threshold` events per 5 minutes; a pattern is an action or a prefix ending in `.*`; `[]` watches nothing",
+  parse(key: string, value: unknown): WatchedAction[] | undefined {
+    if (!given(value)) return undefined;
+    let parsed: unknown = value;
+    if (typeof value === "string") {
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (!Array.isArray(parsed)) {
+      throw new Error(
+        `context ${key} must be a JSON array, got ${String(value)}: pass e.g. -c ${WATCHED_ACTIONS_EXAMPLE}`,
+      );
+    }
+    return parsed as WatchedAction[];
+  },
+} satisfies ContextKey<WatchedAction[]>;
 
 /** The stack's name unless `-c stackName=…` is given. */
 export const DEFAULT_STACK_NAME = "Sealtrail";
@@ -185,12 +238,55 @@ export const CONTEXT_KEYS = {
     description:
       "4xx responses of the API per 5 minutes that raise the auth-failure alarm (400 and 422 count too)",
   }),
+  verificationPeriodMinutes: wholeNumber({
+    min: MIN_VERIFIER_PERIOD_MINUTES,
+    max: MAX_VERIFIER_PERIOD_MINUTES,
+    example: 30,
+    default: `${DEFAULT_VERIFIER_PERIOD_MINUTES} (hourly)`,
+    description:
+      "minutes between runs of the scheduled verifier (`verify --state` in the stack); its alarms use the same period",
+  }),
+  verificationMaxAgeMinutes: wholeNumber({
+    min: 1,
+    example: 60,
+    default: String(DEFAULT_VERIFIER_MAX_AGE_MINUTES),
+    description: "the scheduled verifier's `--max-age`: how old the newest checkpoint may be before it fails",
+  }),
+  watchedActions,
   stackName: text({
     type: "CloudFormation stack name",
     pattern: /^[A-Za-z][A-Za-z0-9-]{0,127}$/,
     example: "SealtrailTrial",
     default: DEFAULT_STACK_NAME,
     description: "name of the stack, so one account can hold more than one (a trial beside production)",
+  }),
+  replicaBucketArn: text({
+    type: "S3 bucket ARN",
+    pattern: BUCKET_ARN_PATTERN,
+    example: "arn:aws:s3:::my-archive-replica",
+    default: "no replica",
+    description:
+      "replicate the archive into this locked bucket in another region or account (the replica stack's `ReplicaBucketArn`; with `replicaKeyArn`); docs/operations.md, Replica",
+  }),
+  replicaKeyArn: text({
+    type: "KMS key ARN",
+    pattern: KEY_ARN_PATTERN,
+    example: "arn:aws:kms:eu-central-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    default: "no replica",
+    description: "the replica bucket's KMS key (the replica stack's `ReplicaKeyArn`)",
+  }),
+  replicaTimeControl: flag({
+    default: "false",
+    description:
+      "S3 Replication Time Control for the replica: 99.99% of objects within 15 minutes, billed per GB",
+  }),
+  replicaSourceRoleArn: text({
+    type: "IAM role ARN",
+    pattern: ROLE_ARN_PATTERN,
+    example: "arn:aws:iam::111111111111:role/Sealtrail-replication",
+    default: "no replica stack",
+    description:
+      "also synthesize the replica stack `<stackName>Replica`, which admits this source replication role; deploy it in the replica's account and region",
   }),
 } as const;
 

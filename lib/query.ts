@@ -23,13 +23,14 @@ import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { ENV } from "../lambda/config";
+import { METRIC_SERVICES } from "../lambda/core/metrics";
 import { CHECKPOINTS_PREFIX, EVENTS_PREFIX } from "../lambda/core/paths";
 import { QUERY_ROUTES } from "../lambda/handlers/query";
 import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
 import { reservedKeyPolicy, reserveKeyUse } from "./key-policy";
 
 /** POWERTOOLS_SERVICE_NAME of the query function, and so the `service` dimension of its metrics. */
-export const QUERY_SERVICE_NAME = "sealtrail-query";
+export const QUERY_SERVICE_NAME = METRIC_SERVICES.query;
 
 /** The only operations of the cursor key (lambda/query/kms-mac-key.ts), reserved to the query role. */
 export const CURSOR_KEY_ACTIONS = ["kms:GenerateMac", "kms:VerifyMac"] as const;

@@ -29,6 +29,10 @@ export class SealtrailStack extends Stack {
       throttleBurstLimit: props.throttleBurstLimit,
       logRetention: props.logRetention,
       authFailureAlarmThreshold: props.authFailureAlarmThreshold,
+      watchedActions: props.watchedActions,
+      verificationPeriod: props.verificationPeriod,
+      verificationMaxAge: props.verificationMaxAge,
+      replica: props.replica,
     });
     addSealtrailOutputs(this, this.sealtrail);
   }

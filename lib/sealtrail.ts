@@ -30,7 +30,7 @@ import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -52,13 +52,29 @@ import {
   type SubjectIssuer,
 } from "../lambda/config";
 import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "../lambda/core/index-table";
+import { METRIC_SERVICES, METRICS_NAMESPACE } from "../lambda/core/metrics";
 import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
 import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
+import {
+  DEFAULT_WATCHED_ACTIONS,
+  type WatchedAction,
+  watchedActionProblems,
+  watchedPatterns,
+} from "../lambda/core/watched-actions";
 import { REINDEX_METRICS } from "../lambda/ingest/reindex";
+import { AccessAlarms } from "./alarms";
+import { addAppendOnlyPolicy } from "./append-only-policy";
 import { BucketPolicyFollowsBucket } from "./bucket-policy-retention";
 import { CheckpointSigner } from "./checkpoint";
+import { SealtrailDashboard } from "./dashboard";
 import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
 import { QueryApi } from "./query";
+import {
+  ArchiveReplication,
+  replicaDestinationProblems,
+  type SealtrailReplicaDestination,
+} from "./replication";
+import { ScheduledVerifier } from "./scheduled-verifier";
 import { SealtrailSearch } from "./search";
 
 /** Key prefixes of the archive (DESIGN.md, "Stored formats"). */
@@ -180,13 +196,46 @@ export interface SealtrailProps {
    * @default 100
    */
   readonly authFailureAlarmThreshold?: number;
+
+  /**
+   * Actions whose events the write path counts by outcome, each with its own alarm: a pattern (an
+   * action name, or a prefix ending in `.*`), an optional outcome the alarm is limited to, and the
+   * matching events per 5 minutes that raise it. At most 20 entries, known at synthesis; `[]` watches
+   * nothing.
+   * @default - DEFAULT_WATCHED_ACTIONS: failed `user.login` (20), `permission.*` (10), `role.*` (10)
+   */
+  readonly watchedActions?: readonly WatchedAction[];
+
+  /**
+   * How often the scheduled verifier runs `verify --state` against the archive: whole minutes from 5 to
+   * 1440. Its alarms evaluate the same period (silence: no verified checkpoint in two periods).
+   * @default Duration.hours(1)
+   */
+  readonly verificationPeriod?: Duration;
+
+  /**
+   * The scheduled verifier's `--max-age`: the newest checkpoint may be at most this old (the signer signs
+   * every minute). At least one minute.
+   * @default Duration.minutes(15)
+   */
+  readonly verificationMaxAge?: Duration;
+
+  /**
+   * Replicate every object of the archive (lock metadata included, delete markers never) into a locked
+   * bucket in another region and/or account, made by `SealtrailReplica` (lib/replica.ts): its bucket and
+   * key ARNs, optional S3 Replication Time Control, the latency alarm's bound and the role's name. Adds
+   * the replication role and the replication-failure and latency alarms. docs/operations.md, "Replica".
+   * @default - no replica
+   */
+  readonly replica?: SealtrailReplicaDestination;
 }
 
 /**
  * sealtrail: `POST /v1/events` (JWT, write scope) → ingest function → Object-Locked, KMS-encrypted
  * archive bucket and DynamoDB index; the read routes (`QUERY_ROUTES`, JWT, read scope) → query function,
  * whose cursors only it can MAC (KMS HMAC_256); a reindex job every 5 minutes; a checkpoint signer every
- * minute (KMS ECC_NIST_P256, only it may sign); Athena search; alarms to SNS.
+ * minute (KMS ECC_NIST_P256, only it may sign); the scheduled verifier (hourly, read only); Athena
+ * search; alarms to SNS.
  */
 export class Sealtrail extends Construct {
   /** Customer managed key of the archive bucket and the index table. */
@@ -229,16 +278,25 @@ export class Sealtrail extends Construct {
   /** Key of the alarm topic: CloudWatch alarms cannot publish to a topic encrypted with an AWS managed key. */
   public readonly alarmKey: Key;
   public readonly alarms: Alarm[];
+  /** The alarms on access patterns and silence (lib/alarms.ts), all in `alarms`. */
+  public readonly accessAlarms: AccessAlarms;
+  /** The CloudWatch dashboard: every alarm in `alarms` and graphs of the access metrics. */
+  public readonly dashboard: SealtrailDashboard;
+  /** The scheduled verifier: `verify --state --max-age` on a schedule, read only, with its own store and alarms. */
+  public readonly verifier: ScheduledVerifier;
+  /** With `replica`: the replication rule's role and its two alarms (also in `alarms`). */
+  public readonly replication?: ArchiveReplication;
 
   constructor(scope: Construct, id: string, props: SealtrailProps) {
     super(scope, id);
-    validateProps(props);
+    validateProps(props, Stack.of(this).stackName);
     // Every retained bucket keeps its policy after `cdk destroy`: the archive never outlives its append-only policy.
     Aspects.of(this).add(new BucketPolicyFollowsBucket());
 
     const retentionDays = props.retentionDays ?? DEFAULT_RETENTION_DAYS;
     const scopes = { ...DEFAULT_SCOPES, ...definedOnly(props.scopes ?? {}) };
     const logRetention = props.logRetention ?? RetentionDays.ONE_YEAR;
+    const watchedActions = props.watchedActions ?? DEFAULT_WATCHED_ACTIONS;
     const stack = Stack.of(this);
 
     this.key = new Key(this, "ArchiveKey", {
@@ -308,13 +366,14 @@ export class Sealtrail extends Construct {
       ...(props.indexTtlDays !== undefined
         ? { [ENV.indexTtlDays]: Tokenization.stringifyNumber(props.indexTtlDays) }
         : {}),
-      POWERTOOLS_METRICS_NAMESPACE: "Sealtrail",
+      [ENV.watchedActions]: JSON.stringify(watchedPatterns(watchedActions)),
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     };
 
     this.ingestFunction = sealtrailFunction(this, "IngestFunction", {
       entry: "../lambda/handlers/ingest.ts",
       description: "sealtrail: POST /v1/events, seals a batch into the archive and indexes it",
-      serviceName: "sealtrail-ingest",
+      serviceName: METRIC_SERVICES.ingest,
       // HTTP APIs time out after 30 s.
       timeout: Duration.seconds(29),
       memorySize: 1024,
@@ -412,6 +471,13 @@ export class Sealtrail extends Construct {
         principals: [new ServicePrincipal("cloudwatch.amazonaws.com")],
         actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
         resources: ["*"],
+        // Only this account's alarms: the service principal alone would admit any account's (confused deputy).
+        conditions: {
+          StringEquals: { "aws:SourceAccount": stack.account },
+          ArnLike: {
+            "aws:SourceArn": stack.formatArn({ service: "cloudwatch", resource: "alarm", resourceName: "*" }),
+          },
+        },
       }),
     );
     this.alarmTopic = new Topic(this, "AlarmTopic", {
@@ -501,6 +567,35 @@ export class Sealtrail extends Construct {
         description: "sealtrail checkpoint run failed (an error, not a refusal): no checkpoint was signed",
       }),
     ];
+
+    this.accessAlarms = new AccessAlarms(this, "AccessAlarms", { topic: this.alarmTopic, watchedActions });
+    this.alarms.push(...this.accessAlarms.alarms);
+    // Reads `alarms` at synthesis: alarms pushed to it later in this constructor, or by users, appear too.
+    this.dashboard = new SealtrailDashboard(this, "Dashboard", { alarms: this.alarms, watchedActions });
+
+    this.verifier = new ScheduledVerifier(this, "Verifier", {
+      archiveBucket: this.bucket,
+      archiveKey: this.key,
+      table: this.table,
+      accessLogBucket: this.accessLogBucket,
+      checkpointPublicKey: this.checkpointSigner.publicKeyDerBase64,
+      alarmTopic: this.alarmTopic,
+      alarmKey: this.alarmKey,
+      period: props.verificationPeriod,
+      maxAge: props.verificationMaxAge,
+      logRetention,
+    });
+    this.alarms.push(...this.verifier.alarms);
+
+    if (props.replica !== undefined) {
+      this.replication = new ArchiveReplication(this, "Replication", {
+        bucket: this.bucket,
+        key: this.key,
+        destination: props.replica,
+        alarmTopic: this.alarmTopic,
+      });
+      this.alarms.push(...this.replication.alarms);
+    }
   }
 
   /** The URL of the API's default stage. */
@@ -643,69 +738,12 @@ export const ACCESS_LOG_FIELDS = {
   integrationLatency: "$context.integrationLatency",
 } as const;
 
-/**
- * The archive's bucket policy from the threat model: every principal, the account root included, is
- * denied deletes, retention and legal hold changes, lock configuration changes, and any PutObject that
- * could replace an existing key (a new version) instead of creating a new one.
- */
-function addAppendOnlyPolicy(bucket: Bucket): void {
-  const everyone = [new AnyPrincipal()];
-  bucket.addToResourcePolicy(
-    new PolicyStatement({
-      sid: "DenyObjectDeletionAndLockChanges",
-      effect: Effect.DENY,
-      principals: everyone,
-      actions: [
-        "s3:DeleteObject",
-        "s3:DeleteObjectVersion",
-        "s3:PutObjectRetention",
-        "s3:PutObjectLegalHold",
-        "s3:BypassGovernanceRetention",
-      ],
-      resources: [bucket.arnForObjects("*")],
-    }),
-  );
-  bucket.addToResourcePolicy(
-    new PolicyStatement({
-      sid: "DenyLockAndLifecycleChanges",
-      effect: Effect.DENY,
-      principals: everyone,
-      // A lifecycle expiration rule would add delete markers to every current version.
-      actions: ["s3:PutBucketObjectLockConfiguration", "s3:PutLifecycleConfiguration"],
-      resources: [bucket.bucketArn],
-    }),
-  );
-  // Two statements, because the conditions of one statement are ANDed: a PutObject is denied when the
-  // If-None-Match header is absent, and (separately) when it is present with any value other than "*".
-  // Multipart uploads and CopyObject cannot satisfy this and are refused: sealtrail writes single PUTs.
-  bucket.addToResourcePolicy(
-    new PolicyStatement({
-      sid: "DenyPutWithoutIfNoneMatch",
-      effect: Effect.DENY,
-      principals: everyone,
-      actions: ["s3:PutObject"],
-      resources: [bucket.arnForObjects("*")],
-      conditions: { Null: { "s3:if-none-match": "true" } },
-    }),
-  );
-  bucket.addToResourcePolicy(
-    new PolicyStatement({
-      sid: "DenyPutWithOtherIfNoneMatch",
-      effect: Effect.DENY,
-      principals: everyone,
-      actions: ["s3:PutObject"],
-      resources: [bucket.arnForObjects("*")],
-      conditions: { StringNotEquals: { "s3:if-none-match": "*" } },
-    }),
-  );
-}
-
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Checks every prop, skipping unresolved Tokens, and reports all problems at once. */
-function validateProps(props: SealtrailProps): void {
+function validateProps(props: SealtrailProps, stackName: string): void {
   const problems: string[] = [];
   const known = (value: unknown) => !Token.isUnresolved(value);
   const integerIn = (name: string, value: number | undefined, min: number, max: number, fix: string) => {
@@ -742,6 +780,13 @@ function validateProps(props: SealtrailProps): void {
     MAX_RETENTION_DAYS,
     `pass the Object Lock retention in days (default ${DEFAULT_RETENTION_DAYS}, 7 years)`,
   );
+  if (props.watchedActions !== undefined) {
+    if (!known(props.watchedActions)) {
+      problems.push("watchedActions must be a plain list, not a Token: each entry names an alarm");
+    } else {
+      problems.push(...watchedActionProblems("watchedActions", props.watchedActions));
+    }
+  }
   integerIn(
     "chains",
     props.chains,
@@ -814,6 +859,8 @@ function validateProps(props: SealtrailProps): void {
     problems.push(`alarmEmail must be an email address, got "${props.alarmEmail}"`);
   }
 
+  problems.push(...replicaDestinationProblems(props.replica, stackName));
+
   if (problems.length > 0) {
     throw new Error(`Invalid Sealtrail props:\n- ${problems.join("\n- ")}`);
   }
@@ -821,7 +868,7 @@ function validateProps(props: SealtrailProps): void {
 
 /**
  * Stack outputs of one Sealtrail construct, with the stable names ApiUrl, BucketName, TableName,
- * CheckpointKeyArn and CheckpointPublicKey.
+ * CheckpointKeyArn and CheckpointPublicKey, and ReplicationRoleArn with a replica.
  *
  * CheckpointPublicKey is the signing key's public key as base64 of its DER SubjectPublicKeyInfo (what
  * KMS GetPublicKey returns; `openssl pkey -pubin -inform DER` reads it after base64 decoding). Verifiers
@@ -841,4 +888,10 @@ export function addSealtrailOutputs(scope: Construct, sealtrail: Sealtrail): voi
     value: sealtrail.checkpointSigner.publicKeyDerBase64,
     description: "Checkpoint public key: base64 DER SubjectPublicKeyInfo (to JWKS: see docs/verify.md)",
   });
+  if (sealtrail.replication !== undefined) {
+    new CfnOutput(scope, "ReplicationRoleArn", {
+      value: sealtrail.replication.role.roleArn,
+      description: "Role of the archive's replication: the replica stack's -c replicaSourceRoleArn",
+    });
+  }
 }

@@ -83,6 +83,17 @@ export class IdempotencyStore {
     return { kind: "in_progress" };
   }
 
+  /** The receipt stored for this key and body, if that request was sealed; reads only. */
+  async completedReceipt(scope: IdempotencyScope, bodyHash: string): Promise<unknown> {
+    const key = idempotencyKey(scope.tenant, scope.reporterIss, scope.reporterSub, scope.key);
+    const existing = (
+      await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }))
+    ).Item;
+    return existing?.state === "done" && existing.body_hash === bodyHash
+      ? JSON.parse(String(existing.receipt))
+      : undefined;
+  }
+
   async complete(scope: IdempotencyScope, owner: string, receipt: unknown): Promise<void> {
     await this.doc.send(
       new UpdateCommand({

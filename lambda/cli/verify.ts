@@ -15,11 +15,11 @@ import { publicJwkFromSpki } from "../aws/kms-checkpoint-key";
 import { keyIdOf, parseTrustedKeys, type TrustedKey, trustFileOf } from "../core/checkpoint";
 import { ProofBundleSchema, verifyProofBundle } from "../core/proof";
 import { describeSchemaIssues } from "../core/schema-words";
+import { describeFinding, reportJson } from "../verify/report";
 import { DirectorySource } from "../verify/source";
 import {
   ARCHIVE_ROOTS,
   exitCodeFor,
-  type Finding,
   NotAnArchiveError,
   type VerifierState,
   type VerifyReport,
@@ -27,6 +27,7 @@ import {
 } from "../verify/verifier";
 import { defaultWorkerCount, WorkerBatchChecker } from "../verify/worker-pool";
 import { CliError, EXIT } from "./exit";
+import { runCompare } from "./verify-compare";
 
 const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -89,7 +90,12 @@ interface VerifyFlags {
   endpoint?: string;
   region?: string;
   table?: string;
-  trust: string;
+  /** Required unless `compare` is given. */
+  trust?: string;
+  /** `--compare OTHER`: compare the two buckets instead of verifying (lambda/cli/verify-compare.ts). */
+  compare?: string;
+  compareRegion?: string;
+  compareProfile?: string;
   state?: string;
   maxAge?: string;
   json?: string;
@@ -157,32 +163,6 @@ function progressBar(): {
   };
 }
 
-function describeFinding(finding: Finding): string {
-  const where = [
-    finding.key,
-    finding.chain !== undefined ? `chain ${finding.chain}` : undefined,
-    finding.seq !== undefined ? `seq ${finding.seq}` : undefined,
-    finding.line !== undefined ? `line ${finding.line}` : undefined,
-  ].filter(Boolean);
-  return `${finding.severity.toUpperCase()} ${finding.code}${where.length ? ` [${where.join(", ")}]` : ""}: ${finding.message}`;
-}
-
-/** The JSON report's shape: stable snake_case for programs that read it. */
-export function reportJson(report: VerifyReport, options: { allowEmpty?: boolean } = {}): object {
-  return {
-    ok: report.ok,
-    outcome: report.outcome,
-    exit_code: exitCodeFor(report, options),
-    source: report.source,
-    checkpoints_found: report.checkpointsFound,
-    sees_versions: report.seesVersions,
-    notes: report.notes,
-    stats: report.stats,
-    newest_checkpoint: report.newestCheckpoint ?? null,
-    findings: report.findings,
-  };
-}
-
 /** The last line of a run: what was concluded, never VERIFIED unless a checkpoint verified. */
 function summaryLine(
   report: VerifyReport,
@@ -228,12 +208,22 @@ export async function runVerify(
   flags: VerifyFlags,
   out: (line: string) => void = console.log,
 ): Promise<number> {
+  if (flags.compare !== undefined) return runCompare({ ...flags, compare: flags.compare }, out);
+  if (flags.compareRegion !== undefined || flags.compareProfile !== undefined) {
+    throw new CliError("--compare-region and --compare-profile apply to --compare OTHER_BUCKET only");
+  }
   if (Boolean(flags.bucket) === Boolean(flags.dir))
     throw new CliError("give exactly one of --bucket NAME or --dir PATH");
+  const trustFile = flags.trust;
+  if (trustFile === undefined) {
+    throw new CliError(
+      "give --trust JWKS_FILE, the trusted checkpoint public keys (or --compare OTHER_BUCKET to compare two copies)",
+    );
+  }
   if (flags.dir && (flags.endpoint || flags.region || flags.table)) {
     throw new CliError("--endpoint, --region and --table apply to --bucket only");
   }
-  const trusted = await readTrustFile(flags.trust);
+  const trusted = await readTrustFile(trustFile);
   const state = flags.state ? readState(flags.state) : undefined;
   const maxAgeMs = flags.maxAge !== undefined ? parseDuration(flags.maxAge) : undefined;
   const concurrency = Number(flags.concurrency);
@@ -278,7 +268,7 @@ export async function runVerify(
   for (const note of report.notes) out(`note: ${note}`);
   for (const finding of report.findings) out(describeFinding(finding));
   const allowEmpty = flags.allowEmpty ?? false;
-  out(summaryLine(report, { trustFile: flags.trust, trusted, allowEmpty, dir: Boolean(flags.dir) }));
+  out(summaryLine(report, { trustFile, trusted, allowEmpty, dir: Boolean(flags.dir) }));
   if (flags.json) {
     writeFileSync(flags.json, `${JSON.stringify(reportJson(report, { allowEmpty }), null, 2)}\n`);
   }
@@ -299,7 +289,13 @@ export function verifyCommand(): Command {
     .option("--region <region>", "AWS region; default AWS_REGION or us-east-1")
     .option("--table <name>", "also compare the index table with the archive")
     .option("--dir <path>", "a local copy of the bucket (same keys as files; versions cannot be seen)")
-    .requiredOption("--trust <jwks-file>", "the trusted checkpoint public keys (JWKS)")
+    .option("--trust <jwks-file>", "the trusted checkpoint public keys (JWKS); required unless --compare")
+    .option(
+      "--compare <other-bucket>",
+      "compare --bucket with another copy (a replica): every key one has and the other lacks, or with other versions (exit 1)",
+    )
+    .option("--compare-region <region>", "the --compare bucket's region; default --region")
+    .option("--compare-profile <profile>", "AWS profile whose credentials read the --compare bucket")
     .option(
       "--state <file>",
       "the last verified checkpoint: continue from it and fail unless the archive extends it",

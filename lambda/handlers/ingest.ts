@@ -1,9 +1,13 @@
 /** POST /v1/events: API Gateway HTTP API (payload v2, JWT authorizer) → the write path. */
+
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { configFromEnv, type SealtrailConfig } from "../config";
+import { METRIC_SERVICES } from "../core/metrics";
+import { BufferedAccessMetrics, type MetricsSink, powertoolsMetrics } from "../emf-metrics";
 import { errorResponse, toProxyResult } from "../http";
 import type { IngestRequest } from "../ingest/ingest-service";
-import { createWritePath, type RuntimeOverrides } from "../runtime";
+import { createLogger, createWritePath, type RuntimeOverrides } from "../runtime";
 
 export type IngestHandler = (
   event: APIGatewayProxyEventV2WithJWTAuthorizer,
@@ -31,11 +35,26 @@ export function ingestRequestOf(event: APIGatewayProxyEventV2WithJWTAuthorizer):
   };
 }
 
+/** The ingest function's metrics as the stack's alarms watch them (namespace, `service` dimension). */
+export function createIngestMetrics(): Metrics {
+  return powertoolsMetrics(METRIC_SERVICES.ingest);
+}
+
+export interface IngestHandlerOptions {
+  /** Where the access metrics are published (tests capture them); default: createIngestMetrics(). */
+  readonly metrics?: MetricsSink;
+}
+
 export function createIngestHandler(
   config: SealtrailConfig,
   overrides: RuntimeOverrides = {},
+  options: IngestHandlerOptions = {},
 ): IngestHandler {
-  const { service, logger } = createWritePath(config, overrides);
+  const logger = overrides.logger ?? createLogger();
+  const metrics = new BufferedAccessMetrics(options.metrics ?? createIngestMetrics(), (error) =>
+    logger.warn("access metrics not published", { error: String(error) }),
+  );
+  const { service } = createWritePath(config, { ...overrides, logger }, { metrics });
   return async (event) => {
     const request = ingestRequestOf(event);
     logger.appendKeys({ request_id: request.requestId });
@@ -49,6 +68,8 @@ export function createIngestHandler(
       );
     } finally {
       logger.resetKeys();
+      // Once the answer is decided; a publish that fails is logged, never answered.
+      metrics.publish();
     }
   };
 }

@@ -2,19 +2,22 @@
  * The read routes of the HTTP API (payload v2, JWT authorizer) → the query service:
  * `GET /v1/events`, `GET /v1/events/{id}`, `GET /v1/events/{id}/proof`, `GET /v1/checkpoints/latest`.
  */
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { KMSClient } from "@aws-sdk/client-kms";
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { S3ArchiveSource } from "../aws/archive-source";
 import { kmsClient, s3Client } from "../aws/clients";
 import { configFromEnv, type SealtrailConfig } from "../config";
 import { type MacKey, randomMacKey } from "../core/cursor";
+import { METRIC_SERVICES } from "../core/metrics";
+import { BufferedAccessMetrics, type MetricsSink, powertoolsMetrics } from "../emf-metrics";
 import { type ApiResponse, errorResponse, toProxyResult } from "../http";
 import { proofProvider } from "../proof/proof-service";
 import { LatestCheckpointFinder } from "../query/checkpoints";
 import { kmsMacKey } from "../query/kms-mac-key";
 import { IntegrityError } from "../query/pointers";
 import { type ProofProvider, type QueryRequest, QueryService } from "../query/query-service";
-import { createWritePath, type RuntimeOverrides } from "../runtime";
+import { createLogger, createWritePath, type RuntimeOverrides } from "../runtime";
 
 export type QueryHandler = (
   event: APIGatewayProxyEventV2WithJWTAuthorizer,
@@ -65,8 +68,26 @@ function isRouteKey(key: string): key is QueryRouteKey {
   return Object.hasOwn(ROUTES, key);
 }
 
-export function createQueryHandler(config: SealtrailConfig, overrides: QueryOverrides = {}): QueryHandler {
-  const { service: ingest, objects, index, doc, logger } = createWritePath(config, overrides);
+/** The query function's metrics as the stack's alarms watch them (namespace, `service` dimension). */
+export function createQueryMetrics(): Metrics {
+  return powertoolsMetrics(METRIC_SERVICES.query);
+}
+
+export interface QueryHandlerOptions {
+  /** Where the read metrics are published (tests capture them); default: createQueryMetrics(). */
+  readonly metrics?: MetricsSink;
+}
+
+export function createQueryHandler(
+  config: SealtrailConfig,
+  overrides: QueryOverrides = {},
+  options: QueryHandlerOptions = {},
+): QueryHandler {
+  const logger = overrides.logger ?? createLogger();
+  const metrics = new BufferedAccessMetrics(options.metrics ?? createQueryMetrics(), (error) =>
+    logger.warn("read metrics not published", { error: String(error) }),
+  );
+  const { service: ingest, objects, index, doc } = createWritePath(config, { ...overrides, logger });
   const checkpoints = new LatestCheckpointFinder(objects);
   const proof =
     overrides.proof ??
@@ -92,6 +113,7 @@ export function createQueryHandler(config: SealtrailConfig, overrides: QueryOver
     checkpoints,
     archive: (caller, events) => ingest.archiveServerEvents(caller, events),
     proof,
+    metrics,
     logger: {
       info: (message, detail = {}) => logger.info(message, detail),
       warn: (message, detail = {}) => logger.warn(message, detail),
@@ -135,6 +157,8 @@ export function createQueryHandler(config: SealtrailConfig, overrides: QueryOver
       );
     } finally {
       logger.resetKeys();
+      // Once the answer is decided; a publish that fails is logged, never answered.
+      metrics.publish();
     }
   };
 }

@@ -12,9 +12,16 @@ import type { Receipt } from "../core/api-schema";
 import { linkBatchOf, type SealedBatch, sealBatch } from "../core/batch";
 import { apiGatewayClaims, ClaimError, principalFromClaims, scopesOf, tenantOf } from "../core/claims";
 import { sha256Hex } from "../core/hash";
+import {
+  type AccessMetrics,
+  accessMetricPoints,
+  isSubjectTokenRefusal,
+  NO_ACCESS_METRICS,
+} from "../core/metrics";
 import { buildRecord } from "../core/record";
 import { type EventInput, EventInputSchema, type EventRecord, type Principal } from "../core/schema";
 import { validateIngestBody } from "../core/validation";
+import { countWatchedActions, DEFAULT_WATCHED_PATTERNS } from "../core/watched-actions";
 import { type ApiResponse, errorResponse } from "../http";
 import type { AppendedLink, ChainWriter } from "./chain-writer";
 import { indexLinkedBatch } from "./indexer";
@@ -75,6 +82,8 @@ export interface IngestServiceDeps {
   readonly newId: () => string;
   readonly now: () => number;
   readonly logger: IngestLogger;
+  /** Where `ingest` counts acknowledged events, watched actions and refused subject tokens. */
+  readonly metrics?: AccessMetrics;
 }
 
 const DATA_CONTENT_TYPE = "application/x-ndjson";
@@ -85,6 +94,10 @@ const IDEMPOTENCY_CLAIM_MS = 120_000;
 
 export class IngestService {
   constructor(private readonly deps: IngestServiceDeps) {}
+
+  private get metrics(): AccessMetrics {
+    return this.deps.metrics ?? NO_ACCESS_METRICS;
+  }
 
   async ingest(request: IngestRequest): Promise<ApiResponse> {
     const { config } = this.deps;
@@ -132,7 +145,14 @@ export class IngestService {
       tenantClaim: config.tenantClaim,
       leewaySeconds: config.subjectTokenLeewaySeconds ?? DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
     });
-    if (!resolved.ok) return resolved.response;
+    if (!resolved.ok) {
+      const { code } = resolved.response.body as { code?: unknown };
+      if (isSubjectTokenRefusal(code)) this.metrics.record(accessMetricPoints.subjectTokenRefused(code));
+      // A retry of a request that was sealed gets its first receipt, even once its tokens expired; the
+      // refusal itself writes nothing (a read, no claim).
+      const sealed = await this.sealedReceipt(request, tenant, reporter);
+      return sealed ? this.replay(sealed) : resolved.response;
+    }
     const subjects = resolved.subjects;
 
     let idempotency: { scope: IdempotencyScope; owner: string } | undefined;
@@ -144,12 +164,7 @@ export class IngestService {
           "Idempotency-Key must be 1 to 255 printable ASCII characters",
         );
       }
-      const scope = {
-        tenant,
-        reporterIss: reporter.iss,
-        reporterSub: reporter.sub,
-        key: request.idempotencyKey,
-      };
+      const scope = idempotencyScopeOf(tenant, reporter, request.idempotencyKey);
       const bodyHash = sha256Hex(request.body ?? "");
       const owner = request.requestId;
       const claim = await this.deps.idempotency.claim(
@@ -205,6 +220,7 @@ export class IngestService {
         { "retry-after": "1" },
       );
     }
+    this.countAcknowledged(records);
 
     // 5. Index. A failure here still acknowledges: the reindex job indexes links without a marker.
     if (idempotency) {
@@ -216,6 +232,21 @@ export class IngestService {
     }
     await this.index(receipt, records, batch);
     return { status: 201, body: receipt };
+  }
+
+  /** The receipt of an earlier request with this Idempotency-Key and body, if it was sealed. */
+  private async sealedReceipt(
+    request: IngestRequest,
+    tenant: string,
+    reporter: Principal,
+  ): Promise<Receipt | undefined> {
+    const key = request.idempotencyKey;
+    if (key === undefined || !IDEMPOTENCY_KEY.test(key)) return undefined;
+    const receipt = await this.deps.idempotency.completedReceipt(
+      idempotencyScopeOf(tenant, reporter, key),
+      sha256Hex(request.body ?? ""),
+    );
+    return receipt as Receipt | undefined;
   }
 
   /**
@@ -246,6 +277,18 @@ export class IngestService {
     }
     await this.index(receipt, records, batch);
     return receipt;
+  }
+
+  /**
+   * The client's events are acknowledged: count them, and the watched actions among them by pattern
+   * and outcome. (The server's own `audit.read` events are counted by the query service as reads.)
+   */
+  private countAcknowledged(records: readonly EventRecord[]): void {
+    this.metrics.record(accessMetricPoints.eventsIngested(records.length));
+    const patterns = this.deps.config.watchedActionPatterns ?? DEFAULT_WATCHED_PATTERNS;
+    for (const { pattern, outcome, count } of countWatchedActions(patterns, records)) {
+      this.metrics.record(accessMetricPoints.watchedAction(pattern, outcome, count));
+    }
   }
 
   /** Steps 3–4: the data object, then the link that acknowledges it. Throws when not acknowledged. */
@@ -322,4 +365,8 @@ export class IngestService {
     }
     return { status: 201, body: receipt, headers: { "idempotent-replayed": "true" } };
   }
+}
+
+function idempotencyScopeOf(tenant: string, reporter: Principal, key: string): IdempotencyScope {
+  return { tenant, reporterIss: reporter.iss, reporterSub: reporter.sub, key };
 }

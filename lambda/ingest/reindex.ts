@@ -56,33 +56,58 @@ export interface ReindexDeps {
 
 type ChainResult = Omit<ReindexResult, "chainsFailed">;
 
-export async function reindexAllChains(deps: ReindexDeps): Promise<ReindexResult> {
+/** What indexing named chains needs: the job's deps without its chain count. */
+export type ReindexChainsDeps = Omit<ReindexDeps, "chainCount">;
+
+/** The scheduled job: chains "0" … chainCount − 1, one at a time. */
+export function reindexAllChains(deps: ReindexDeps): Promise<ReindexResult> {
+  return reindexChains(
+    deps,
+    Array.from({ length: deps.chainCount }, (_, chain) => String(chain)),
+  );
+}
+
+/**
+ * Indexes the unmarked links of `chains`, `concurrency` chains at a time (rebuild-index drives it over
+ * every chain of a bucket). Chains are independent: each has its own watermark and markers.
+ */
+export async function reindexChains(
+  deps: ReindexChainsDeps,
+  chains: readonly string[],
+  concurrency = 1,
+): Promise<ReindexResult> {
   let linksIndexed = 0;
   let linksRejected = 0;
   let linksFailed = 0;
   const chainsFailed: string[] = [];
-  for (let chainNumber = 0; chainNumber < deps.chainCount; chainNumber++) {
-    const chain = String(chainNumber);
-    let result: ChainResult;
-    try {
-      result = await reindexChain(deps, chain);
-    } catch (error) {
-      // The chain could not be read (S3 or DynamoDB failing): the other chains are still indexed.
-      deps.onProblem?.("chain could not be reindexed; the next run tries again", {
-        chain,
-        error: String(error),
-      });
-      chainsFailed.push(chain);
-      continue;
+  let next = 0;
+  const worker = async () => {
+    while (next < chains.length) {
+      const chain = chains[next++] as string;
+      let result: ChainResult;
+      try {
+        result = await reindexChain(deps, chain);
+      } catch (error) {
+        // The chain could not be read (S3 or DynamoDB failing): the other chains are still indexed.
+        deps.onProblem?.("chain could not be reindexed; the next run tries again", {
+          chain,
+          error: String(error),
+        });
+        chainsFailed.push(chain);
+        continue;
+      }
+      linksIndexed += result.linksIndexed;
+      linksRejected += result.linksRejected;
+      linksFailed += result.linksFailed;
     }
-    linksIndexed += result.linksIndexed;
-    linksRejected += result.linksRejected;
-    linksFailed += result.linksFailed;
-  }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, chains.length)) }, worker));
+  // In chain order, however the workers finished.
+  chainsFailed.sort((a, b) => chains.indexOf(a) - chains.indexOf(b));
   return { linksIndexed, linksRejected, linksFailed, chainsFailed };
 }
 
-async function reindexChain(deps: ReindexDeps, chain: string): Promise<ChainResult> {
+async function reindexChain(deps: ReindexChainsDeps, chain: string): Promise<ChainResult> {
   const watermark = await deps.index.reindexWatermark(chain);
   const marked = await deps.index.indexedSeqs(chain, watermark);
   let linksIndexed = 0;
@@ -117,7 +142,7 @@ async function reindexChain(deps: ReindexDeps, chain: string): Promise<ChainResu
   return { linksIndexed, linksRejected, linksFailed };
 }
 
-async function indexOneLink(deps: ReindexDeps, key: string): Promise<boolean> {
+async function indexOneLink(deps: ReindexChainsDeps, key: string): Promise<boolean> {
   // A link its batch does not match is the verifier's finding: never indexed, reported every run.
   const problem = (message: string) => {
     deps.onProblem?.(`${message}: not indexed; run sealtrail verify`, { link: key });

@@ -24,6 +24,7 @@ import {
   type MacKey,
 } from "../core/cursor";
 import type { EventLocation } from "../core/index-items";
+import { type AccessMetrics, accessMetricPoints, NO_ACCESS_METRICS } from "../core/metrics";
 import type { EventInput } from "../core/schema";
 import { type ApiResponse, errorResponse } from "../http";
 import type { IngestLogger, ServerEventCaller } from "../ingest/ingest-service";
@@ -72,6 +73,8 @@ export interface QueryServiceDeps {
   readonly archive: (caller: ServerEventCaller, events: readonly EventInput[]) => Promise<unknown>;
   readonly proof: ProofProvider;
   readonly logger: IngestLogger;
+  /** Where answered reads are counted: reads, records returned, cross-tenant reads. */
+  readonly metrics?: AccessMetrics;
 }
 
 /** Record lines per page at most: a Lambda response holds 6 MB, and JSON escaping adds a little. */
@@ -148,6 +151,7 @@ export class QueryService {
       endpoint: ENDPOINTS.list,
       filters: { ...filters, tenant: parsed.value.tenant, limit },
       count: body.events.length,
+      tenant: tenant.value,
     });
   }
 
@@ -161,6 +165,7 @@ export class QueryService {
       filters: { id: id as string, tenant: requested },
       count: 1,
       resource: { type: "event", id: id as string },
+      tenant,
     });
   }
 
@@ -176,6 +181,7 @@ export class QueryService {
       filters: { id: id as string, tenant: requested },
       count: 1,
       resource: { type: "event", id: id as string },
+      tenant,
     });
   }
 
@@ -192,6 +198,7 @@ export class QueryService {
     const stored = await this.deps.objects.get(found.key);
     if (!stored) throw new IntegrityError("a listed checkpoint cannot be read", { key: found.key });
     const body: LatestCheckpoint = { key: found.key, seq: found.seq, jws: stored.toString("utf8") };
+    // No tenant: checkpoints belong to the archive, not to a tenant.
     return this.audited(caller.value, request, body, {
       endpoint: ENDPOINTS.checkpoint,
       filters: {},
@@ -297,15 +304,22 @@ export class QueryService {
     return { ok: true, value: requested };
   }
 
-  /** Archives the read, then answers; without the audit record there is no answer (fail closed). */
+  /**
+   * Archives the read, then answers; without the audit record there is no answer (fail closed).
+   * An answered read is counted, as a cross-tenant read too when `read.tenant` (the tenant whose
+   * data is returned) is not the caller's own.
+   */
   private async audited(
     caller: Caller,
     request: QueryRequest,
     body: unknown,
-    read: Omit<ReadDescription, "requestId">,
+    read: Omit<ReadDescription, "requestId"> & { readonly tenant?: string },
   ): Promise<ApiResponse> {
+    const { tenant, ...description } = read;
     try {
-      await this.deps.archive(caller.identity, [readAuditEvent({ ...read, requestId: request.requestId })]);
+      await this.deps.archive(caller.identity, [
+        readAuditEvent({ ...description, requestId: request.requestId }),
+      ]);
     } catch (error) {
       this.deps.logger.error("read not audited: answer withheld", {
         error: String(error),
@@ -320,6 +334,11 @@ export class QueryService {
         { "retry-after": "1" },
       );
     }
+    const metrics = this.deps.metrics ?? NO_ACCESS_METRICS;
+    metrics.record(accessMetricPoints.read());
+    metrics.record(accessMetricPoints.recordsRead(read.count));
+    if (tenant !== undefined && tenant !== caller.tenant)
+      metrics.record(accessMetricPoints.crossTenantRead());
     return { status: 200, body };
   }
 }

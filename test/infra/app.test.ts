@@ -59,6 +59,8 @@ describe("cdk-nag AwsSolutions", () => {
     ];
     const signer = "Checkpoint/FunctionRole";
     const query = "Query/FunctionRole";
+    const verifier = "Verifier/FunctionRole";
+    const verifierState = "<SealtrailVerifierStateBucketF890E413.Arn>";
     expect(acknowledged.sort()).toEqual(
       [
         ...perRole("IngestFunctionRole"),
@@ -69,6 +71,11 @@ describe("cdk-nag AwsSolutions", () => {
         `${signer} Annotation::AwsSolutions-IAM5[Resource::${bucket}/chains/*]`,
         `${signer} Annotation::AwsSolutions-IAM5[Resource::${bucket}/checkpoints/*]`,
         `${signer} Annotation::AwsSolutions-IAM5[Resource::${state}/*]`,
+        `${verifier} Annotation::AwsSolutions-IAM5[Resource::*]`,
+        `${verifier} Annotation::AwsSolutions-IAM5[Resource::${bucket}/events/*]`,
+        `${verifier} Annotation::AwsSolutions-IAM5[Resource::${bucket}/chains/*]`,
+        `${verifier} Annotation::AwsSolutions-IAM5[Resource::${bucket}/checkpoints/*]`,
+        `${verifier} Annotation::AwsSolutions-IAM5[Resource::${verifierState}/*]`,
       ].sort(),
     );
   });

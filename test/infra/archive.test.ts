@@ -187,8 +187,8 @@ describe("bucket policies", () => {
   it("each has the DeletionPolicy and UpdateReplacePolicy of its bucket (every bucket here is retained)", () => {
     const resources = template.toJSON().Resources as Record<string, Record<string, unknown>>;
     const policies = Object.values(template.findResources("AWS::S3::BucketPolicy"));
-    // The archive, its access logs, the checkpoint state and the Athena results.
-    expect(policies).toHaveLength(4);
+    // The archive, its access logs, the checkpoint state, the Athena results and the verifier's state.
+    expect(policies).toHaveLength(5);
     for (const policy of policies) {
       const bucketId = (policy.Properties.Bucket as { Ref: string }).Ref;
       const bucket = resources[bucketId] as Record<string, unknown>;
@@ -221,15 +221,17 @@ describe("access-log bucket", () => {
     ).toBe(true);
   });
 
-  it("lets S3 log delivery write only the logs of the archive, the checkpoint state and the Athena results buckets, each under its prefix", () => {
+  it("lets S3 log delivery write only the logs of the archive, the checkpoint state, the Athena results and the verifier state buckets, each under its prefix", () => {
     const delivery = bucketPolicy(accessLogs).filter((s) => s.Effect === "Allow");
     const state = logicalId(template, "AWS::S3::Bucket", "SealtrailCheckpointStateBucket");
     const results = logicalId(template, "AWS::S3::Bucket", "SealtrailSearchResultsBucket");
-    expect(delivery).toHaveLength(3);
+    const verifierState = logicalId(template, "AWS::S3::Bucket", "SealtrailVerifierStateBucket");
+    expect(delivery).toHaveLength(4);
     for (const [source, prefix] of [
       [archive, "archive/"],
       [state, "checkpoint-state/"],
       [results, "athena-results/"],
+      [verifierState, "verifier-state/"],
     ] as const) {
       const statement = delivery.find(
         (s) =>

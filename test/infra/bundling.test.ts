@@ -40,6 +40,7 @@ describe("Lambda bundling", () => {
     "SealtrailReindexFunction",
     "SealtrailCheckpointFunction",
     "SealtrailQueryFunction",
+    "SealtrailVerifierFunction",
   ])("%s is one minified ESM file with the createRequire banner and a source map", (prefix) => {
     const dir = assetDir(prefix);
     expect(readdirSync(dir).sort()).toEqual(["index.mjs", "index.mjs.map"]);

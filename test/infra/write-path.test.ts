@@ -4,6 +4,7 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import { Runtime } from "aws-cdk-lib/aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CHAINS, DEFAULT_LEASE_SECONDS, DEFAULT_SCOPES, ENV } from "../../lambda/config";
+import { DEFAULT_WATCHED_PATTERNS } from "../../lambda/core/watched-actions";
 import { configureApp } from "../../lib/app";
 import {
   asArray,
@@ -135,6 +136,7 @@ describe("functions", () => {
         [ENV.adminScope]: DEFAULT_SCOPES.admin,
         [ENV.subjectIssuers]: "[]",
         [ENV.leaseSeconds]: String(DEFAULT_LEASE_SECONDS),
+        [ENV.watchedActions]: JSON.stringify(DEFAULT_WATCHED_PATTERNS),
         POWERTOOLS_SERVICE_NAME: service,
         POWERTOOLS_METRICS_NAMESPACE: "Sealtrail",
         NODE_OPTIONS: "--enable-source-maps",

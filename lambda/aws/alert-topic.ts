@@ -1,0 +1,31 @@
+/** The alarm topic as the scheduled verifier publishes its own message to it (sns:Publish only). */
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import type { AlertPublisher } from "../verify/scheduled";
+import { type AwsTarget, EMULATOR_CREDENTIALS } from "./clients";
+
+/** SNS takes a subject of fewer than 100 printable ASCII characters, without line breaks. */
+const MAX_SUBJECT = 99;
+
+export class SnsAlertPublisher implements AlertPublisher {
+  private readonly sns: SNSClient;
+
+  constructor(
+    target: AwsTarget,
+    readonly topicArn: string,
+  ) {
+    this.sns = new SNSClient({
+      region: target.region,
+      endpoint: target.endpoint,
+      // As the other clients (clients.ts): an emulator takes any credentials.
+      credentials: target.endpoint && !process.env.AWS_ACCESS_KEY_ID ? EMULATOR_CREDENTIALS : undefined,
+    });
+  }
+
+  async publish(subject: string, message: string): Promise<void> {
+    const plain = subject
+      .replace(/[^\x20-\x7e]+/g, " ")
+      .trim()
+      .slice(0, MAX_SUBJECT);
+    await this.sns.send(new PublishCommand({ TopicArn: this.topicArn, Subject: plain, Message: message }));
+  }
+}
