@@ -35,6 +35,7 @@ export interface ClientStats {
 /** Events that will never be sealed, and why. */
 export interface DroppedEvents {
   readonly reason: "queue_full" | "delivery_failed" | "closed" | "shutdown_timeout";
+  /** The events, each without its `subject_token` (a credential is never handed to a callback). */
   readonly events: readonly AuditEvent[];
   /** What the last attempt met, for `delivery_failed` and `shutdown_timeout`. */
   readonly error?: DeliveryError;
@@ -229,13 +230,13 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
         ),
       );
     }
-    options.onDrop?.({ reason, events, error });
+    options.onDrop?.({ reason, events: events.map(withoutSubjectToken), error });
   }
 
   function reject(event: AuditEvent, status: number, problem: Omit<RejectedEvent, "event" | "status">): void {
     counts.rejected++;
     const rejected: RejectedEvent = {
-      event,
+      event: withoutSubjectToken(event),
       status,
       code: problem.code,
       message: safe(problem.message),
@@ -645,4 +646,11 @@ function unverifiedClaims(token: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** An event as the app's callbacks see it: a forwarded subject token is a credential, never handed on. */
+function withoutSubjectToken(event: AuditEvent): AuditEvent {
+  if (event.subject_token === undefined) return event;
+  const { subject_token: _token, ...rest } = event;
+  return rest;
 }

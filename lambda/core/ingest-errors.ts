@@ -72,6 +72,10 @@ export const INGEST_ERRORS = {
   internal_error: { status: 500, meaning: "sealtrail failed; nothing was acknowledged" },
   storage_unavailable: { status: 503, meaning: "nothing acknowledged; retry with the same key" },
   receipt_unconfirmed: { status: 503, meaning: "the first receipt's link is not confirmed; retry later" },
+  subject_keys_unavailable: {
+    status: 503,
+    meaning: "a subject token's issuer keys could not be fetched; nothing written, retry",
+  },
 } as const satisfies Record<string, IngestErrorDefinition>;
 
 export type IngestErrorCode = keyof typeof INGEST_ERRORS;

@@ -289,7 +289,7 @@ export function validateIngestBody(
       {
         path: "",
         code: "malformed_json",
-        message: `the body is not valid JSON (${(error as Error).message}); send one JSON object {"events":[...]}`,
+        message: `the body is not valid JSON${jsonErrorPosition(error)}; send one JSON object {"events":[...]}`,
       },
     ]);
   }
@@ -376,4 +376,13 @@ export function validateIngestBody(
     );
   }
   return { ok: true, events: valid };
+}
+
+/**
+ * Where JSON.parse stopped, as " (at character N)", and nothing else of its message: V8 quotes the
+ * body around the error, which may be part of a subject token.
+ */
+function jsonErrorPosition(error: unknown): string {
+  const position = /at position (\d+)/.exec((error as Error).message)?.[1];
+  return position === undefined ? "" : ` (at character ${Number(position) + 1})`;
 }

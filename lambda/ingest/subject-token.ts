@@ -24,6 +24,33 @@ export class SubjectTokenError extends Error {
   }
 }
 
+/**
+ * The issuer's keys could not be had (a timeout, an error answer, a JWKS that is not one): nothing is
+ * known about the token, so the request is retryable (503), never refused as if the token were bad.
+ */
+export class SubjectKeysUnavailableError extends Error {
+  constructor() {
+    super("the subject token's issuer keys could not be fetched; retry later");
+    this.name = "SubjectKeysUnavailableError";
+  }
+}
+
+/** A JWKS fetch that failed, as jose reports it (or the network error it lets through). */
+function keysUnavailable(error: unknown): boolean {
+  return (
+    error instanceof errors.JWKSTimeout ||
+    error instanceof errors.JWKSInvalid ||
+    // A JWKS answer other than 200 is a plain JOSEError; a network failure is not a JOSEError at all.
+    (error instanceof Error &&
+      (!(error instanceof errors.JOSEError) || error.constructor === errors.JOSEError))
+  );
+}
+
+/** What a failed jose verification means: a refusal, or keys that could not be had. */
+function refusalOf(error: unknown): Error {
+  return keysUnavailable(error) ? new SubjectKeysUnavailableError() : new SubjectTokenError(describe(error));
+}
+
 export interface VerifiedSubject {
   readonly principal: Principal;
   readonly claims: ClaimSource;
@@ -72,17 +99,15 @@ export class SubjectTokenVerifier {
       ({ payload } = await verifyAt());
     } catch (error) {
       const leeway = options.expiredLeewaySeconds ?? 0;
-      if (!(error instanceof errors.JWTExpired) || leeway <= 0) throw new SubjectTokenError(describe(error));
+      if (!(error instanceof errors.JWTExpired) || leeway <= 0) throw refusalOf(error);
       // Every check again (signature included), as of `leeway` ago: only `exp` gains the leeway.
       // A token not yet valid then (nbf) is refused, which errs on the safe side.
       try {
         ({ payload } = await verifyAt(new Date(Date.now() - leeway * 1000)));
       } catch (again) {
-        throw new SubjectTokenError(
-          again instanceof errors.JWTExpired
-            ? `the subject token expired more than ${leeway} seconds ago`
-            : describe(again),
-        );
+        throw again instanceof errors.JWTExpired
+          ? new SubjectTokenError(`the subject token expired more than ${leeway} seconds ago`)
+          : refusalOf(again);
       }
     }
     // Checked here rather than by jose: Cognito access tokens carry client_id instead of aud.
@@ -115,9 +140,6 @@ function describe(error: unknown): string {
     return "the subject token's signature does not verify";
   if (error instanceof errors.JWKSNoMatchingKey) return "the subject token's key is not in its issuer's JWKS";
   if (error instanceof errors.JOSEAlgNotAllowed) return "the subject token's algorithm is not allowed";
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
-    return "the subject token's issuer keys could not be fetched";
-  }
   return "the subject token is invalid";
 }
 
@@ -186,7 +208,10 @@ export async function resolveSubjects(
     }
   }
 
-  const check = async (token: string, leewaySeconds: number): Promise<Principal | string> => {
+  const check = async (
+    token: string,
+    leewaySeconds: number,
+  ): Promise<Principal | string | typeof KEYS_UNAVAILABLE> => {
     try {
       const verified = await verifier.verify(token, { expiredLeewaySeconds: leewaySeconds });
       if (request.tenantClaim && verified.claims.single(request.tenantClaim) !== request.tenant) {
@@ -195,6 +220,7 @@ export async function resolveSubjects(
       return verified.principal;
     } catch (error) {
       if (error instanceof SubjectTokenError || error instanceof ClaimError) return error.message;
+      if (error instanceof SubjectKeysUnavailableError) return KEYS_UNAVAILABLE;
       throw error;
     }
   };
@@ -205,10 +231,11 @@ export async function resolveSubjects(
 
   if (headerToken !== undefined) {
     const subject = await check(headerToken, 0);
+    if (subject === KEYS_UNAVAILABLE) return keysUnavailableResponse();
     if (typeof subject === "string") return refuse(401, codeOf(subject), subject);
     return { ok: true, subjects: events.map(() => subject) };
   }
-  const verifications = new Map<string, Promise<Principal | string>>();
+  const verifications = new Map<string, Promise<Principal | string | typeof KEYS_UNAVAILABLE>>();
   for (const event of events) {
     const token = event.subject_token;
     if (token !== undefined && !verifications.has(token)) {
@@ -216,7 +243,11 @@ export async function resolveSubjects(
     }
   }
   const results = new Map<string, Principal | string>();
-  for (const [token, verification] of verifications) results.set(token, await verification);
+  for (const [token, verification] of verifications) {
+    const result = await verification;
+    if (result === KEYS_UNAVAILABLE) return keysUnavailableResponse();
+    results.set(token, result);
+  }
   const subjects: Array<Principal | undefined> = [];
   for (const [index, event] of events.entries()) {
     const result = event.subject_token === undefined ? undefined : results.get(event.subject_token);
@@ -224,4 +255,19 @@ export async function resolveSubjects(
     subjects.push(result);
   }
   return { ok: true, subjects };
+}
+
+const KEYS_UNAVAILABLE = Symbol("subject keys unavailable");
+
+function keysUnavailableResponse(): SubjectsOutcome {
+  return {
+    ok: false,
+    response: errorResponse(
+      503,
+      "subject_keys_unavailable",
+      "the subject token's issuer keys could not be fetched, so nothing was decided about the token and nothing was written; retry the request (with the same Idempotency-Key)",
+      {},
+      { "retry-after": "5" },
+    ),
+  };
 }

@@ -254,6 +254,19 @@ describe("validateIngestBody's messages name the field, what is wrong and what t
     expect(result.message).not.toMatch(/Invalid input|Too (small|big)|expected .* received/);
   });
 
+  it("never quotes a malformed body (it may hold a subject token); says where it stops when V8 knows", () => {
+    const secret = "eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
+    for (const body of [
+      `{"events":[{"subject_token":"x.${secret}"},@]}`,
+      `{"events":[{"subject_token":"x.${secret}",}]}`,
+    ]) {
+      const result = refused(validateIngestBody(body));
+      expect(result.code).toBe("malformed_json");
+      expect(result.message).not.toContain(secret.slice(-12));
+    }
+    expect(refused(validateIngestBody('{"events":[],}')).message).toMatch(/at character 14/);
+  });
+
   it("gives body-level messages without an empty path in front", () => {
     for (const body of ["", "{", "[]", '{"events":1}', '{"events":[]}']) {
       const result = refused(validateIngestBody(body));

@@ -115,6 +115,56 @@ describe("per-event subject tokens", () => {
     expect(stored).not.toContain("subject_token");
   });
 
+  it("a retry of a sealed request gets its first receipt even when its token no longer verifies, and writes nothing", async () => {
+    const body = { events: [event(10, await token("carol"))] };
+    const headers = { "idempotency-key": "retry-after-expiry" };
+    const first = await post(body, headers);
+    expect(first.status).toBe(201);
+    const before = await written();
+
+    // The same archive and table, served by an ingest that no longer trusts the token's issuer: to it
+    // the token is as invalid as one expired past the leeway.
+    const distrusting = createIngestHandler(testConfig(archive, { subjectIssuers: [] }));
+    const retry = await distrusting(postEventsEvent({ body, headers }));
+    expect(retry.statusCode).toBe(201);
+    expect(JSON.parse(retry.body as string)).toEqual(first.body);
+    expect(await written()).toEqual(before);
+
+    // Without the key, or with another body, the refusal stands and still writes nothing.
+    const fresh = await distrusting(postEventsEvent({ body, headers: { "idempotency-key": "another-key" } }));
+    expect(fresh.statusCode).toBe(401);
+    expect(await written()).toEqual(before);
+  });
+
+  it("issuer keys that cannot be fetched: 503 subject_keys_unavailable with Retry-After (retryable, never a refusal), and nothing written", async () => {
+    const down = createServer((_req, res) => {
+      res.statusCode = 500;
+      res.end("down");
+    });
+    await new Promise<void>((resolve) => down.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = down.address() as AddressInfo;
+      const DOWN = "https://down.test";
+      const handler = createIngestHandler(
+        testConfig(archive, {
+          subjectIssuers: [
+            { issuer: DOWN, jwksUrl: `http://127.0.0.1:${port}/jwks.json`, audiences: ["app-web"] },
+          ],
+        }),
+      );
+      const before = await written();
+      const result = await handler(
+        postEventsEvent({ body: { events: [event(20, await token("dan", { iss: DOWN }))] } }),
+      );
+      expect(result.statusCode).toBe(503);
+      expect(JSON.parse(result.body as string)).toMatchObject({ code: "subject_keys_unavailable" });
+      expect(result.headers?.["retry-after"]).toBe("5");
+      expect(await written()).toEqual(before);
+    } finally {
+      await new Promise((resolve) => down.close(resolve));
+    }
+  });
+
   const refused: Array<{ name: string; make: () => Promise<string>; code: string; message: RegExp }> = [
     {
       name: "expired beyond the leeway",

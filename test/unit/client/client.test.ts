@@ -246,6 +246,27 @@ describe("a refused forwarded subject token", () => {
     expect(lines.join("\n")).not.toContain(subjectToken);
   });
 
+  it("hands no subject token to onDrop or onReject", async () => {
+    const seen: unknown[] = [];
+    const { client } = setup(
+      [
+        { status: 401, body: { code: "invalid_subject_token", message: "forged" } },
+        { status: 400, body: { code: "invalid_body", message: "no" } },
+      ],
+      { onReject: (r: unknown) => seen.push(r), onDrop: (d: unknown) => seen.push(d), maxBatchEvents: 1 },
+    );
+    const anonymous = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from("{}").toString("base64url")}.c2ln`;
+    client.record(event(0, { subject_token: anonymous }));
+    await client.flush();
+    client.record(event(1, { subject_token: subjectToken }));
+    await client.flush();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.length).toBe(2);
+    for (const token of [anonymous, subjectToken])
+      expect(JSON.stringify(seen)).not.toContain(token.split(".")[1]);
+    expect(JSON.stringify(seen)).not.toContain('"subject_token":');
+  });
+
   it("rejects an event whose token names no subject, as before", async () => {
     const rejected: unknown[] = [];
     const anonymous = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from("{}").toString("base64url")}.c2ln`;
