@@ -22,20 +22,23 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpsServer, type Server } from "node:https";
 import { createServer } from "node:net";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { exportJWK, generateKeyPair } from "jose";
 import { DEPARTURES, type DeployState } from "../test/deploy/state";
+import { buildPinnedVenv, isCurrent, type PinnedVenv, python312, run, venvPython } from "./python-venv";
 
 const execFileAsync = promisify(execFile);
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 const venvDir = join(projectRoot, ".venv-ministack");
-const requirementsFile = join(projectRoot, "emulator", "ministack-requirements.txt");
-const venvPython = join(venvDir, "bin", "python");
-const stampFile = join(venvDir, ".requirements-sha256");
+const venv: PinnedVenv = {
+  dir: venvDir,
+  requirementsFile: join(projectRoot, "emulator", "ministack-requirements.txt"),
+  stampFile: join(venvDir, ".requirements-sha256"),
+};
 const cdkCli = join(projectRoot, "node_modules", "aws-cdk", "bin", "cdk");
 
 /** ministack's default account (any non-numeric access key maps to it) and the region of the run. */
@@ -50,57 +53,18 @@ function log(line: string): void {
 
 /** The pinned ministack version, from the requirements file (the README names it). */
 function ministackVersion(): string {
-  const pin = /^ministack==(\S+)$/m.exec(readFileSync(requirementsFile, "utf8"));
-  if (!pin?.[1]) throw new Error(`${requirementsFile} does not pin ministack==<version>`);
+  const pin = /^ministack==(\S+)$/m.exec(readFileSync(venv.requirementsFile, "utf8"));
+  if (!pin?.[1]) throw new Error(`${venv.requirementsFile} does not pin ministack==<version>`);
   return pin[1];
-}
-
-async function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(command, args, { cwd: projectRoot, env, stdio: ["ignore", "inherit", "inherit"] });
-  const code = await new Promise<number>((resolve) =>
-    child.once("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 128 : 1))),
-  );
-  if (code !== 0) throw new Error(`${[command, ...args].join(" ")} exited with ${code}`);
-}
-
-/** A Python of at least 3.12 (ministack's pins need it): MINISTACK_PYTHON, python3.x on PATH, or pyenv. */
-async function python312(): Promise<string> {
-  const pyenvVersions = join(process.env.PYENV_ROOT ?? join(homedir(), ".pyenv"), "versions");
-  const pyenv = existsSync(pyenvVersions)
-    ? readdirSync(pyenvVersions)
-        .filter((v) => /^3\.\d+\.\d+$/.test(v))
-        .sort((a, b) => b.localeCompare(a, undefined, { numeric: true }))
-        .map((v) => join(pyenvVersions, v, "bin", "python3"))
-    : [];
-  for (const candidate of [process.env.MINISTACK_PYTHON, "python3.13", "python3.12", "python3", ...pyenv]) {
-    if (!candidate) continue;
-    try {
-      const { stdout } = await execFileAsync(candidate, [
-        "-c",
-        "import sys, venv; print(sys.version_info >= (3, 12))",
-      ]);
-      if (stdout.trim() === "True") return candidate;
-    } catch {
-      // not installed, or without venv
-    }
-  }
-  throw new Error(
-    "the deploy test needs Python 3.12 or later with venv and pip for ministack; none found " +
-      "(tried MINISTACK_PYTHON, python3.13, python3.12, python3 and pyenv versions): install one or set MINISTACK_PYTHON",
-  );
 }
 
 /** Creates .venv-ministack when missing or when the pins changed. Idempotent. */
 async function ensureMinistack(): Promise<void> {
-  const wanted = createHash("sha256").update(readFileSync(requirementsFile)).digest("hex");
-  if (existsSync(venvPython) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === wanted) return;
-  log(`creating ${venvDir} (first run only)`);
-  rmSync(venvDir, { recursive: true, force: true });
-  await run(await python312(), ["-m", "venv", venvDir]);
-  const pip = ["-m", "pip", "--disable-pip-version-check"];
-  await run(venvPython, [...pip, "install", "--quiet", "--no-deps", "-r", requirementsFile]);
-  await run(venvPython, [...pip, "check"]);
-  writeFileSync(stampFile, wanted);
+  const wanted = createHash("sha256").update(readFileSync(venv.requirementsFile)).digest("hex");
+  if (isCurrent(venv, wanted)) return;
+  log(`creating ${venv.dir} (first run only)`);
+  await buildPinnedVenv(venv, await python312("MINISTACK_PYTHON", "the deploy test (ministack)"));
+  writeFileSync(venv.stampFile, wanted);
 }
 
 function freePort(): Promise<number> {
@@ -225,7 +189,7 @@ function startMinistack(port: number, workDir: string, issuer: Issuer): ChildPro
   // The Lambdas get the emulator's own endpoint; an inherited one (a moto run's) would win over it.
   delete env.AWS_ENDPOINT_URL;
   const out = openSync(join(workDir, "ministack.log"), "w");
-  return spawn(join(venvDir, "bin", "python"), ["-c", WATCHDOG], {
+  return spawn(venvPython(venv), ["-c", WATCHDOG], {
     cwd: workDir,
     env,
     stdio: ["pipe", out, out],
@@ -332,7 +296,7 @@ function removeUnsupportedResources(assemblyDir: string): string[] {
 async function deploy(workDir: string, endpoint: string, issuer: Issuer): Promise<Record<string, string>> {
   const assemblyDir = join(workDir, "cdk.out");
   const cdk = (args: string[], env: NodeJS.ProcessEnv) =>
-    run(process.execPath, [cdkCli, ...args, "--no-notices"], env);
+    run(process.execPath, [cdkCli, ...args, "--no-notices"], { cwd: projectRoot, env });
   log("cdk synth");
   await cdk(
     [

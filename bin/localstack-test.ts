@@ -21,14 +21,13 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildPinnedVenv, isCurrent, type PinnedVenv, python312, venvPython } from "./python-venv";
 
 /** Bump when the setup steps below change, so existing .venv-localstack directories are rebuilt. */
 const SETUP_VERSION = "1";
@@ -37,9 +36,11 @@ const STOP_TIMEOUT_MS = 25_000;
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 const venvDir = join(projectRoot, ".venv-localstack");
-const requirementsFile = join(projectRoot, "emulator", "localstack-requirements.txt");
-const venvPython = join(venvDir, "bin", "python");
-const stampFile = join(venvDir, ".setup-sha256");
+const venv: PinnedVenv = {
+  dir: venvDir,
+  requirementsFile: join(projectRoot, "emulator", "localstack-requirements.txt"),
+  stampFile: join(venvDir, ".setup-sha256"),
+};
 const logFile = join(venvDir, "localstack.log");
 /** LocalStack's host-mode root (FILESYSTEM_ROOT); its packages are looked up under usr/lib/localstack. */
 const filesystemRoot = join(venvDir, "filesystem");
@@ -56,28 +57,6 @@ function fail(message: string): never {
 
 function run(command: string, args: string[]): void {
   execFileSync(command, args, { stdio: "inherit" });
-}
-
-function python312(): string {
-  const pyenvVersions = join(process.env.PYENV_ROOT ?? join(homedir(), ".pyenv"), "versions");
-  const pyenv = existsSync(pyenvVersions)
-    ? readdirSync(pyenvVersions)
-        .filter((v) => /^3\.\d+\.\d+$/.test(v))
-        .sort((a, b) => b.localeCompare(a, undefined, { numeric: true }))
-        .map((v) => join(pyenvVersions, v, "bin", "python3"))
-    : [];
-  const candidates = [process.env.LOCALSTACK_PYTHON, "python3.13", "python3.12", "python3", ...pyenv];
-  for (const candidate of candidates) {
-    if (!candidate) continue;
-    const probe = spawnSync(candidate, ["-c", "import sys; print(sys.version_info >= (3, 12))"], {
-      encoding: "utf8",
-    });
-    if (probe.status === 0 && probe.stdout.trim() === "True") return candidate;
-  }
-  return fail(
-    "LocalStack 4.14 needs Python 3.12 or later with venv and pip; none found " +
-      "(tried LOCALSTACK_PYTHON, python3.13, python3.12, python3 and pyenv versions).",
-  );
 }
 
 /** The JDK that runs DynamoDB Local: JAVA_HOME, else the `java` on PATH; version 17 or later. */
@@ -110,7 +89,7 @@ function manifest(attributes: Record<string, string>): string {
 
 function installDynamoDbLocal(requirements: string, jdk: string): void {
   const coordinate = /^#\s*maven:\s*([\w.-]+):([\w.-]+):([\w.-]+)\s*$/m.exec(requirements);
-  if (!coordinate) fail(`${requirementsFile} names no "# maven: group:artifact:version" line`);
+  if (!coordinate) fail(`${venv.requirementsFile} names no "# maven: group:artifact:version" line`);
   const [, groupId, artifactId, version] = coordinate;
   const buildDir = join(venvDir, "dynamodb-local-build");
   const libDir = join(dynamoDir, "DynamoDBLocal_lib");
@@ -193,30 +172,18 @@ function installDynamoDbLocal(requirements: string, jdk: string): void {
 }
 
 /** Creates .venv-localstack when missing or when the pinned requirements changed. Idempotent. */
-function ensureLocalStack(): void {
-  const requirements = readFileSync(requirementsFile, "utf8");
+async function ensureLocalStack(): Promise<void> {
+  const requirements = readFileSync(venv.requirementsFile, "utf8");
   const wanted = createHash("sha256").update(`${SETUP_VERSION}\n${requirements}`).digest("hex");
-  if (existsSync(venvPython) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === wanted) return;
+  if (isCurrent(venv, wanted)) return;
 
   const started = Date.now();
   log(`creating ${venvDir} (first run only, about two minutes)`);
-  const python = python312();
+  const python = await python312("LOCALSTACK_PYTHON", "LocalStack 4.14");
   const jdk = javaHome();
-  rmSync(venvDir, { recursive: true, force: true });
-  run(python, ["-m", "venv", venvDir]);
-  run(venvPython, [
-    "-m",
-    "pip",
-    "install",
-    "--quiet",
-    "--disable-pip-version-check",
-    "--no-deps",
-    "-r",
-    requirementsFile,
-  ]);
-  run(venvPython, ["-m", "pip", "check", "--disable-pip-version-check"]);
+  await buildPinnedVenv(venv, python);
   installDynamoDbLocal(requirements, jdk);
-  writeFileSync(stampFile, wanted);
+  writeFileSync(venv.stampFile, wanted);
   log(`${venvDir} ready in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
@@ -281,7 +248,7 @@ stop()
 function startLocalStack(port: number): ChildProcess {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    SERVICES: "s3,dynamodb,kms",
+    SERVICES: "s3,dynamodb,kms,sns",
     GATEWAY_LISTEN: `127.0.0.1:${port}`,
     LOCALSTACK_HOST: `127.0.0.1:${port}`,
     EAGER_SERVICE_LOADING: "1",
@@ -297,7 +264,7 @@ function startLocalStack(port: number): ChildProcess {
   };
   delete env.AWS_ENDPOINT_URL;
   const out = openSync(logFile, "w");
-  return spawn(venvPython, ["-c", WATCHDOG], { stdio: ["pipe", out, out], env, detached: true });
+  return spawn(venvPython(venv), ["-c", WATCHDOG], { stdio: ["pipe", out, out], env, detached: true });
 }
 
 let interrupted = false;
@@ -369,7 +336,7 @@ function runVitest(endpoint: string, args: string[]): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  ensureLocalStack();
+  await ensureLocalStack();
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const started = Date.now();

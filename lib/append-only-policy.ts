@@ -1,6 +1,7 @@
 /**
  * The append-only bucket policy of the threat model, one definition for every bucket that holds an
- * archive: the source (lib/sealtrail.ts) and its locked replica (lib/replica.ts).
+ * archive: the source (lib/sealtrail.ts) and its locked replica (lib/replica.ts), both built by
+ * lib/archive-bucket.ts.
  */
 import { AnyPrincipal, Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { Bucket } from "aws-cdk-lib/aws-s3";

@@ -14,25 +14,22 @@ import { type IKey, Key, KeySpec, KeyUsage } from "aws-cdk-lib/aws-kms";
 import { Architecture, Code, Function as LambdaFn, Runtime } from "aws-cdk-lib/aws-lambda";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aws-cdk-lib/aws-s3";
+import type { Bucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { CHECKPOINT_ENV } from "../lambda/checkpoint/config";
+import { METRICS_NAMESPACE } from "../lambda/core/metrics";
 import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
 import { reservedKeyPolicy, reserveKeyUse } from "./key-policy";
+import { reserveStateBucket, stateBucket } from "./state-bucket";
 
 /** POWERTOOLS_SERVICE_NAME of the signer, and so the `service` dimension of its metrics. */
 export const CHECKPOINT_SERVICE_NAME = "sealtrail-checkpoint";
-/** POWERTOOLS_METRICS_NAMESPACE of every sealtrail function. */
-export const METRICS_NAMESPACE = "Sealtrail";
 /** Metric names the signer emits (lambda/handlers/checkpoint.ts), one data point per run. */
 export const CHECKPOINT_METRICS = { signed: "CheckpointSigned", refused: "CheckpointRefused" } as const;
 
 /** Archive prefixes the signer reads (chains/) and reads and appends to (checkpoints/). */
 const CHAINS = "chains/";
 const CHECKPOINTS = "checkpoints/";
-
-/** Days a replaced version of the signer state is kept (the state is rewritten on every signed checkpoint). */
-const STATE_NONCURRENT_DAYS = 90;
 
 export interface CheckpointSignerProps {
   /** The archive bucket the signer reads chains/ from and appends checkpoints/ to. */
@@ -89,31 +86,12 @@ export class CheckpointSigner extends Construct {
       }),
     });
 
-    // The state is not secret beyond what the archive already holds (chain sizes, heads and tree
-    // frontiers: hashes of archive objects), so it shares the archive key, which the signer uses through
-    // S3 anyway; no further KMS permission is needed. What protects the state is integrity, and that is
-    // the bucket policy below (only the signer role may put, nobody may delete), not the key.
-    this.stateBucket = new Bucket(this, "StateBucket", {
-      versioned: true,
-      encryption: BucketEncryption.KMS,
-      encryptionKey: props.archiveKey,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: props.accessLogBucket,
-      serverAccessLogsPrefix: "checkpoint-state/",
-      // Retained, and never emptied by a custom resource (no autoDeleteObjects), so CloudFormation never
-      // needs to delete objects here: the deny below cannot lock it out of anything it does.
-      removalPolicy: RemovalPolicy.RETAIN,
-      lifecycleRules: [
-        {
-          id: "ExpireReplacedStateVersions",
-          // Every signed checkpoint replaces the state: without this, versions accumulate every minute.
-          noncurrentVersionExpiration: Duration.days(STATE_NONCURRENT_DAYS),
-          abortIncompleteMultipartUploadAfter: Duration.days(1),
-        },
-      ],
+    // lib/state-bucket.ts: the archive key encrypts it (the state holds chain sizes, heads and tree
+    // frontiers: hashes of archive objects); the bucket policy below protects its integrity.
+    this.stateBucket = stateBucket(this, {
+      archiveKey: props.archiveKey,
+      accessLogBucket: props.accessLogBucket,
+      accessLogPrefix: "checkpoint-state/",
     });
 
     this.fn = sealtrailFunction(this, "Function", {
@@ -145,27 +123,10 @@ export class CheckpointSigner extends Construct {
       denySid: "DenySigningToEveryoneButTheSigner",
     });
 
-    this.stateBucket.addToResourcePolicy(
-      new PolicyStatement({
-        sid: "DenyStateWritesExceptBySigner",
-        effect: Effect.DENY,
-        principals: [new AnyPrincipal()],
-        actions: ["s3:PutObject"],
-        resources: [this.stateBucket.arnForObjects("*")],
-        conditions: { ArnNotEquals: { "aws:PrincipalArn": role.roleArn } },
-      }),
-    );
-    this.stateBucket.addToResourcePolicy(
-      new PolicyStatement({
-        sid: "DenyStateDeletion",
-        effect: Effect.DENY,
-        principals: [new AnyPrincipal()],
-        // The signer never deletes; a deleted or hidden state would make it start over. Replaced versions
-        // expire by the lifecycle rule, which S3 applies itself.
-        actions: ["s3:DeleteObject", "s3:DeleteObjectVersion"],
-        resources: [this.stateBucket.arnForObjects("*")],
-      }),
-    );
+    reserveStateBucket(this.stateBucket, role, {
+      denyWrites: "DenyStateWritesExceptBySigner",
+      denyDeletion: "DenyStateDeletion",
+    });
 
     // Only the signer may write checkpoints/, whatever IAM policies say (the archive's append-only policy
     // still applies to it: If-None-Match: * on every put, no deletes).

@@ -11,7 +11,6 @@ import {
   ArnFormat,
   Aspects,
   CfnOutput,
-  Duration,
   RemovalPolicy,
   Stack,
   type StackProps,
@@ -19,16 +18,10 @@ import {
 } from "aws-cdk-lib";
 import { AccountPrincipal, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
-import {
-  BlockPublicAccess,
-  Bucket,
-  BucketEncryption,
-  ObjectLockRetention,
-  ObjectOwnership,
-} from "aws-cdk-lib/aws-s3";
+import type { Bucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
-import { addAppendOnlyPolicy } from "./append-only-policy";
+import { accessLogBucket, lockedArchiveBucket } from "./archive-bucket";
 import { BucketPolicyFollowsBucket } from "./bucket-policy-retention";
 import { MAX_RETENTION_DAYS } from "./sealtrail";
 
@@ -94,30 +87,13 @@ export class SealtrailReplica extends Construct {
       }),
     );
 
-    this.accessLogBucket = new Bucket(this, "AccessLogBucket", {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      versioned: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-
-    this.bucket = new Bucket(this, "ReplicaBucket", {
-      objectLockEnabled: true,
-      objectLockDefaultRetention: ObjectLockRetention.compliance(Duration.days(retentionDays)),
-      versioned: true,
-      encryption: BucketEncryption.KMS,
+    this.accessLogBucket = accessLogBucket(this);
+    this.bucket = lockedArchiveBucket(this, "ReplicaBucket", {
+      retentionDays,
       encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      // Replicas belong to this account without an owner override: ACLs are disabled.
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: this.accessLogBucket,
-      serverAccessLogsPrefix: "replica/",
-      removalPolicy: RemovalPolicy.RETAIN,
+      accessLogBucket: this.accessLogBucket,
+      accessLogPrefix: "replica/",
     });
-    addAppendOnlyPolicy(this.bucket);
     this.bucket.addToResourcePolicy(
       new PolicyStatement({
         sid: "AllowSourceReplicationToReplicate",

@@ -7,7 +7,7 @@
  * publishes its own short message with the first findings there (alarm messages cannot carry them).
  * Infrastructure only: the run is lambda/handlers/verifier.ts.
  */
-import { Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
+import { Duration, Stack, Token, Validations } from "aws-cdk-lib";
 import {
   Alarm,
   ComparisonOperator,
@@ -20,17 +20,11 @@ import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { AnyPrincipal, Effect, PolicyStatement, type Role } from "aws-cdk-lib/aws-iam";
+import { PolicyStatement, type Role } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
-import {
-  BlockPublicAccess,
-  Bucket,
-  BucketEncryption,
-  type IBucket,
-  ObjectOwnership,
-} from "aws-cdk-lib/aws-s3";
+import type { Bucket, IBucket } from "aws-cdk-lib/aws-s3";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
 import {
@@ -40,6 +34,7 @@ import {
   VERIFIER_METRICS,
 } from "../lambda/verify/scheduled-config";
 import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
+import { reserveStateBucket, stateBucket } from "./state-bucket";
 
 /** Archive prefixes the verifier reads; chains/ also by version (a replaced link names its batch). */
 const READ_PREFIXES = ["events/", "chains/", "checkpoints/"] as const;
@@ -50,8 +45,6 @@ export const MIN_VERIFIER_PERIOD_MINUTES = 5;
 export const MAX_VERIFIER_PERIOD_MINUTES = 1440;
 /** Lambda's longest run. */
 const MAX_TIMEOUT_MINUTES = 15;
-/** Days a replaced version of the state is kept (every step replaces it). Reports are never expired. */
-const STATE_NONCURRENT_DAYS = 90;
 
 export interface ScheduledVerifierProps {
   /** The archive it verifies (read only). */
@@ -105,27 +98,12 @@ export class ScheduledVerifier extends Construct {
       ? DEFAULT_VERIFIER_PERIOD_MINUTES
       : this.period.toMinutes();
 
-    // As the signer's state bucket: integrity, not secrecy, is what matters here (the state holds
-    // hashes of archive objects, the reports what verify prints), and the bucket policy protects it.
-    this.stateBucket = new Bucket(this, "StateBucket", {
-      versioned: true,
-      encryption: BucketEncryption.KMS,
-      encryptionKey: props.archiveKey,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: props.accessLogBucket,
-      serverAccessLogsPrefix: "verifier-state/",
-      // Retained and never emptied by CloudFormation, so the deletion deny below locks it out of nothing.
-      removalPolicy: RemovalPolicy.RETAIN,
-      lifecycleRules: [
-        {
-          id: "ExpireReplacedStateVersions",
-          noncurrentVersionExpiration: Duration.days(STATE_NONCURRENT_DAYS),
-          abortIncompleteMultipartUploadAfter: Duration.days(1),
-        },
-      ],
+    // As the signer's state bucket (lib/state-bucket.ts): integrity, not secrecy, is what matters here
+    // (the state holds hashes of archive objects, the reports what verify prints).
+    this.stateBucket = stateBucket(this, {
+      archiveKey: props.archiveKey,
+      accessLogBucket: props.accessLogBucket,
+      accessLogPrefix: "verifier-state/",
     });
 
     this.fn = sealtrailFunction(this, "Function", {
@@ -153,7 +131,12 @@ export class ScheduledVerifier extends Construct {
       logRetention: props.logRetention,
     });
     const role = ownRole(this.fn);
-    this.protectStateBucket(role);
+    // A deleted state would make the verifier start over and forget what it verified (and with it the
+    // rollback check); a deleted report is a gap in the audit trail.
+    reserveStateBucket(this.stateBucket, role, {
+      denyWrites: "DenyWritesExceptByVerifier",
+      denyDeletion: "DenyDeletion",
+    });
     this.grantReadOnlyArchiveAccess(role, props);
 
     this.schedule = new Rule(this, "Schedule", {
@@ -219,31 +202,6 @@ export class ScheduledVerifier extends Construct {
       period: this.period,
       ...options,
     });
-  }
-
-  /** Only the verifier may put to its bucket, nobody may delete there (replaced versions expire by lifecycle). */
-  private protectStateBucket(role: Role): void {
-    this.stateBucket.addToResourcePolicy(
-      new PolicyStatement({
-        sid: "DenyWritesExceptByVerifier",
-        effect: Effect.DENY,
-        principals: [new AnyPrincipal()],
-        actions: ["s3:PutObject"],
-        resources: [this.stateBucket.arnForObjects("*")],
-        conditions: { ArnNotEquals: { "aws:PrincipalArn": role.roleArn } },
-      }),
-    );
-    this.stateBucket.addToResourcePolicy(
-      new PolicyStatement({
-        sid: "DenyDeletion",
-        effect: Effect.DENY,
-        principals: [new AnyPrincipal()],
-        // A deleted state would make the verifier start over and forget what it verified (and with it
-        // the rollback check); a deleted report is a gap in the audit trail.
-        actions: ["s3:DeleteObject", "s3:DeleteObjectVersion"],
-        resources: [this.stateBucket.arnForObjects("*")],
-      }),
-    );
   }
 
   /** Reads and lists only: no PutObject, DeleteObject or any table write is granted on the archive. */

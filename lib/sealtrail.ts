@@ -34,13 +34,7 @@ import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
-import {
-  BlockPublicAccess,
-  Bucket,
-  BucketEncryption,
-  ObjectLockRetention,
-  ObjectOwnership,
-} from "aws-cdk-lib/aws-s3";
+import type { Bucket } from "aws-cdk-lib/aws-s3";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
@@ -63,7 +57,7 @@ import {
 } from "../lambda/core/watched-actions";
 import { REINDEX_METRICS } from "../lambda/ingest/reindex";
 import { AccessAlarms } from "./alarms";
-import { addAppendOnlyPolicy } from "./append-only-policy";
+import { accessLogBucket, lockedArchiveBucket } from "./archive-bucket";
 import { BucketPolicyFollowsBucket } from "./bucket-policy-retention";
 import { CheckpointSigner } from "./checkpoint";
 import { SealtrailDashboard } from "./dashboard";
@@ -305,30 +299,15 @@ export class Sealtrail extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
-    this.accessLogBucket = new Bucket(this, "AccessLogBucket", {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      versioned: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.accessLogBucket = accessLogBucket(this);
     // Not itself logged: cdk-nag's AwsSolutions-S1 recognizes it as the archive bucket's log destination.
 
-    this.bucket = new Bucket(this, "ArchiveBucket", {
-      objectLockEnabled: true,
-      objectLockDefaultRetention: ObjectLockRetention.compliance(Duration.days(retentionDays)),
-      versioned: true,
-      encryption: BucketEncryption.KMS,
+    this.bucket = lockedArchiveBucket(this, "ArchiveBucket", {
+      retentionDays,
       encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: this.accessLogBucket,
-      serverAccessLogsPrefix: "archive/",
-      removalPolicy: RemovalPolicy.RETAIN,
+      accessLogBucket: this.accessLogBucket,
+      accessLogPrefix: "archive/",
     });
-    addAppendOnlyPolicy(this.bucket);
 
     this.table = new Table(this, "IndexTable", {
       partitionKey: { name: PARTITION_KEY, type: AttributeType.STRING },

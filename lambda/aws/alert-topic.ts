@@ -1,7 +1,7 @@
 /** The alarm topic as the scheduled verifier publishes its own message to it (sns:Publish only). */
-import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import type { AlertPublisher } from "../verify/scheduled";
-import { type AwsTarget, EMULATOR_CREDENTIALS } from "./clients";
+import { type AwsTarget, snsClient } from "./clients";
 
 /** SNS takes a subject of fewer than 100 printable ASCII characters, without line breaks. */
 const MAX_SUBJECT = 99;
@@ -13,12 +13,7 @@ export class SnsAlertPublisher implements AlertPublisher {
     target: AwsTarget,
     readonly topicArn: string,
   ) {
-    this.sns = new SNSClient({
-      region: target.region,
-      endpoint: target.endpoint,
-      // As the other clients (clients.ts): an emulator takes any credentials.
-      credentials: target.endpoint && !process.env.AWS_ACCESS_KEY_ID ? EMULATOR_CREDENTIALS : undefined,
-    });
+    this.sns = snsClient(target);
   }
 
   async publish(subject: string, message: string): Promise<void> {

@@ -2,6 +2,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SNSClient } from "@aws-sdk/client-sns";
 
 export interface AwsTarget {
   /** Endpoint of an emulator or compatible service; omit for real AWS. */
@@ -47,6 +48,14 @@ export function dynamoClient(target: AwsTarget): DynamoDBClient {
 
 export function kmsClient(target: AwsTarget): KMSClient {
   return new KMSClient({
+    region: target.region,
+    endpoint: target.endpoint,
+    credentials: emulatorCredentials(target),
+  });
+}
+
+export function snsClient(target: AwsTarget): SNSClient {
+  return new SNSClient({
     region: target.region,
     endpoint: target.endpoint,
     credentials: emulatorCredentials(target),

@@ -3,10 +3,11 @@
  * (lib/scheduled-verifier.ts): its state, one JSON object replaced with If-Match on the ETag it was
  * read with (created with If-None-Match), and a JSON report per step, each created once.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { checksumSha256Base64 } from "../core/batch";
 import type { ScheduledVerifierState, VerifierStore } from "../verify/scheduled";
-import { isNotFound, isPreconditionFailed } from "./errors";
+import { isPreconditionFailed } from "./errors";
+import { type JsonStateObject, readStateObject, saveStateObject } from "./json-state-object";
 
 export const VERIFIER_STATE_KEY = "verifier/state.json";
 
@@ -16,28 +17,21 @@ export class VerifierStateConflictError extends Error {
 }
 
 export class S3VerifierStore implements VerifierStore {
+  private readonly object: JsonStateObject;
+
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
-  ) {}
+  ) {
+    this.object = { s3, bucket, key: VERIFIER_STATE_KEY, name: "the scheduled verifier's state" };
+  }
 
   async load(): Promise<{ state: ScheduledVerifierState; version: string } | undefined> {
-    let text: string;
-    let etag: string | undefined;
-    try {
-      const object = await this.s3.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: VERIFIER_STATE_KEY }),
-      );
-      text = (await object.Body?.transformToString("utf8")) ?? "";
-      etag = object.ETag;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-    if (!etag) throw new Error("the scheduled verifier's state has no ETag to save against");
+    const read = await readStateObject(this.object);
+    if (!read) return undefined;
     let state: ScheduledVerifierState | undefined;
     try {
-      state = JSON.parse(text) as ScheduledVerifierState;
+      state = JSON.parse(read.text) as ScheduledVerifierState;
     } catch {
       state = undefined;
     }
@@ -50,35 +44,19 @@ export class S3VerifierStore implements VerifierStore {
           'versioned); see docs/operations.md, "The scheduled verifier\'s alarms"',
       );
     }
-    return { state, version: etag };
+    return { state, version: read.etag };
   }
 
   async save(state: ScheduledVerifierState, expected: string | undefined): Promise<string> {
-    const body = Buffer.from(JSON.stringify(state), "utf8");
-    try {
-      const out = await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: VERIFIER_STATE_KEY,
-          Body: body,
-          ContentType: "application/json",
-          ChecksumAlgorithm: "SHA256",
-          ChecksumSHA256: checksumSha256Base64(body),
-          ...(expected === undefined ? { IfNoneMatch: "*" } : { IfMatch: expected }),
-        }),
+    const saved = await saveStateObject(this.object, state, expected);
+    if (saved === "conflict") {
+      throw new VerifierStateConflictError(
+        "another scheduled verifier run saved the state first (the function should run one at a time: " +
+          "check its reserved concurrency); this run stops and the next one continues from that state",
       );
-      if (!out.ETag) throw new Error("S3 returned no ETag for the saved verifier state");
-      return out.ETag;
-    } catch (error) {
-      // 412: someone saved first. 404 on If-Match: the object it was read from is gone, same verdict.
-      if (isPreconditionFailed(error) || (expected !== undefined && isNotFound(error))) {
-        throw new VerifierStateConflictError(
-          "another scheduled verifier run saved the state first (the function should run one at a time: " +
-            "check its reserved concurrency); this run stops and the next one continues from that state",
-        );
-      }
-      throw error;
     }
+    if (!saved.etag) throw new Error("S3 returned no ETag for the saved verifier state");
+    return saved.etag;
   }
 
   async putReport(key: string, report: object): Promise<string> {

@@ -12,6 +12,7 @@ import { S3SignerStateStore } from "../aws/signer-state-store";
 import { type CheckpointConfig, checkpointConfigFromEnv } from "../checkpoint/config";
 import { runCheckpoint, type SignerOutcome } from "../checkpoint/signer";
 import type { CheckpointKey } from "../core/checkpoint";
+import { METRICS_NAMESPACE } from "../core/metrics";
 import { createLogger } from "../runtime";
 
 export type CheckpointJob = () => Promise<SignerOutcome>;
@@ -35,7 +36,7 @@ export function createCheckpointJob(
   const state = new S3SignerStateStore(s3, config.stateBucket);
   const logger = createLogger();
   const metrics =
-    options.metrics ?? new Metrics({ namespace: "Sealtrail", serviceName: "sealtrail-checkpoint" });
+    options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "sealtrail-checkpoint" });
   let key: Promise<CheckpointKey> | undefined = options.key ? Promise.resolve(options.key) : undefined;
   return async () => {
     key ??= kmsCheckpointKey(kmsClient(config.aws), config.keyId).catch((error) => {

@@ -13,6 +13,7 @@ import type { ObjectStore } from "../aws/object-store";
 import { sha256Hex } from "../core/hash";
 import { parseLink } from "../core/link";
 import { leafHash, merkleRoot } from "../core/merkle";
+import { METRICS_NAMESPACE } from "../core/metrics";
 import { linkKey, linkPrefix, parseLinkKey } from "../core/paths";
 import type { EventRecord } from "../core/schema";
 import { indexLinkedBatch, type LinkIndex } from "./indexer";
@@ -22,7 +23,7 @@ import { indexLinkedBatch, type LinkIndex } from "./indexer";
  * stack's alarms in lib/ watch them): defined once here for both.
  */
 export const REINDEX_METRICS = {
-  namespace: "Sealtrail",
+  namespace: METRICS_NAMESPACE,
   /** The `service` dimension Powertools adds: the function's POWERTOOLS_SERVICE_NAME. */
   service: "sealtrail-reindex",
   linksIndexed: "ReindexLinksIndexed",

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import type { AwsTarget } from "../aws/clients";
+import { METRICS_NAMESPACE } from "../core/metrics";
 
 export const VERIFIER_ENV = {
   /** The archive bucket it verifies (read only). */
@@ -23,7 +24,7 @@ export const VERIFIER_ENV = {
 
 /** Metric names, namespace and `service` dimension (Powertools adds it) that the alarms watch. */
 export const VERIFIER_METRICS = {
-  namespace: "Sealtrail",
+  namespace: METRICS_NAMESPACE,
   /** POWERTOOLS_SERVICE_NAME of the verifier function, and so the `service` dimension. */
   service: "sealtrail-verifier",
   /** 1 for a run that did not verify (an integrity finding, or the run could not complete), else 0. */

@@ -15,8 +15,9 @@ import { AwsSolutionsChecks } from "cdk-nag";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { CHECKPOINT_ENV } from "../../lambda/checkpoint/config";
 import { DEFAULT_CHAINS, ENV } from "../../lambda/config";
+import { METRICS_NAMESPACE } from "../../lambda/core/metrics";
 import { configureApp } from "../../lib/app";
-import { CHECKPOINT_SERVICE_NAME, METRICS_NAMESPACE, PUBLIC_KEY_READER_SOURCE } from "../../lib/checkpoint";
+import { CHECKPOINT_SERVICE_NAME, PUBLIC_KEY_READER_SOURCE } from "../../lib/checkpoint";
 import { SealtrailStack } from "../../lib/sealtrail-stack";
 import {
   allowsAction,

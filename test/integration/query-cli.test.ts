@@ -5,7 +5,6 @@
  * from `www-authenticate`, the API's own refusals, and a stale local.json.
  * Exit 0 answered, 1 the API answered an error, 2 usage, configuration or network error.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -27,36 +26,17 @@ import {
 import { type LocalServer, startLocalServer } from "../../lambda/local/server";
 import { postEventsEvent } from "../support/api-event";
 import { createTestArchive, type TestArchive } from "../support/aws";
+import { type CliRun, sealtrail as runCli } from "../support/cli";
 import { testConfig } from "../support/config";
 
-const CLI = join(import.meta.dirname, "../../bin/sealtrail.ts");
 const PACKAGE = join(import.meta.dirname, "../../package.json");
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** The CLI in its own process (never blocking this one), with only the given state dir to go on. */
-function sealtrail(args: readonly string[], stateDir: string): Promise<Run> {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    CI: "true",
+function sealtrail(args: readonly string[], stateDir: string): Promise<CliRun> {
+  return runCli(args, {
     SEALTRAIL_STATE_DIR: stateDir,
-  };
-  delete env.SEALTRAIL_API_URL;
-  delete env.SEALTRAIL_TOKEN;
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", CLI, ...args],
-      { env, timeout: 90_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
+    SEALTRAIL_API_URL: undefined,
+    SEALTRAIL_TOKEN: undefined,
   });
 }
 
@@ -87,7 +67,7 @@ async function closedPort(): Promise<number> {
 }
 
 /** The JSON output of a run that must have succeeded. */
-function json(run: Run): { events: EventRecord[]; next_cursor?: string } {
+function json(run: CliRun): { events: EventRecord[]; next_cursor?: string } {
   expect(run.code, run.stderr).toBe(0);
   return JSON.parse(run.stdout);
 }
@@ -257,7 +237,7 @@ describe("sealtrail query and proof against the query API", () => {
 
     const next = await sealtrail(command.split(" "), stateDir);
     expect(next.code, next.stderr).toBe(0);
-    const page = (run: Run) => run.stdout.trimEnd().split("\n").slice(1);
+    const page = (run: CliRun) => run.stdout.trimEnd().split("\n").slice(1);
     expect(page(first)).toEqual(ids.slice(3, 5));
     expect(page(next)).toEqual(ids.slice(5, 7));
     // Repeating --since instead resolves to another --from, which the cursor was not issued for.

@@ -9,8 +9,6 @@
  * that reading never changes the archive both indexes are built from (the recorded audits, which carry
  * the filters and counts, are compared too).
  */
-import { execFile } from "node:child_process";
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { S3ArchiveSource } from "../../lambda/aws/archive-source";
 import { dynamoClient, s3Client } from "../../lambda/aws/clients";
@@ -35,36 +33,15 @@ import { postEventsEvent, WRITE_CLAIMS } from "../support/api-event";
 import { tableItems } from "../support/archive-state";
 import { createTestArchive, type TestArchive, uniqueName } from "../support/aws";
 import { createTestSigner } from "../support/checkpoint";
+import { sealtrail } from "../support/cli";
 import { testConfig } from "../support/config";
 import { injectFaults } from "../support/faults";
 import { type QueryEventOptions, queryEvent, READ_CLAIMS } from "../support/query-event";
 
-const CLI = join(import.meta.dirname, "../../bin/sealtrail.ts");
 const START = Date.parse("2025-06-01T00:00:00.000Z");
 const TTL_DAYS = 90;
 const ACME = { ...READ_CLAIMS, tenant: "acme" };
 const ADMIN = { ...READ_CLAIMS, sub: "root", tenant: "ops", scope: "sealtrail/read sealtrail/admin" };
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** The CLI as a user runs it: a child process (async, so the event loop stays free). */
-function sealtrail(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", CLI, ...args],
-      { env: { ...process.env, CI: "true" }, timeout: 90_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** Event n of writer w: every searched attribute varies, some are absent, some need escaping. */
 function eventOf(w: number, n: number): Record<string, unknown> {

@@ -45,7 +45,7 @@ import { verifyArchive } from "../../lambda/verify/verifier";
 import { configureApp } from "../../lib/app";
 import { logicalId, newApp, TEST_CONTEXT } from "../infra/helpers";
 import { postEventsEvent } from "../support/api-event";
-import { readObject, tableItems } from "../support/archive-state";
+import { allVersions, readObject, tableItems } from "../support/archive-state";
 import { createTestArchive, emulatorTarget, type TestArchive, uniqueName } from "../support/aws";
 import { createTestSigner, type TestSigner } from "../support/checkpoint";
 import { testConfig } from "../support/config";
@@ -158,22 +158,11 @@ async function verifierFor(
 
 /** Every object version and delete marker (with its version id and ETag) and every table item. */
 async function everything(archive: TestArchive): Promise<{ versions: string[]; items: string[] }> {
-  const versions: string[] = [];
-  let keyMarker: string | undefined;
-  let versionMarker: string | undefined;
-  do {
-    const page = await archive.s3.send(
-      new ListObjectVersionsCommand({
-        Bucket: archive.bucket,
-        KeyMarker: keyMarker,
-        VersionIdMarker: versionMarker,
-      }),
-    );
-    for (const v of page.Versions ?? []) versions.push(`${v.Key} ${v.VersionId} ${v.ETag} ${v.IsLatest}`);
-    for (const m of page.DeleteMarkers ?? []) versions.push(`${m.Key} ${m.VersionId} marker ${m.IsLatest}`);
-    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-    versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
-  } while (keyMarker);
+  const listed = await allVersions(archive);
+  const versions = [
+    ...listed.versions.map((v) => `${v.Key} ${v.VersionId} ${v.ETag} ${v.IsLatest}`),
+    ...listed.deleteMarkers.map((m) => `${m.Key} ${m.VersionId} marker ${m.IsLatest}`),
+  ];
   const items = (await tableItems(archive)).map((item) => JSON.stringify(item, Object.keys(item).sort()));
   return { versions: versions.sort(), items: items.sort() };
 }

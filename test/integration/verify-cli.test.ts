@@ -2,7 +2,6 @@
  * `npx sealtrail verify | verify-proof | trust` as a user runs them: a child process, its exit status,
  * its output and its JSON report. 0 verified, 1 an integrity finding, 2 a usage or I/O error.
  */
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,30 +21,9 @@ import { LatestCheckpointFinder } from "../../lambda/query/checkpoints";
 import { postEventsEvent } from "../support/api-event";
 import { createTestArchive, type TestArchive } from "../support/aws";
 import { createTestSigner, type TestSigner } from "../support/checkpoint";
+import { sealtrail } from "../support/cli";
 import { testConfig } from "../support/config";
 import { downloadArchive, removeCopy } from "../support/tamper";
-
-const CLI = join(import.meta.dirname, "../../bin/sealtrail.ts");
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function sealtrail(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", CLI, ...args],
-      { env: { ...process.env, CI: "true", ...env }, timeout: 90_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** The options that point the CLI at a test archive's bucket in the emulator. */
 function bucketArgs(archive: TestArchive): string[] {

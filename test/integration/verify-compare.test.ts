@@ -7,43 +7,21 @@
  * oldest version first. The copy's version ids are the emulator's own, unlike a real replica's: the
  * comparison never looks at version ids, and this shows it does not need to.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createArchiveBucket } from "../../lambda/aws/provision";
 import { checksumSha256Base64 } from "../../lambda/core/batch";
 import { parseDataObjectKey } from "../../lambda/core/paths";
 import { createIngestHandler } from "../../lambda/handlers/ingest";
 import { postEventsEvent } from "../support/api-event";
-import { objectVersions } from "../support/archive-state";
+import { allVersions, objectVersions } from "../support/archive-state";
 import { createTestArchive, type TestArchive, uniqueName } from "../support/aws";
 import { createTestSigner } from "../support/checkpoint";
+import { sealtrail } from "../support/cli";
 import { testConfig } from "../support/config";
-
-const CLI = join(import.meta.dirname, "../../bin/sealtrail.ts");
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function sealtrail(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", CLI, ...args],
-      { env: { ...process.env, CI: "true" }, timeout: 90_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 interface Version {
   readonly key: string;
@@ -52,18 +30,10 @@ interface Version {
 
 /** Every object version of a bucket, each key's oldest first, in key order. */
 async function versionsOldestFirst(archive: TestArchive, bucket: string): Promise<Version[]> {
-  const versions: Version[] = [];
-  let keyMarker: string | undefined;
-  let versionMarker: string | undefined;
-  do {
-    const page = await archive.s3.send(
-      new ListObjectVersionsCommand({ Bucket: bucket, KeyMarker: keyMarker, VersionIdMarker: versionMarker }),
-    );
-    for (const v of page.Versions ?? [])
-      versions.push({ key: v.Key as string, versionId: v.VersionId as string });
-    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-    versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
-  } while (keyMarker);
+  const versions: Version[] = (await allVersions(archive, { bucket })).versions.map((v) => ({
+    key: v.Key as string,
+    versionId: v.VersionId as string,
+  }));
   // S3 lists a key's versions newest first; a replica receives them in the order they were written.
   const byKey = new Map<string, Version[]>();
   for (const version of versions) byKey.set(version.key, [...(byKey.get(version.key) ?? []), version]);

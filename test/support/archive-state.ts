@@ -1,29 +1,47 @@
 /** What a test archive holds, to assert "nothing was written" and to read back what was. */
 import { gunzipSync } from "node:zlib";
-import { GetObjectCommand, ListObjectVersionsCommand } from "@aws-sdk/client-s3";
+import {
+  type DeleteMarkerEntry,
+  GetObjectCommand,
+  ListObjectVersionsCommand,
+  type ObjectVersion,
+} from "@aws-sdk/client-s3";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../../lambda/aws/index-store";
 import type { TestArchive } from "./aws";
 
-export async function objectVersions(archive: TestArchive, prefix = ""): Promise<string[]> {
-  const keys: string[] = [];
+/** Every object version and delete marker of a bucket (the archive's unless given), in S3's listing order. */
+export async function allVersions(
+  archive: TestArchive,
+  options: { bucket?: string; prefix?: string } = {},
+): Promise<{ versions: ObjectVersion[]; deleteMarkers: DeleteMarkerEntry[] }> {
+  const versions: ObjectVersion[] = [];
+  const deleteMarkers: DeleteMarkerEntry[] = [];
   let keyMarker: string | undefined;
   let versionMarker: string | undefined;
   do {
     const page = await archive.s3.send(
       new ListObjectVersionsCommand({
-        Bucket: archive.bucket,
-        Prefix: prefix,
+        Bucket: options.bucket ?? archive.bucket,
+        Prefix: options.prefix,
         KeyMarker: keyMarker,
         VersionIdMarker: versionMarker,
       }),
     );
-    for (const v of page.Versions ?? []) keys.push(v.Key as string);
-    for (const m of page.DeleteMarkers ?? []) keys.push(`delete-marker:${m.Key}`);
+    versions.push(...(page.Versions ?? []));
+    deleteMarkers.push(...(page.DeleteMarkers ?? []));
     keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
     versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
   } while (keyMarker);
-  return keys.sort();
+  return { versions, deleteMarkers };
+}
+
+export async function objectVersions(archive: TestArchive, prefix = ""): Promise<string[]> {
+  const { versions, deleteMarkers } = await allVersions(archive, { prefix });
+  return [
+    ...versions.map((v) => v.Key as string),
+    ...deleteMarkers.map((m) => `delete-marker:${m.Key}`),
+  ].sort();
 }
 
 export async function tableItems(archive: TestArchive): Promise<Record<string, unknown>[]> {
