@@ -83,10 +83,7 @@ export interface CfnLintFinding {
  * The virtualenv is made or refreshed first by bin/setup-emulator.ts, as a child process.
  */
 export async function cfnLint(templates: readonly string[]): Promise<CfnLintFinding[]> {
-  const setup = await runCommand(join(PROJECT_ROOT, "node_modules", ".bin", "tsx"), [
-    join(PROJECT_ROOT, "bin", "setup-emulator.ts"),
-  ]);
-  if (setup.code !== 0) throw new Error(`could not set up .venv-emulator for cfn-lint: ${setup.stderr}`);
+  await ensureEmulatorVenv("cfn-lint");
   const lint = await runCommand(join(PROJECT_ROOT, ".venv-emulator", "bin", "cfn-lint"), [
     "--format",
     "json",
@@ -96,4 +93,16 @@ export async function cfnLint(templates: readonly string[]): Promise<CfnLintFind
   // its own failure.
   if ((lint.code & 1) === 1) throw new Error(`cfn-lint failed: ${lint.stderr}`);
   return JSON.parse(lint.stdout) as CfnLintFinding[];
+}
+
+/**
+ * Makes or refreshes .venv-emulator (bin/setup-emulator.ts, as a child process) for a tool pinned in
+ * emulator/requirements.txt, and returns its Python: a test that needs the tool runs it, never skips.
+ */
+export async function ensureEmulatorVenv(tool: string): Promise<string> {
+  const setup = await runCommand(join(PROJECT_ROOT, "node_modules", ".bin", "tsx"), [
+    join(PROJECT_ROOT, "bin", "setup-emulator.ts"),
+  ]);
+  if (setup.code !== 0) throw new Error(`could not set up .venv-emulator for ${tool}: ${setup.stderr}`);
+  return join(PROJECT_ROOT, ".venv-emulator", "bin", "python");
 }
