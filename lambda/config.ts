@@ -73,6 +73,8 @@ export const DEFAULT_SCOPES = {
 export const DEFAULT_CHAINS = 16;
 export const DEFAULT_LEASE_SECONDS = 300;
 export const DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS = 300;
+/** The most a subject token may be past its `exp`: an hour, so a leaked token stays useless soon. */
+export const MAX_SUBJECT_TOKEN_LEEWAY_SECONDS = 3600;
 
 const positiveInt = (name: string) =>
   z.coerce
@@ -105,7 +107,10 @@ const EnvSchema = z.object({
     .number({ error: `${ENV.subjectTokenLeewaySeconds} must be a number of seconds` })
     .int()
     .min(0)
-    .max(3600, `${ENV.subjectTokenLeewaySeconds} must be at most 3600 (one hour)`)
+    .max(
+      MAX_SUBJECT_TOKEN_LEEWAY_SECONDS,
+      `${ENV.subjectTokenLeewaySeconds} must be at most ${MAX_SUBJECT_TOKEN_LEEWAY_SECONDS} (one hour)`,
+    )
     .default(DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS),
   [ENV.leaseSeconds]: positiveInt(ENV.leaseSeconds).default(DEFAULT_LEASE_SECONDS),
   [ENV.cursorKeyId]: z.string().min(1).optional(),

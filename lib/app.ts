@@ -50,6 +50,7 @@ export function appConfigFromContext(node: Node): AppConfig {
       tenantClaim: context.tenantClaim,
       indexTtlDays: context.indexTtlDays,
       subjectIssuers: context.subjectIssuers,
+      subjectTokenLeewaySeconds: context.subjectTokenLeewaySeconds,
       alarmEmail: context.alarmEmail,
       authFailureAlarmThreshold: context.authFailureAlarmThreshold,
       watchedActions: context.watchedActions,

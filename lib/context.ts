@@ -3,7 +3,12 @@
  * context with these definitions, refuses any other key of its own, and the README's table of context
  * keys is rendered from them (test/infra/context.test.ts keeps the two equal).
  */
-import { DEFAULT_CHAINS, type SubjectIssuer } from "../lambda/config";
+import {
+  DEFAULT_CHAINS,
+  DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
+  MAX_SUBJECT_TOKEN_LEEWAY_SECONDS,
+  type SubjectIssuer,
+} from "../lambda/config";
 import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
 import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
 import type { WatchedAction } from "../lambda/core/watched-actions";
@@ -224,6 +229,14 @@ export const CONTEXT_KEYS = {
     description: "days after which DynamoDB deletes index pointers (the archive stays the source of truth)",
   }),
   subjectIssuers,
+  subjectTokenLeewaySeconds: wholeNumber({
+    min: 0,
+    max: MAX_SUBJECT_TOKEN_LEEWAY_SECONDS,
+    example: 600,
+    default: String(DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS),
+    description:
+      "seconds past its `exp` a per-event `subject_token` is still accepted, so an event waiting in a client's batch keeps its verified actor",
+  }),
   alarmEmail: text({
     type: "email address",
     pattern: /^[^@\s]+@[^@\s]+$/,

@@ -21,6 +21,7 @@ export class SealtrailStack extends Stack {
       chains: props.chains,
       tenantClaim: props.tenantClaim,
       subjectIssuers: props.subjectIssuers,
+      subjectTokenLeewaySeconds: props.subjectTokenLeewaySeconds,
       indexTtlDays: props.indexTtlDays,
       scopes: props.scopes,
       leaseSeconds: props.leaseSeconds,

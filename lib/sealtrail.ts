@@ -42,7 +42,9 @@ import {
   DEFAULT_CHAINS,
   DEFAULT_LEASE_SECONDS,
   DEFAULT_SCOPES,
+  DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
   ENV,
+  MAX_SUBJECT_TOKEN_LEEWAY_SECONDS,
   type SubjectIssuer,
 } from "../lambda/config";
 import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "../lambda/core/index-table";
@@ -141,6 +143,13 @@ export interface SealtrailProps {
    * @default - none: a forwarded subject token is rejected
    */
   readonly subjectIssuers?: readonly SubjectIssuer[];
+
+  /**
+   * How long past its `exp` a per-event `subject_token` is still accepted, so that an event waiting in
+   * a client's batch keeps its verified actor; the record keeps `token_exp`. At most 3600.
+   * @default 300
+   */
+  readonly subjectTokenLeewaySeconds?: number;
 
   /**
    * Days after which DynamoDB deletes index pointer items (the archive stays the source of truth).
@@ -341,6 +350,9 @@ export class Sealtrail extends Construct {
       [ENV.adminScope]: scopes.admin,
       [ENV.subjectIssuers]: stack.toJsonString(props.subjectIssuers ?? []),
       [ENV.leaseSeconds]: Tokenization.stringifyNumber(props.leaseSeconds ?? DEFAULT_LEASE_SECONDS),
+      [ENV.subjectTokenLeewaySeconds]: Tokenization.stringifyNumber(
+        props.subjectTokenLeewaySeconds ?? DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
+      ),
       ...(props.tenantClaim !== undefined ? { [ENV.tenantClaim]: props.tenantClaim } : {}),
       ...(props.indexTtlDays !== undefined
         ? { [ENV.indexTtlDays]: Tokenization.stringifyNumber(props.indexTtlDays) }
@@ -786,6 +798,13 @@ function validateProps(props: SealtrailProps, stackName: string): void {
     1,
     Number.MAX_SAFE_INTEGER,
     `pass a positive number of seconds (default ${DEFAULT_LEASE_SECONDS})`,
+  );
+  integerIn(
+    "subjectTokenLeewaySeconds",
+    props.subjectTokenLeewaySeconds,
+    0,
+    MAX_SUBJECT_TOKEN_LEEWAY_SECONDS,
+    `pass seconds past a subject token's exp (default ${DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS})`,
   );
   integerIn(
     "throttleRateLimit",

@@ -1,8 +1,9 @@
 /** The app's context keys: one definition (lib/context.ts) for the parser, the key check and the README. */
 import { readFileSync } from "node:fs";
-import { App } from "aws-cdk-lib";
+import { App, type Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
+import { ENV } from "../../lambda/config";
 import { appConfigFromContext, configureApp } from "../../lib/app";
 import { CONTEXT_KEY_NAMES, contextKeysMarkdown, readContext } from "../../lib/context";
 import { newApp, TEST_CONTEXT } from "./helpers";
@@ -108,6 +109,33 @@ describe("context keys", () => {
       MetricName: "4xx",
       Threshold: 750,
     });
+  });
+});
+
+describe("subject token leeway", () => {
+  /** The leeway each function of the API is given (they share one environment). */
+  const leeways = (stack: Stack) =>
+    Object.values(Template.fromStack(stack).findResources("AWS::Lambda::Function"))
+      .map(
+        (fn) => (fn as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties,
+      )
+      .map((properties) => properties.Environment?.Variables?.[ENV.subjectTokenLeewaySeconds])
+      .filter((value) => value !== undefined);
+
+  it("reaches the ingest function from context, and defaults to 300 seconds", () => {
+    // Act
+    const configured = configureApp(newApp({ ...TEST_CONTEXT, subjectTokenLeewaySeconds: "900" }));
+    const defaulted = configureApp(newApp(TEST_CONTEXT));
+    // Assess
+    expect(leeways(configured).length).toBeGreaterThan(0);
+    expect(new Set(leeways(configured))).toEqual(new Set(["900"]));
+    expect(new Set(leeways(defaulted))).toEqual(new Set(["300"]));
+  });
+
+  it("is refused past an hour, naming the key", () => {
+    expect(() => configureApp(newApp({ ...TEST_CONTEXT, subjectTokenLeewaySeconds: "3601" }))).toThrowError(
+      /context subjectTokenLeewaySeconds must be a whole number from 0 to 3600/,
+    );
   });
 });
 
