@@ -11,8 +11,9 @@
  * lengths clipped, an invalid address dropped), so a strange request cannot lose its own access log.
  */
 import { randomUUID } from "node:crypto";
-import { isIP } from "node:net";
+import { isIP, isIPv4 } from "node:net";
 import type { AuditClient, AuditEvent } from "./index.js";
+import { type ConformingSink, encodeEvent, RECORD_CONFORMING, SERVER_LIMITS } from "./schema.js";
 
 /** The default `action` of an access-log event. */
 export const ACCESS_LOG_ACTION = "http.request";
@@ -92,12 +93,16 @@ export interface RequestFacts {
   readonly aborted: boolean;
   readonly sourceIp?: string | undefined;
   readonly userAgent?: string | undefined;
-  /** A request header's value by lower-case name; read only for the allowlist. */
-  readonly header: (name: string) => string | undefined;
+  /**
+   * The request's headers by lower-case name, as Node or API Gateway holds them: read only for the
+   * allowlist, and `authorization` only with `forwardSubjectToken`.
+   */
+  readonly headers: RequestHeaders;
   readonly claims?: JwtClaims | undefined;
-  /** The bearer token, read only with `forwardSubjectToken`. */
-  readonly bearerToken?: () => string | undefined;
 }
+
+/** Request headers by lower-case name (Node's `IncomingHttpHeaders`, API Gateway's `headers`). */
+export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 type Outcome = AuditEvent["outcome"];
 type EventHttp = NonNullable<AuditEvent["http"]>;
@@ -132,10 +137,17 @@ const MAX = {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is the point.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
 
+/** The same characters, to test for without the global flag's `lastIndex`. */
+const HAS_CONTROL_CHARACTER = new RegExp(CONTROL_CHARACTERS.source);
+
 /** A string the schema's `text(max)` accepts, or undefined for anything that is not a non-empty string. */
 export function fitText(value: unknown, max: number): string | undefined {
   if (typeof value !== "string" || value === "") return undefined;
-  const clean = value.toWellFormed().replace(CONTROL_CHARACTERS, "\uFFFD");
+  // Almost every value is clean already: test first, copy only what needs fixing (this runs per request).
+  const wellFormed = value.isWellFormed() ? value : value.toWellFormed();
+  const clean = HAS_CONTROL_CHARACTER.test(wellFormed)
+    ? wellFormed.replace(CONTROL_CHARACTERS, "\uFFFD")
+    : wellFormed;
   if (clean.length <= max) return clean;
   // The schema counts UTF-16 units; a surrogate pair cut in half would be refused, so drop its first half.
   const clipped = clean.slice(0, max);
@@ -150,13 +162,16 @@ export function requestIdOf(header: string | undefined): { id: string; generated
 
 /** The path without its query string or fragment. */
 export function pathWithoutQuery(target: string): string {
-  const end = target.search(/[?#]/);
+  const query = target.indexOf("?");
+  const fragment = target.indexOf("#");
+  const end = query === -1 ? fragment : fragment === -1 ? query : Math.min(query, fragment);
   return end === -1 ? target : target.slice(0, end);
 }
 
 /** An IP address the schema accepts: IPv4-mapped IPv6 as IPv4, without a zone id; anything else dropped. */
 export function normalizeIp(address: string | undefined): string | undefined {
   if (!address) return undefined;
+  if (isIPv4(address)) return address;
   let ip = address.replace(/%.*$/, "");
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped?.[1]) ip = mapped[1];
@@ -190,7 +205,12 @@ function rolesOf(value: unknown): string[] | undefined {
   if (Array.isArray(value)) list = value;
   else if (typeof value === "string") list = value.replace(/^\[(.*)\]$/, "$1").split(/[\s,]+/);
   else return undefined;
-  const roles = list.flatMap((role) => fitText(role, MAX.role) ?? []).slice(0, MAX.roles);
+  const roles: string[] = [];
+  for (const role of list) {
+    const fitted = fitText(role, MAX.role);
+    if (fitted !== undefined) roles.push(fitted);
+    if (roles.length === MAX.roles) break;
+  }
   return roles.length > 0 ? roles : undefined;
 }
 
@@ -204,7 +224,7 @@ export function actorOf(
   const sub = fitText(claims?.sub, MAX.sub);
   if (!claims || !sub) return undefined;
   const rolesClaim = (options.rolesClaims ?? DEFAULT_ROLES_CLAIMS).find((name) => claims[name] !== undefined);
-  const actor: Record<string, unknown> = {
+  return definedOnly({
     sub,
     iss: fitText(claims.iss, MAX.iss),
     session_id: fitText(claims[options.sessionClaim ?? "sid"], MAX.sessionId),
@@ -214,13 +234,17 @@ export function actorOf(
     azp: fitText(claims.azp, MAX.azp),
     client_id: fitText(claims.client_id, MAX.clientId),
     roles: rolesClaim ? rolesOf(claims[rolesClaim]) : undefined,
-  };
-  return withoutUndefined(actor) as EventActor;
+  }) as EventActor;
 }
 
-function withoutUndefined<T extends Record<string, unknown>>(object: T): T {
-  for (const key of Object.keys(object)) if (object[key] === undefined) delete object[key];
-  return object;
+/**
+ * A copy without the undefined members, in the same key order. A copy rather than `delete`: an object
+ * that lost a key is slow to serialize, and every event is serialized.
+ */
+function definedOnly(object: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const key in object) if (object[key] !== undefined) copy[key] = object[key];
+  return copy;
 }
 
 /** Refuses an allowlist that names a credential header, at setup rather than on the first request. */
@@ -236,35 +260,58 @@ export function checkedHeaderAllowlist(headers: readonly string[] = []): readonl
   return names;
 }
 
+/** Refuses an action the server would refuse, at setup: the events built with it skip the validator. */
+function checkedAction(action: string): void {
+  try {
+    encodeEvent({ action, outcome: "success" });
+  } catch (error) {
+    throw new Error(
+      `sealtrailAccessLog: the action option ${JSON.stringify(action)} is not a valid action: ${(error as Error).message}`,
+    );
+  }
+}
+
 /** The options that shape an event (the rest decide whether and where it is recorded). */
 export type EventOptions = Pick<
   AccessLogOptions<unknown>,
   "action" | "sessionClaim" | "rolesClaims" | "headers" | "forwardSubjectToken"
 >;
 
+/** An HTTP status as the schema takes it: a whole number from 100 to 599. */
+function statusOf(status: number | undefined): number | undefined {
+  return status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599
+    ? status
+    : undefined;
+}
+
+/** Milliseconds as the schema takes them: microseconds are plenty (more digits would be clock noise), within a week. */
+function durationOf(ms: number): number | undefined {
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(SERVER_LIMITS.maxDurationMs, Math.max(0, Math.round(ms * 1000) / 1000));
+}
+
 /** The access-log event of one request. */
 export function accessLogEvent(facts: RequestFacts, options: EventOptions = {}): AuditEvent {
-  const http: EventHttp = withoutUndefined({
+  const http = definedOnly({
     request_id: fitText(facts.requestId, MAX.requestId),
     method: /^[A-Z]{1,16}$/.test(facts.method) ? facts.method : undefined,
     route: fitText(facts.route, MAX.route),
     endpoint: fitText(pathWithoutQuery(facts.path), MAX.endpoint),
-    status:
-      facts.status !== undefined && facts.status >= 100 && facts.status <= 599 ? facts.status : undefined,
-    // Microseconds are plenty; more digits would only be clock noise.
-    duration_ms: Math.max(0, Math.round(facts.durationMs * 1000) / 1000),
+    status: statusOf(facts.status),
+    duration_ms: durationOf(facts.durationMs),
     source_ip: normalizeIp(facts.sourceIp),
     user_agent: fitText(facts.userAgent, MAX.userAgent),
-  });
+  }) as EventHttp;
 
-  const details: Record<string, unknown> = {};
-  if (facts.aborted) details.aborted = true;
-  const headers: Record<string, string> = {};
+  let details: { aborted?: true; headers?: Record<string, string> } | undefined;
+  if (facts.aborted) details = { aborted: true };
   for (const name of options.headers ?? []) {
-    const value = fitText(facts.header(name), MAX.header);
-    if (value !== undefined) headers[name] = value;
+    const value = fitText(headerValue(facts.headers[name]), MAX.header);
+    if (value === undefined) continue;
+    details ??= {};
+    details.headers ??= {};
+    details.headers[name] = value;
   }
-  if (Object.keys(headers).length > 0) details.headers = headers;
 
   const event: AuditEvent = {
     action: options.action ?? ACCESS_LOG_ACTION,
@@ -274,10 +321,13 @@ export function accessLogEvent(facts: RequestFacts, options: EventOptions = {}):
   };
   // A subject token makes sealtrail take the actor from it (verified); the server refuses both at once.
   const actor = actorOf(facts.claims, options);
-  const subjectToken = options.forwardSubjectToken && actor ? facts.bearerToken?.() : undefined;
+  const subjectToken =
+    options.forwardSubjectToken && actor
+      ? bearerTokenOf(headerValue(facts.headers.authorization))
+      : undefined;
   if (subjectToken) event.subject_token = subjectToken;
   else event.actor = actor ?? { ...ANONYMOUS_ACTOR };
-  if (Object.keys(details).length > 0) event.details = details as AuditEvent["details"];
+  if (details !== undefined) event.details = details;
   return event;
 }
 
@@ -300,6 +350,7 @@ export function accessLogRecorder<Req>(
       "sealtrailAccessLog: the client option is required: pass the client from createAuditClient({ url, token }).",
     );
   }
+  if (options.action !== undefined) checkedAction(options.action);
   const settings: EventOptions = {
     action: options.action,
     sessionClaim: options.sessionClaim,
@@ -312,6 +363,10 @@ export function accessLogRecorder<Req>(
     ((error: unknown) =>
       console.warn(`sealtrail: an access-log event was not recorded: ${(error as Error)?.message ?? error}`));
   const claimsOf = options.claims ?? defaultClaims;
+  // The events built here conform by construction: the client takes them without validating them again.
+  const sink: AccessLogSink & ConformingSink = options.client;
+  const conforming = sink[RECORD_CONFORMING];
+  const recordEvent = conforming ? conforming.bind(sink) : (event: AuditEvent) => sink.record(event);
   return {
     skips: (req) => options.skip?.(req) === true,
     claimsOf: (req) => {
@@ -320,7 +375,7 @@ export function accessLogRecorder<Req>(
     },
     record(facts) {
       try {
-        options.client.record(accessLogEvent(facts, settings));
+        recordEvent(accessLogEvent(facts, settings));
       } catch (error) {
         onError(error);
       }

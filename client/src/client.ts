@@ -10,7 +10,16 @@ import { EventQueue } from "./batch.js";
 import { type Clock, sleep, systemClock } from "./clock.js";
 import { AuditEventError, DeliveryError, redact } from "./errors.js";
 import { backoffDelay, isRetryableStatus, parseRetryAfter, type RetryOptions, retryPolicy } from "./retry.js";
-import { BODY_OVERHEAD_BYTES, type EncodedEvent, encodeBody, encodeEvent, SERVER_LIMITS } from "./schema.js";
+import {
+  BODY_OVERHEAD_BYTES,
+  type ConformingSink,
+  type EncodedEvent,
+  encodeBody,
+  encodeConformingEvent,
+  encodeEvent,
+  RECORD_CONFORMING,
+  SERVER_LIMITS,
+} from "./schema.js";
 import type { AuditEvent, Receipt } from "./server-types.js";
 import { TokenProvider, type TokenSource } from "./token.js";
 
@@ -164,7 +173,7 @@ function ingestUrl(url: string): string {
   return `${parsed.origin}${parsed.pathname.replace(/\/+$/, "")}${INGEST_PATH}`;
 }
 
-export function createAuditClient(options: AuditClientOptions): AuditClient {
+export function createAuditClient(options: AuditClientOptions): AuditClient & ConformingSink {
   const endpoint = ingestUrl(options.url);
   const tokens = new TokenProvider(options.token);
   const maxBatchEvents = positiveInteger(
@@ -537,20 +546,29 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
     await Promise.all([...inFlight]);
   }
 
+  /** Queues an encoded event, or drops it (counted) when the client is closed or the queue is full. */
+  function enqueue(encoded: EncodedEvent): void {
+    const { event } = encoded;
+    if (closed) {
+      drop("closed", [event]);
+      return;
+    }
+    if (queue.length + inFlightEvents >= maxQueueEvents) {
+      drop("queue_full", [event]);
+      return;
+    }
+    queue.push(encoded);
+    exitHook(true);
+    pump(false);
+  }
+
   return {
     record(event) {
-      const encoded = encodeEvent(event);
-      if (closed) {
-        drop("closed", [event]);
-        return;
-      }
-      if (queue.length + inFlightEvents >= maxQueueEvents) {
-        drop("queue_full", [event]);
-        return;
-      }
-      queue.push(encoded);
-      exitHook(true);
-      pump(false);
+      enqueue(encodeEvent(event));
+    },
+
+    [RECORD_CONFORMING](event: AuditEvent) {
+      enqueue(encodeConformingEvent(event));
     },
 
     async recordNow(event) {

@@ -9,7 +9,7 @@
  */
 import type { Request, RequestHandler } from "express";
 import { type AccessLogOptions, accessLogRecorder, type JwtClaims } from "./access-log.js";
-import { observeNodeRequest } from "./node.js";
+import { type NodeRequestView, observeNodeRequest } from "./node.js";
 
 export type { AccessLogOptions, JwtClaims } from "./access-log.js";
 
@@ -36,17 +36,15 @@ function defaultClaims(req: Request): JwtClaims | undefined {
 /** Express middleware that records one access-log event per request when its response is done. */
 export function sealtrailAccessLog(options: ExpressAccessLogOptions): RequestHandler {
   const recorder = accessLogRecorder<Request>(options, defaultClaims);
-  const routeOf = options.route ?? expressRouteOf;
+  const view: NodeRequestView<Request> = {
+    // originalUrl: routers rewrite req.url to the part below their mount path.
+    path: (req) => req.originalUrl ?? req.url,
+    route: options.route ?? expressRouteOf,
+    sourceIp: (req) => req.ip ?? req.socket.remoteAddress,
+    claims: (req) => recorder.claimsOf(req),
+  };
   return (req, res, next) => {
-    if (!recorder.skips(req)) {
-      observeNodeRequest(req, res, recorder, {
-        // originalUrl: routers rewrite req.url to the part below their mount path.
-        path: req.originalUrl ?? req.url,
-        route: () => routeOf(req),
-        sourceIp: () => req.ip ?? req.socket.remoteAddress,
-        claims: () => recorder.claimsOf(req),
-      });
-    }
+    if (!recorder.skips(req)) observeNodeRequest(req, req, res, recorder, view);
     next();
   };
 }

@@ -9,7 +9,7 @@
  */
 import type { FastifyPluginCallback, FastifyRequest } from "fastify";
 import { type AccessLogOptions, accessLogRecorder, type JwtClaims } from "./access-log.js";
-import { observeNodeRequest } from "./node.js";
+import { type NodeRequestView, observeNodeRequest } from "./node.js";
 
 export type { AccessLogOptions, JwtClaims } from "./access-log.js";
 
@@ -22,18 +22,17 @@ function defaultClaims(request: FastifyRequest): JwtClaims | undefined {
 /** A Fastify plugin that records one access-log event per request when its response is done. */
 export function sealtrailAccessLog(options: FastifyAccessLogOptions): FastifyPluginCallback {
   const recorder = accessLogRecorder<FastifyRequest>(options, defaultClaims);
+  const view: NodeRequestView<FastifyRequest> = {
+    path: (request) => request.url,
+    route: (request) => request.routeOptions?.url,
+    sourceIp: (request) => request.ip,
+    claims: (request) => recorder.claimsOf(request),
+  };
   const plugin: FastifyPluginCallback = (fastify, _pluginOptions, done) => {
     fastify.addHook("onRequest", (request, reply, hookDone) => {
-      if (!recorder.skips(request)) {
-        // On the raw request and response: their close covers both a finished response and a
-        // client that went away, where Fastify's onResponse hook runs only for the first.
-        observeNodeRequest(request.raw, reply.raw, recorder, {
-          path: request.url,
-          route: () => request.routeOptions?.url,
-          sourceIp: () => request.ip,
-          claims: () => recorder.claimsOf(request),
-        });
-      }
+      // On the raw request and response: their close covers both a finished response and a client
+      // that went away, where Fastify's onResponse hook runs only for the first.
+      if (!recorder.skips(request)) observeNodeRequest(request, request.raw, reply.raw, recorder, view);
       hookDone();
     });
     done();

@@ -17,7 +17,6 @@
 import {
   type AccessLogOptions,
   accessLogRecorder,
-  bearerTokenOf,
   elapsedMs,
   fitText,
   type JwtClaims,
@@ -132,9 +131,9 @@ export function sealtrailAccessLog<E extends HttpApiEvent = HttpApiEvent>(
         aborted: false,
         sourceIp: http.sourceIp,
         userAgent: http.userAgent ?? headerOf(event, "user-agent"),
-        header: (name) => headerOf(event, name),
+        // API Gateway lower-cases header names in payload format 2.0.
+        headers: event.headers ?? {},
         claims: recorder.claimsOf(event),
-        bearerToken: () => bearerTokenOf(headerOf(event, "authorization")),
       });
       if (options.flush !== false) await options.client.flush().catch(onError);
     }

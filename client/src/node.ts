@@ -12,7 +12,6 @@ import {
   type AccessLogOptions,
   type AccessLogRecorder,
   accessLogRecorder,
-  bearerTokenOf,
   elapsedMs,
   headerValue,
   type JwtClaims,
@@ -34,12 +33,17 @@ export interface NodeAccessLogOptions<Req extends IncomingMessage = IncomingMess
   readonly clientIp?: (req: Req) => string | undefined;
 }
 
-/** The request facts a Node adapter reads the same way for every framework built on node:http. */
-export interface NodeRequestView {
-  readonly path: string;
-  route(): string | undefined;
-  sourceIp(): string | undefined;
-  claims(): JwtClaims | undefined;
+/**
+ * How an adapter reads the facts of its framework's request `Req`. Made once per middleware, not per
+ * request: this runs on every request of the app, so it allocates as little as it can.
+ */
+export interface NodeRequestView<Req> {
+  /** The request target, read when the request arrives (routers may rewrite it later). */
+  path(req: Req): string;
+  /** Read when the response is done, once the router has matched. */
+  route(req: Req): string | undefined;
+  sourceIp(req: Req): string | undefined;
+  claims(req: Req): JwtClaims | undefined;
 }
 
 /**
@@ -47,31 +51,33 @@ export interface NodeRequestView {
  * off because the client went away (then `aborted`, and the status only if it was already sent).
  * Sets `x-request-id` on the response when the request brought none.
  */
-export function observeNodeRequest(
+export function observeNodeRequest<Req>(
+  request: Req,
   req: IncomingMessage,
   res: ServerResponse,
   recorder: Pick<AccessLogRecorder<unknown>, "record">,
-  view: NodeRequestView,
+  view: NodeRequestView<Req>,
 ): void {
   const startedAt = Date.now();
   const start = performance.now();
+  const path = view.path(request);
   const { id, generated } = requestIdOf(headerValue(req.headers[REQUEST_ID_HEADER]));
   if (generated && !res.headersSent) res.setHeader(REQUEST_ID_HEADER, id);
-  res.once("close", () => {
+  // "close" is emitted once, for a finished response and for a client that went away alike.
+  res.on("close", () => {
     const facts: RequestFacts = {
       startedAt,
       durationMs: elapsedMs(start),
       requestId: id,
       method: req.method ?? "",
-      route: view.route(),
-      path: view.path,
+      route: view.route(request),
+      path,
       status: res.headersSent ? res.statusCode : undefined,
       aborted: !res.writableFinished,
-      sourceIp: view.sourceIp(),
+      sourceIp: view.sourceIp(request),
       userAgent: headerValue(req.headers["user-agent"]),
-      header: (name) => headerValue(req.headers[name]),
-      claims: view.claims(),
-      bearerToken: () => bearerTokenOf(headerValue(req.headers.authorization)),
+      headers: req.headers,
+      claims: view.claims(request),
     };
     recorder.record(facts);
   });
@@ -87,16 +93,15 @@ export function sealtrailAccessLog<Req extends IncomingMessage = IncomingMessage
   options: NodeAccessLogOptions<Req>,
 ): (handler: RequestListener) => RequestListener {
   const recorder = accessLogRecorder<Req>(options, defaultClaims);
+  const view: NodeRequestView<Req> = {
+    path: (req) => req.url ?? "/",
+    route: (req) => options.route?.(req),
+    sourceIp: (req) => options.clientIp?.(req) ?? req.socket.remoteAddress,
+    claims: (req) => recorder.claimsOf(req),
+  };
   return (handler) => (req, res) => {
     const request = req as Req;
-    if (!recorder.skips(request)) {
-      observeNodeRequest(req, res, recorder, {
-        path: req.url ?? "/",
-        route: () => options.route?.(request),
-        sourceIp: () => options.clientIp?.(request) ?? req.socket.remoteAddress,
-        claims: () => recorder.claimsOf(request),
-      });
-    }
+    if (!recorder.skips(request)) observeNodeRequest(request, req, res, recorder, view);
     handler(req, res);
   };
 }

@@ -3,7 +3,7 @@
  * package at build time), so an event `record` accepts is one the server accepts: a bad event
  * throws at the call site and never poisons a batch.
  */
-import { LIMITS } from "../../lambda/core/schema";
+import { LIMITS, MAX_DURATION_MS } from "../../lambda/core/schema";
 import { validateIngestBody } from "../../lambda/core/validation";
 import { AuditEventError } from "./errors.js";
 import type { AuditEvent } from "./server-types.js";
@@ -12,6 +12,7 @@ import type { AuditEvent } from "./server-types.js";
 export const SERVER_LIMITS = {
   maxEvents: LIMITS.maxEvents,
   maxBodyBytes: LIMITS.maxBodyBytes,
+  maxDurationMs: MAX_DURATION_MS,
 } as const;
 
 /** An event as it goes on the wire: its JSON and that JSON's size in bytes. */
@@ -55,4 +56,29 @@ export function encodeEvent(event: AuditEvent): EncodedEvent {
     );
   }
   return { event, json, bytes: Buffer.byteLength(json, "utf8") };
+}
+
+/**
+ * The client's entry for events built to the schema by construction (the access-log middleware's):
+ * `record` without the validator run again, through a symbol so that no app can reach it by name.
+ */
+export const RECORD_CONFORMING = Symbol("sealtrail.recordConforming");
+
+/** A sink that may take conforming events; a sink without the entry gets them through `record`. */
+export interface ConformingSink {
+  readonly [RECORD_CONFORMING]?: (event: AuditEvent) => void;
+}
+
+/**
+ * An event the access-log builder made (every text fitted, every number bounded: see access-log.ts),
+ * encoded without validating it again. The validator is what makes `record` cost tens of microseconds,
+ * and the access log would pay that on every request of the app. The builder is held to the server's
+ * validator by a property test (test/unit/client/access-log.test.ts); an event with `details` (allowlisted
+ * headers, whose total the builder does not bound) or past the size limit still goes through it.
+ */
+export function encodeConformingEvent(event: AuditEvent): EncodedEvent {
+  if (event.details !== undefined) return encodeEvent(event);
+  const json = JSON.stringify(event);
+  const bytes = Buffer.byteLength(json, "utf8");
+  return bytes > LIMITS.maxEventBytes ? encodeEvent(event) : { event, json, bytes };
 }

@@ -90,7 +90,8 @@ export const ResourceSchema = z.strictObject({
   id: text(1024),
 });
 
-const MAX_DURATION_MS = 7 * 24 * 3600 * 1000;
+/** The longest `http.duration_ms` an event may carry: one week. */
+export const MAX_DURATION_MS = 7 * 24 * 3600 * 1000;
 
 /** The audited action's own HTTP exchange (not the call to sealtrail). */
 export const HttpInputSchema = z.strictObject({
