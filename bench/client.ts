@@ -3,24 +3,29 @@
  *
  * - middleware overhead: requests/s of the example app (examples/express-api, GET of a document with a
  *   verified JWT) with and without the access-log middleware, autocannon on loopback, interleaved
- *   rounds in alternating order. The audit client sends to a stub that answers every batch with a
- *   receipt at once, so the number is the app's own cost (middleware, queue, batching, sending), not
- *   sealtrail's sealing competing for the same cores. Target: at most 5% fewer requests/s.
+ *   rounds in alternating order. Each arm is the app in its own process (bench/client-app.ts), so it
+ *   has a core to itself while autocannon runs in this one; its audit client sends to a stub here that
+ *   answers every batch with a receipt at once, so the number is the app's own cost (middleware,
+ *   queue, batching, sending), not sealtrail's sealing competing for the same cores. Each round pairs
+ *   the two arms back to back, and the overhead is the median of the pairs' ratios: this machine's
+ *   speed drifts between rounds by more than the difference measured. The app's CPU time per request
+ *   (process.cpuUsage over the round) is reported beside it. Target: at most 5% fewer requests/s.
  * - delivery: events/s delivered to local mode (the real ingest handler on the emulator) by one client
  *   batching (100 per request, the default) against one event per request, interleaved rounds.
  * - memory per queued event: heap growth while a typical access-log event waits 10,000 times in the
  *   queue of a client whose sealtrail never answers.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { accessLogEvent } from "../client/src/access-log";
-import { type AuditClient, type AuditEvent, createAuditClient } from "../client/src/index";
-import { createExampleApp } from "../examples/express-api/app";
+import { type AuditClient, type AuditEvent, type ClientStats, createAuditClient } from "../client/src/index";
 import { localIdentityProvider } from "../examples/express-api/identity";
 import { dynamoClient, s3Client } from "../lambda/aws/clients";
 import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
@@ -31,9 +36,11 @@ import { LOCAL_AUDIENCE, loadOrCreateIssuerKey, localIssuer } from "../lambda/lo
 import { startLocalServer } from "../lambda/local/server";
 
 export interface ClientBenchOptions {
-  /** Seconds of load per arm and round. @default 5 */
+  /** Seconds of load per arm and middleware round. @default 3 */
   readonly seconds?: number;
-  /** Interleaved rounds of each comparison. @default 3 */
+  /** Middleware rounds, each a pair of the two arms back to back. @default 9 */
+  readonly middlewareRounds?: number;
+  /** Interleaved delivery rounds. @default 3 */
   readonly rounds?: number;
   /** autocannon connections. @default 10 */
   readonly connections?: number;
@@ -48,8 +55,13 @@ export interface ClientBenchResult {
     readonly rounds: number;
     readonly withoutRequestsPerSecond: number[];
     readonly withRequestsPerSecond: number[];
-    /** 1 - median(with) / median(without): the share of requests/s the middleware costs. */
+    /** The app's CPU time per request served, microseconds, per round. */
+    readonly withoutCpuMicrosPerRequest: number[];
+    readonly withCpuMicrosPerRequest: number[];
+    /** 1 - median over rounds of with / without requests/s: the share of requests/s the middleware costs. */
     readonly overhead: number;
+    /** median over rounds of with / without CPU time per request, - 1: the same cost, counted in CPU time. */
+    readonly cpuOverhead: number;
     readonly target: 0.05;
     readonly withinTarget: boolean;
   };
@@ -67,7 +79,7 @@ export interface ClientBenchResult {
 }
 
 interface AutocannonResult {
-  readonly requests: { readonly average: number };
+  readonly requests: { readonly average: number; readonly total: number };
   readonly non2xx: number;
   readonly errors: number;
 }
@@ -132,7 +144,7 @@ function typicalAccessEvent(i: number): AuditEvent {
     sourceIp: "203.0.113.7",
     userAgent:
       "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-    header: () => undefined,
+    headers: {},
     claims: {
       sub: `user-${i % 500}`,
       iss: "https://idp.example.com/realms/main",
@@ -174,22 +186,90 @@ async function memoryPerQueuedEvent(count: number): Promise<number> {
   return Math.round((after - before) / count);
 }
 
-async function requestsPerSecond(
+/** The example app in a child process (bench/client-app.ts). */
+interface AppProcess {
+  readonly url: string;
+  /** Its CPU time so far (user + system), microseconds. */
+  cpuMicros(): Promise<number>;
+  /** SIGTERM; resolves with its audit client's stats once it has flushed and exited. */
+  stop(): Promise<ClientStats>;
+}
+
+const APP_START_TIMEOUT_MS = 60_000;
+const WARM_UP_SECONDS = 10;
+
+async function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
+  const script = fileURLToPath(new URL("./client-app.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
+  });
+  const output = child.stdout;
+  if (!output) throw new Error("bench/client-app has no stdout");
+  let stdout = "";
+  output.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("bench/client-app did not start")), APP_START_TIMEOUT_MS);
+    const onData = () => {
+      const found = /^listening (\S+)$/m.exec(stdout)?.[1];
+      if (found) {
+        clearTimeout(timer);
+        output.off("data", onData);
+        resolve(found);
+      }
+    };
+    output.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bench/client-app exited with ${code} before it served`));
+    });
+  });
+  let stopped: Promise<ClientStats> | undefined;
+  return {
+    url,
+    cpuMicros: () =>
+      new Promise((resolve) => {
+        child.once("message", (message) => {
+          const { cpu } = message as { cpu: NodeJS.CpuUsage };
+          resolve(cpu.user + cpu.system);
+        });
+        child.send("cpu");
+      }),
+    stop() {
+      stopped ??= (async () => {
+        child.kill("SIGTERM");
+        await exited;
+        const stats = /^stats (.+)$/m.exec(stdout)?.[1];
+        if (!stats) throw new Error("bench/client-app exited without its stats");
+        return JSON.parse(stats) as ClientStats;
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** One arm's round: autocannon's requests/s, and the app's CPU time per request it served. */
+async function loadRound(
   autocannon: Autocannon,
-  url: string,
+  app: AppProcess,
   token: string,
   options: Required<ClientBenchOptions>,
-) {
+): Promise<{ requestsPerSecond: number; cpuMicrosPerRequest: number }> {
+  const cpuBefore = await app.cpuMicros();
   const result = await autocannon({
-    url: `${url}/api/v1/documents/42`,
+    url: `${app.url}/api/v1/documents/42`,
     connections: options.connections,
     duration: options.seconds,
     headers: { authorization: `Bearer ${token}` },
   });
+  const cpu = (await app.cpuMicros()) - cpuBefore;
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`benchmark requests failed: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
   }
-  return result.requests.average;
+  return { requestsPerSecond: result.requests.average, cpuMicrosPerRequest: cpu / result.requests.total };
 }
 
 async function deliveryRate(client: AuditClient, events: number, round: number): Promise<number> {
@@ -209,7 +289,8 @@ export async function benchClient(
   overrides: ClientBenchOptions = {},
 ): Promise<ClientBenchResult> {
   const options: Required<ClientBenchOptions> = {
-    seconds: 5,
+    seconds: 3,
+    middlewareRounds: 9,
     rounds: 3,
     connections: 10,
     events: 2000,
@@ -249,34 +330,53 @@ export async function benchClient(
     const writeToken = await issuer.signToken({ scope: DEFAULT_SCOPES.write, sub: "bench" });
 
     // -- middleware overhead ------------------------------------------------------------------
+    // Each arm is the example app in its own process (one core), loaded from this one (the other core).
     const stub = await startReceiptStub();
     cleanups.push(() => close(stub.server));
-    const apps: Record<"with" | "without", { url: string; audit: AuditClient }> = {} as never;
+    const apps = {} as Record<"with" | "without", AppProcess>;
     for (const arm of ["with", "without"] as const) {
-      const audit = createAuditClient({ url: stub.url, token: writeToken });
-      const server = createServer(createExampleApp({ audit, identity, accessLog: arm === "with" }));
-      apps[arm] = { url: await listen(server), audit };
-      cleanups.push(async () => {
-        await close(server);
-        await audit.shutdown({ timeoutMs: 1000 });
+      apps[arm] = await startAppProcess({
+        BENCH_STATE_DIR: stateDir,
+        BENCH_ISSUER: sealtrail.issuer,
+        BENCH_JWKS_URL: sealtrail.jwksUrl,
+        BENCH_AUDIT_URL: stub.url,
+        BENCH_AUDIT_TOKEN: writeToken,
+        BENCH_ACCESS_LOG: String(arm === "with"),
       });
+      cleanups.push(() => apps[arm].stop().then(() => {}));
     }
     const userToken = await identity.issue({ sub: "alice", sid: "bench-session", roles: ["owner"] });
-    // Warm-up: JIT, JWKS fetch, keep-alive connections.
+    // Warm-up: JIT (an app serves its first seconds of load at half speed), JWKS fetch, keep-alive.
     for (const arm of ["with", "without"] as const) {
-      await requestsPerSecond(autocannon, apps[arm].url, userToken, { ...options, seconds: 1 });
+      await loadRound(autocannon, apps[arm], userToken, { ...options, seconds: WARM_UP_SECONDS });
     }
+    // A shared machine's speed drifts by more than the difference measured: each round pairs the two
+    // arms back to back (alternating which goes first), and the overhead is the median of the pairs.
     const measured = { with: [] as number[], without: [] as number[] };
-    for (let round = 0; round < options.rounds; round++) {
+    const cpu = { with: [] as number[], without: [] as number[] };
+    for (let round = 0; round < options.middlewareRounds; round++) {
       const order = round % 2 === 0 ? (["without", "with"] as const) : (["with", "without"] as const);
       for (const arm of order) {
-        measured[arm].push(round1(await requestsPerSecond(autocannon, apps[arm].url, userToken, options)));
+        const result = await loadRound(autocannon, apps[arm], userToken, options);
+        measured[arm].push(round1(result.requestsPerSecond));
+        cpu[arm].push(round1(result.cpuMicrosPerRequest));
       }
       log(
-        `client middleware round ${round + 1}: without ${measured.without.at(-1)} req/s, with ${measured.with.at(-1)} req/s`,
+        `client middleware round ${round + 1}: without ${measured.without.at(-1)} req/s (${cpu.without.at(-1)} µs CPU each), with ${measured.with.at(-1)} req/s (${cpu.with.at(-1)} µs CPU each)`,
       );
     }
-    const overhead = Math.round((1 - median(measured.with) / median(measured.without)) * 1000) / 1000;
+    const pairs = (values: { with: number[]; without: number[] }) =>
+      values.with.map((value, round) => value / (values.without[round] as number));
+    const overhead = Math.round((1 - median(pairs(measured))) * 1000) / 1000;
+    const cpuOverhead = Math.round((median(pairs(cpu)) - 1) * 1000) / 1000;
+    // Every access-log event of the measured requests reached the stub: none was dropped or refused.
+    const withStats = await apps.with.stop();
+    if (withStats.dropped > 0 || withStats.rejected > 0) {
+      throw new Error(
+        `the middleware arm lost events: ${withStats.dropped} dropped, ${withStats.rejected} refused`,
+      );
+    }
+    log(`client middleware: the audited app sent ${withStats.sent} events, none dropped`);
 
     // -- delivery -----------------------------------------------------------------------------
     const batched = createAuditClient({ url: sealtrail.url, token: writeToken });
@@ -305,10 +405,13 @@ export async function benchClient(
       middleware: {
         seconds: options.seconds,
         connections: options.connections,
-        rounds: options.rounds,
+        rounds: options.middlewareRounds,
         withoutRequestsPerSecond: measured.without,
         withRequestsPerSecond: measured.with,
+        withoutCpuMicrosPerRequest: cpu.without,
+        withCpuMicrosPerRequest: cpu.with,
         overhead,
+        cpuOverhead,
         target: 0.05,
         withinTarget: overhead <= 0.05,
       },
@@ -322,7 +425,7 @@ export async function benchClient(
       memory: { queuedEvents, bytesPerQueuedEvent },
     };
     log(
-      `client: middleware costs ${(overhead * 100).toFixed(1)}% of requests/s (target ≤ 5%); batching delivers ${result.delivery.speedup}× the events/s of one per request`,
+      `client: middleware costs ${(overhead * 100).toFixed(1)}% of requests/s (target ≤ 5%), ${(cpuOverhead * 100).toFixed(1)}% more CPU per request; batching delivers ${result.delivery.speedup}× the events/s of one per request`,
     );
     return result;
   } finally {

@@ -30,9 +30,9 @@ try {
   const rebuildIndex = await benchRebuildIndex(emulator, log, {
     events: Number(process.env.SEALTRAIL_BENCH_REBUILD_EVENTS ?? 100_000),
   });
-  // 3 interleaved rounds of 5 s per arm by default; SEALTRAIL_BENCH_CLIENT_SECONDS for a quicker look.
+  // 9 paired rounds of 3 s per arm by default; SEALTRAIL_BENCH_CLIENT_SECONDS for a quicker look.
   const client = await benchClient(emulator, log, {
-    seconds: Number(process.env.SEALTRAIL_BENCH_CLIENT_SECONDS ?? 5),
+    seconds: Number(process.env.SEALTRAIL_BENCH_CLIENT_SECONDS ?? 3),
   });
   const results = {
     measuredAt: new Date().toISOString(),
