@@ -1,8 +1,9 @@
 /**
- * Seals records into a batch data object: gzip of the record lines, content-addressed by the
- * SHA-256 of the object bytes, with an RFC 9162 Merkle root over the lines.
+ * The batch data object's one writer and one reader. Sealing: gzip of the record lines, each ended
+ * by "\n", content-addressed by the SHA-256 of the object bytes, with an RFC 9162 Merkle root over
+ * the lines. Reading: the same lines back, as the bytes that were hashed.
  */
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { sha256, sha256Hex } from "./hash";
 import type { ChainLink } from "./link";
 import { leafHash, merkleRoot } from "./merkle";
@@ -67,3 +68,37 @@ export function linkBatchOf(batch: SealedBatch): ChainLink["batch"] {
 export function checksumSha256Base64(bytes: Uint8Array): string {
   return sha256(bytes).toString("base64");
 }
+
+/** A batch object's lines as stored. */
+export interface BatchLines {
+  /** Each line's bytes without its newline, in order: the Merkle leaves are hashed over exactly these. */
+  readonly lines: Buffer[];
+  /**
+   * False when the last line has no newline. sealBatch ends every line with one, so such an object
+   * was not written by it: a reader that trusts its input refuses it, the verifier reports it.
+   */
+  readonly terminated: boolean;
+}
+
+/**
+ * The lines of an inflated batch object: split on "\n", the empty piece after the final newline not
+ * a line. Bytes, never decoded and re-encoded: a line that is not valid UTF-8 must still hash to what
+ * was sealed, so that it is found as altered rather than silently changed.
+ */
+export function splitBatchLines(text: Buffer): BatchLines {
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (let end = text.indexOf(NEWLINE_BYTE); end >= 0; end = text.indexOf(NEWLINE_BYTE, start)) {
+    lines.push(text.subarray(start, end));
+    start = end + 1;
+  }
+  if (start < text.length) lines.push(text.subarray(start));
+  return { lines, terminated: start === text.length };
+}
+
+/** The lines of a gzip batch object as stored; throws when the object is not gzip. */
+export function readBatchLines(gzipped: Uint8Array): BatchLines {
+  return splitBatchLines(gunzipSync(gzipped));
+}
+
+const NEWLINE_BYTE = 0x0a;

@@ -7,9 +7,9 @@
  * before it is returned, and when the markers do not give that root (a marker missing, or wrong) the
  * link hashes are read from the archive itself.
  */
-import { gunzipSync } from "node:zlib";
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { payloadBytesOf } from "../checkpoint/signer";
+import { readBatchLines } from "../core/batch";
 import { chainLeafHash, parseCheckpointPayload } from "../core/checkpoint";
 import { type EventLocation, indexedMarkerKey } from "../core/index-items";
 import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
@@ -53,11 +53,8 @@ export async function buildEventProof(
     deps.source.get(linkKey(chain, seq)),
   ]);
   if (!objectBytes || !linkBytes) throw new Error(`event ${eventId}: its data object or link is missing`);
-  const text = gunzipSync(objectBytes).toString("utf8");
-  const batchLines = text
-    .replace(/\n$/, "")
-    .split("\n")
-    .map((line) => Buffer.from(line, "utf8"));
+  // The line bytes as sealed: a bundle built from decoded text would not hash to the signed root.
+  const { lines: batchLines } = readBatchLines(objectBytes);
 
   let hashes = await markerLinkHashes(deps, chain, signed.size);
   if (!hashes || merkleRoot(hashes.map(chainLeafHash)).toString("hex") !== signed.root) {

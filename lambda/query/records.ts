@@ -5,8 +5,8 @@
  * `leaf_hash`, and the record must carry the pointer's event id and the tenant being read. Any
  * disagreement is an IntegrityError (a 500 that is logged loudly), never a silently skipped event.
  */
-import { gunzipSync } from "node:zlib";
 import type { ObjectStore } from "../aws/object-store";
+import { readBatchLines } from "../core/batch";
 import { leafHash } from "../core/merkle";
 import type { EventRecord } from "../core/schema";
 import { IntegrityError, type RecordPointer } from "./pointers";
@@ -19,19 +19,6 @@ export interface FetchedRecord {
 
 /** Batches read at once: bounds memory (each is decompressed whole) and S3 connections. */
 const BATCH_CONCURRENCY = 16;
-
-/** The lines of a batch object: split on "\n", the last (empty) piece after the final newline dropped. */
-function linesOf(gzipped: Buffer): Buffer[] {
-  const data = gunzipSync(gzipped);
-  const lines: Buffer[] = [];
-  let start = 0;
-  for (let end = data.indexOf(0x0a); end >= 0; end = data.indexOf(0x0a, start)) {
-    lines.push(data.subarray(start, end));
-    start = end + 1;
-  }
-  if (start < data.length) lines.push(data.subarray(start));
-  return lines;
-}
 
 function checkedRecord(pointer: RecordPointer, line: Buffer | undefined, tenant: string): FetchedRecord {
   const where = { event_id: pointer.eventId, batch_key: pointer.batchKey, leaf_index: pointer.leafIndex };
@@ -84,7 +71,8 @@ export async function fetchRecords(
           event_ids: positions.map((i) => (pointers[i] as RecordPointer).eventId),
         });
       }
-      const lines = linesOf(object);
+      // Each line is checked against the leaf hash the index holds; an unterminated last one too.
+      const { lines } = readBatchLines(object);
       for (const i of positions) {
         const pointer = pointers[i] as RecordPointer;
         results[i] = checkedRecord(pointer, lines[pointer.leafIndex], tenant);

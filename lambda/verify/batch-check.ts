@@ -13,6 +13,7 @@
  *   problem with its line.
  */
 import * as zlib from "node:zlib";
+import { splitBatchLines } from "../core/batch";
 import { sha256Hex, sha256Into } from "../core/hash";
 import { ISO_MILLIS_LENGTH, ISO_MILLIS_PATTERN } from "../core/iso-time";
 import type { ChainLink } from "../core/link";
@@ -182,17 +183,12 @@ function diagnoseBatch(objectBytes: Uint8Array, batch: ChainLink["batch"], keepE
   const leaves: Buffer[] = [];
   let previousId = "";
   const seen = new Set<string>();
-  let start = 0;
-  let lineNumber = 0;
-  while (start < text.length) {
-    let end = text.indexOf(NEWLINE, start);
-    if (end < 0) {
-      problems.push({ code: "bad_line", line: lineNumber + 1, message: "the last line has no newline" });
-      end = text.length;
+  const { lines, terminated } = splitBatchLines(text);
+  for (const [index, line] of lines.entries()) {
+    const lineNumber = index + 1;
+    if (!terminated && lineNumber === lines.length) {
+      problems.push({ code: "bad_line", line: lineNumber, message: "the last line has no newline" });
     }
-    lineNumber++;
-    const line = text.subarray(start, end);
-    start = end + 1;
     const leaf = leafHash(line);
     leaves.push(leaf);
     const record = parseRecordLine(line, lineNumber, problems);
