@@ -17,7 +17,11 @@ import { type ChainLink, GENESIS_PREV, linkHash, parseLink, serializeLink } from
 import { linkKey, linkPrefix, parseLinkKey } from "../core/paths";
 import { writeExactly } from "./write-exactly";
 
-export interface ChainHead {
+/**
+ * The newest link of a chain as the writer knows it. Not a checkpoint's `ChainHead` (core/checkpoint.ts),
+ * which is a chain's signed size, tree root and head hash.
+ */
+export interface ChainTip {
   readonly seq: number;
   /** SHA-256 hex of the link's stored bytes: the next link's `prev`. */
   readonly hash: string;
@@ -65,7 +69,7 @@ const MAX_CONTENTION_LEVEL = 6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ChainWriter {
-  private readonly heads = new Map<string, ChainHead>();
+  private readonly heads = new Map<string, ChainTip>();
   /** Per chain, the end of the queue of appends through this writer: each one waits for the last. */
   private readonly inFlight = new Map<string, Promise<void>>();
   /** The lease decision under way, shared by concurrent appends so they take one lease, not one each. */
@@ -164,7 +168,7 @@ export class ChainWriter {
     }
   }
 
-  private headFromStored(chain: string, seq: number, bytes: Buffer): ChainHead {
+  private headFromStored(chain: string, seq: number, bytes: Buffer): ChainTip {
     let link: ChainLink;
     try {
       link = parseLink(bytes);
@@ -192,7 +196,7 @@ export class ChainWriter {
    * Finds a chain's newest link from S3: lists from the hint (or `fromSeq`) onward and reads the
    * last canonical key. A hint past the real end finds nothing, so the whole chain is listed.
    */
-  async readHead(chain: string, fromSeq?: number): Promise<ChainHead | undefined> {
+  async readHead(chain: string, fromSeq?: number): Promise<ChainTip | undefined> {
     let start = fromSeq;
     if (start === undefined) {
       try {
@@ -225,7 +229,7 @@ export class ChainWriter {
     return last;
   }
 
-  private remember(chain: string, head: ChainHead): void {
+  private remember(chain: string, head: ChainTip): void {
     const known = this.heads.get(chain);
     if (!known || known.seq < head.seq) this.heads.set(chain, head);
   }
