@@ -1,5 +1,6 @@
 /** JSON responses for the HTTP API, with errors that name a code and what to do. */
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type { CallerRefusal } from "./core/claims";
 
 export interface ApiResponse {
   readonly status: number;
@@ -15,6 +16,11 @@ export function errorResponse(
   headers?: Record<string, string>,
 ): ApiResponse {
   return { status, body: { code, message, ...extra }, headers };
+}
+
+/** A caller the API refuses (core/claims.ts authorizeCaller), as its error response. */
+export function refusalResponse(refusal: CallerRefusal): ApiResponse {
+  return errorResponse(refusal.status, refusal.code, refusal.message, refusal.details ?? {});
 }
 
 export function toProxyResult(response: ApiResponse, requestId: string): APIGatewayProxyStructuredResultV2 {

@@ -168,3 +168,71 @@ export function tenantOf(claims: ClaimSource, tenantClaim: string | undefined): 
   }
   return tenant;
 }
+
+/** What API Gateway's JWT authorizer hands a handler: the verified claims and the token's scopes. */
+export interface AuthorizerContext {
+  /** `requestContext.authorizer.jwt.claims`: strings, arrays as "[a b]". */
+  readonly claims: Readonly<Record<string, unknown>> | undefined;
+  /** `requestContext.authorizer.jwt.scopes`. */
+  readonly scopes: readonly string[] | undefined;
+}
+
+/** A caller allowed in: who it is, its tenant, and every scope its token carries. */
+export interface AuthorizedCaller {
+  readonly principal: Principal;
+  readonly tenant: string;
+  readonly scopes: ReadonlySet<string>;
+}
+
+/** Why a caller is refused, as the API answers it. */
+export interface CallerRefusal {
+  readonly status: 401 | 403;
+  readonly code: string;
+  readonly message: string;
+  readonly details?: { readonly claim: string };
+}
+
+/**
+ * The step every API route takes first. The authorizer checked the token; the handler still refuses a
+ * request without claims or without `scope` (what the token needs it for, in `purpose`), and one whose
+ * claims name no subject or (when configured) no tenant.
+ */
+export function authorizeCaller(
+  context: AuthorizerContext,
+  required: { readonly scope: string; readonly purpose: string; readonly tenantClaim: string | undefined },
+):
+  | { readonly ok: true; readonly caller: AuthorizedCaller }
+  | { readonly ok: false; readonly refusal: CallerRefusal } {
+  if (!context.claims || Object.keys(context.claims).length === 0) {
+    return {
+      ok: false,
+      refusal: {
+        status: 401,
+        code: "missing_claims",
+        message: "the request carries no verified token claims",
+      },
+    };
+  }
+  const claims = apiGatewayClaims(context.claims);
+  const scopes = new Set([...(context.scopes ?? []), ...scopesOf(claims)]);
+  if (!scopes.has(required.scope)) {
+    return {
+      ok: false,
+      refusal: {
+        status: 403,
+        code: "missing_scope",
+        message: `the token needs the "${required.scope}" scope to ${required.purpose}`,
+      },
+    };
+  }
+  try {
+    const principal = principalFromClaims(claims, true);
+    return { ok: true, caller: { principal, tenant: tenantOf(claims, required.tenantClaim), scopes } };
+  } catch (error) {
+    if (!(error instanceof ClaimError)) throw error;
+    return {
+      ok: false,
+      refusal: { status: 401, code: error.code, message: error.message, details: { claim: error.claim } },
+    };
+  }
+}

@@ -10,7 +10,7 @@ import type { ObjectStore } from "../aws/object-store";
 import { DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS, type SealtrailConfig } from "../config";
 import type { Receipt } from "../core/api-schema";
 import { linkBatchOf, type SealedBatch, sealBatch } from "../core/batch";
-import { apiGatewayClaims, ClaimError, principalFromClaims, scopesOf, tenantOf } from "../core/claims";
+import { apiGatewayClaims, authorizeCaller, principalFromClaims, tenantOf } from "../core/claims";
 import { sha256Hex } from "../core/hash";
 import {
   type AccessMetrics,
@@ -22,7 +22,7 @@ import { buildRecord } from "../core/record";
 import { type EventInput, EventInputSchema, type EventRecord, type Principal } from "../core/schema";
 import { validateIngestBody } from "../core/validation";
 import { countWatchedActions, DEFAULT_WATCHED_PATTERNS } from "../core/watched-actions";
-import { type ApiResponse, errorResponse } from "../http";
+import { type ApiResponse, errorResponse, refusalResponse } from "../http";
 import type { AppendedLink, ChainWriter } from "./chain-writer";
 import { indexLinkedBatch } from "./indexer";
 import { resolveSubjects, type SubjectTokenVerifier } from "./subject-token";
@@ -102,28 +102,13 @@ export class IngestService {
   async ingest(request: IngestRequest): Promise<ApiResponse> {
     const { config } = this.deps;
     // 1. The authorizer checked the token; the handler still refuses a request without claims or scope.
-    if (!request.claims || Object.keys(request.claims).length === 0) {
-      return errorResponse(401, "missing_claims", "the request carries no verified token claims");
-    }
-    const claims = apiGatewayClaims(request.claims);
-    const scopes = new Set([...(request.scopes ?? []), ...scopesOf(claims)]);
-    if (!scopes.has(config.scopes.write)) {
-      return errorResponse(
-        403,
-        "missing_scope",
-        `the token needs the "${config.scopes.write}" scope to send events`,
-      );
-    }
-    let reporter: Principal;
-    let tenant: string;
-    try {
-      reporter = principalFromClaims(claims, true);
-      tenant = tenantOf(claims, config.tenantClaim);
-    } catch (error) {
-      if (error instanceof ClaimError)
-        return errorResponse(401, error.code, error.message, { claim: error.claim });
-      throw error;
-    }
+    const authorized = authorizeCaller(request, {
+      scope: config.scopes.write,
+      purpose: "send events",
+      tenantClaim: config.tenantClaim,
+    });
+    if (!authorized.ok) return refusalResponse(authorized.refusal);
+    const { principal: reporter, tenant } = authorized.caller;
 
     // 2. All-or-nothing validation.
     const validation = validateIngestBody(request.body, request.isBase64Encoded, {

@@ -15,7 +15,7 @@ import {
   type LatestCheckpoint,
   LatestCheckpointQuerySchema,
 } from "../core/api-schema";
-import { apiGatewayClaims, ClaimError, principalFromClaims, scopesOf, tenantOf } from "../core/claims";
+import { authorizeCaller } from "../core/claims";
 import {
   type CursorBinding,
   decodeCursor,
@@ -26,7 +26,7 @@ import {
 import type { EventLocation } from "../core/index-items";
 import { type AccessMetrics, accessMetricPoints, NO_ACCESS_METRICS } from "../core/metrics";
 import type { EventInput } from "../core/schema";
-import { type ApiResponse, errorResponse } from "../http";
+import { type ApiResponse, errorResponse, refusalResponse } from "../http";
 import type { IngestLogger, ServerEventCaller } from "../ingest/ingest-service";
 import type { LatestCheckpointFinder } from "./checkpoints";
 import { readIndexPage } from "./index-pages";
@@ -250,42 +250,25 @@ export class QueryService {
   /** The route scope again (the authorizer checked it), the caller's principal and tenant. */
   private authorize(request: QueryRequest): Step<Caller> {
     const { config } = this.deps;
-    if (!request.claims || Object.keys(request.claims).length === 0) {
-      return fail(errorResponse(401, "missing_claims", "the request carries no verified token claims"));
-    }
-    const claims = apiGatewayClaims(request.claims);
-    const scopes = new Set([...(request.scopes ?? []), ...scopesOf(claims)]);
-    if (!scopes.has(config.scopes.read)) {
-      return fail(
-        errorResponse(
-          403,
-          "missing_scope",
-          `the token needs the "${config.scopes.read}" scope to read events`,
-        ),
-      );
-    }
-    try {
-      principalFromClaims(claims, true);
-      const tenant = tenantOf(claims, config.tenantClaim);
-      return {
-        ok: true,
-        value: {
-          identity: {
-            claims: request.claims,
-            requestId: request.requestId,
-            sourceIp: request.sourceIp,
-            userAgent: request.userAgent,
-          },
-          tenant,
-          admin: scopes.has(config.scopes.admin),
+    const authorized = authorizeCaller(request, {
+      scope: config.scopes.read,
+      purpose: "read events",
+      tenantClaim: config.tenantClaim,
+    });
+    if (!authorized.ok) return fail(refusalResponse(authorized.refusal));
+    return {
+      ok: true,
+      value: {
+        identity: {
+          claims: request.claims as Readonly<Record<string, unknown>>,
+          requestId: request.requestId,
+          sourceIp: request.sourceIp,
+          userAgent: request.userAgent,
         },
-      };
-    } catch (error) {
-      if (error instanceof ClaimError) {
-        return fail(errorResponse(401, error.code, error.message, { claim: error.claim }));
-      }
-      throw error;
-    }
+        tenant: authorized.caller.tenant,
+        admin: authorized.caller.scopes.has(config.scopes.admin),
+      },
+    };
   }
 
   /** The caller's own tenant, or the one asked for when the caller holds the admin scope. */
