@@ -28,6 +28,7 @@ import {
   type JWTPayload,
   type ProtectedHeaderParameters,
 } from "jose";
+import { jwtPayloadClaims, scopesOf } from "../core/claims";
 
 export interface JwtAuthorizerConfig {
   /** Must equal the token's `iss` exactly. */
@@ -154,15 +155,13 @@ export function flattenClaims(payload: Readonly<Record<string, unknown>>): Recor
   return Object.fromEntries(Object.entries(payload).map(([name, value]) => [name, flattenClaimValue(value)]));
 }
 
-function words(value: unknown): string[] | undefined {
-  if (typeof value === "string") return value.split(/\s+/).filter((word) => word.length > 0);
-  if (Array.isArray(value)) return value.filter((entry): entry is string => typeof entry === "string");
-  return undefined;
-}
-
-/** The token's scopes: `scope` (space-delimited) when present, else `scp` (a list or a string). */
+/**
+ * The token's scopes, read as the handlers read them (core/claims.ts `scopesOf`: `scope` and `scp`
+ * together); undefined when the token has neither claim.
+ */
 export function tokenScopes(payload: Readonly<Record<string, unknown>>): string[] | undefined {
-  return words(payload.scope) ?? words(payload.scp);
+  if (payload.scope === undefined && payload.scp === undefined) return undefined;
+  return scopesOf(jwtPayloadClaims(payload));
 }
 
 function audiencesOf(payload: JWTPayload): string[] {

@@ -315,6 +315,15 @@ describe("JWT authorizer: accepted tokens", () => {
     expect(result).toMatchObject({ ok: true, scopes: ["x", DEFAULT_SCOPES.write] });
   });
 
+  it("reads `scope` and `scp` together, as the handlers do: a scope in either admits the token", async () => {
+    const result = await authorize(`Bearer ${await token({ scope: "x", scp: [DEFAULT_SCOPES.write] })}`, [
+      DEFAULT_SCOPES.write,
+    ]);
+
+    // Assess: the local authorizer read `scope` alone when present, the handlers read both.
+    expect(result).toMatchObject({ ok: true, scopes: ["x", DEFAULT_SCOPES.write] });
+  });
+
   it("accepts a Cognito-style access token: client_id and no aud", async () => {
     const jwt = await token({ aud: undefined, client_id: LOCAL_AUDIENCE, token_use: "access" });
 
