@@ -1,0 +1,91 @@
+/**
+ * Phase 4 of `verifyArchive`: the data objects. Every linked object is present and hashes to what its
+ * link says, line by line (batch-check.ts); a data object no link names is a warning. Returns the
+ * events read, for the index cross-check.
+ */
+import { type BatchCheckOptions, checkBatch } from "../batch-check";
+import { mapLimit } from "../pool";
+import type { VerifyOptions } from "../verifier";
+import type { VerifiedChains } from "./chains";
+import type { IndexedEvent } from "./index-check";
+import type { VerifyRun } from "./run";
+
+export async function verifyObjects(
+  run: VerifyRun,
+  options: Pick<VerifyOptions, "index" | "records" | "checkBatch">,
+  chains: Pick<VerifiedChains, "linked" | "attestedSize">,
+): Promise<Map<string, IndexedEvent>> {
+  const { findings, stats } = run;
+  const linkedObjects = [...chains.linked.entries()];
+  const events = new Map<string, IndexedEvent>();
+  // A batch no signature fixes is parsed line by line whatever was asked.
+  const keepEvents = options.index !== undefined;
+  const forSigned: BatchCheckOptions = { keepEvents, records: options.records ?? false };
+  const forUnsigned: BatchCheckOptions = { keepEvents, records: true };
+  run.notes.push(
+    forSigned.records || keepEvents
+      ? "every line of every data object was parsed as a canonical event record"
+      : "lines of data objects that a verified checkpoint covers and that match their links were read by " +
+          "their fixed prefix (v, id, time) only, the signed Merkle root fixing the rest; every other line " +
+          "was parsed; --records parses every line as an event record",
+  );
+  const check = options.checkBatch ?? (async (...args: Parameters<typeof checkBatch>) => checkBatch(...args));
+  let objectsDone = 0;
+  await mapLimit(linkedObjects, run.concurrency, async ([objectKey, { link, key }]) => {
+    const bytes = await run.source.get(objectKey);
+    run.progress({ phase: "objects", done: ++objectsDone, total: linkedObjects.length });
+    if (!bytes) {
+      findings.error({
+        code: "missing_object",
+        key: objectKey,
+        chain: link.chain,
+        seq: link.seq,
+        message: `${objectKey}, named by ${key}, is missing`,
+      });
+      return;
+    }
+    const signed = link.seq < (chains.attestedSize.get(link.chain) ?? 0);
+    const result = await check(bytes, link.batch, signed ? forSigned : forUnsigned);
+    stats.objects++;
+    stats.bytes += result.bytes;
+    stats.events += link.batch.count;
+    for (const problem of result.problems) {
+      findings.error({
+        code: problem.code,
+        key: objectKey,
+        chain: link.chain,
+        seq: link.seq,
+        ...(problem.line !== undefined ? { line: problem.line } : {}),
+        message: `${objectKey} (chain ${link.chain} seq ${link.seq})${problem.line !== undefined ? ` line ${problem.line}` : ""}: ${problem.message}`,
+      });
+    }
+    for (const event of result.events) {
+      events.set(event.id, { ...event, key: objectKey, seq: link.seq, chain: link.chain });
+    }
+  });
+  return events;
+}
+
+/**
+ * Data objects no current link names, and no replaced link either (`overwritten`): never
+ * acknowledged. Only a whole run judges them: an incremental one has not read the older links.
+ */
+export function warnUnlinkedObjects(
+  run: VerifyRun,
+  objectKeys: ReadonlySet<string>,
+  linked: VerifiedChains["linked"],
+  overwritten: ReadonlySet<string>,
+): void {
+  for (const objectKey of objectKeys) {
+    if (!linked.has(objectKey) && !overwritten.has(objectKey)) {
+      run.findings.warn({
+        code: "unlinked_object",
+        key: objectKey,
+        message: run.source.seesVersions
+          ? `${objectKey} is named by no version of any link: never acknowledged (a failed request, or planted); Athena's view ignores it`
+          : `${objectKey} is named by no link in this copy: never acknowledged (a failed request, or planted), ` +
+            "or its link was overwritten after it was acknowledged, which only --bucket can tell; Athena's view ignores it",
+      });
+    }
+  }
+}
