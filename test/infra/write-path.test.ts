@@ -3,7 +3,13 @@
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { Runtime } from "aws-cdk-lib/aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_CHAINS, DEFAULT_LEASE_SECONDS, DEFAULT_SCOPES, ENV } from "../../lambda/config";
+import {
+  DEFAULT_CHAINS,
+  DEFAULT_LEASE_SECONDS,
+  DEFAULT_SCOPES,
+  DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
+  ENV,
+} from "../../lambda/config";
 import { DEFAULT_WATCHED_PATTERNS } from "../../lambda/core/watched-actions";
 import { configureApp } from "../../lib/app";
 import {
@@ -136,6 +142,7 @@ describe("functions", () => {
         [ENV.adminScope]: DEFAULT_SCOPES.admin,
         [ENV.subjectIssuers]: "[]",
         [ENV.leaseSeconds]: String(DEFAULT_LEASE_SECONDS),
+        [ENV.subjectTokenLeewaySeconds]: String(DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS),
         [ENV.watchedActions]: JSON.stringify(DEFAULT_WATCHED_PATTERNS),
         POWERTOOLS_SERVICE_NAME: service,
         POWERTOOLS_METRICS_NAMESPACE: "Sealtrail",
