@@ -31,9 +31,10 @@ import {
 } from "../lambda/config";
 import { parseTrustedKeys, trustFileOf } from "../lambda/core/checkpoint";
 import { openApiDocument } from "../lambda/core/openapi";
+import { INGEST_ROUTE, QUERY_ROUTES } from "../lambda/core/routes";
 import { createCheckpointJob } from "../lambda/handlers/checkpoint";
 import { createIngestHandler, type IngestHandler } from "../lambda/handlers/ingest";
-import { createQueryHandler, QUERY_ROUTES, type QueryHandler } from "../lambda/handlers/query";
+import { createQueryHandler, type QueryHandler } from "../lambda/handlers/query";
 import { createReindexJob } from "../lambda/handlers/reindex";
 import { createVerifierJob } from "../lambda/handlers/verifier";
 import { type Emulator, startEmulator } from "../lambda/local/emulator";
@@ -235,7 +236,7 @@ async function main(): Promise<void> {
       issuer: { publicJwks: () => key.publicJwks() },
       audience: LOCAL_AUDIENCE,
       routes: {
-        "POST /v1/events": {
+        [INGEST_ROUTE]: {
           scopes: [DEFAULT_SCOPES.write],
           handler: async (event) => (ingest ? ingest(event) : starting),
         },

@@ -17,19 +17,16 @@ import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Bucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { CHECKPOINT_ENV } from "../lambda/checkpoint/config";
-import { METRICS_NAMESPACE } from "../lambda/core/metrics";
+import { CHECKPOINT_METRICS, METRICS_NAMESPACE } from "../lambda/core/metrics";
+import { CHAINS_PREFIX, CHECKPOINTS_PREFIX } from "../lambda/core/paths";
 import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
 import { reservedKeyPolicy, reserveKeyUse } from "./key-policy";
 import { reserveStateBucket, stateBucket } from "./state-bucket";
 
 /** POWERTOOLS_SERVICE_NAME of the signer, and so the `service` dimension of its metrics. */
-export const CHECKPOINT_SERVICE_NAME = "sealtrail-checkpoint";
+export const CHECKPOINT_SERVICE_NAME = CHECKPOINT_METRICS.service;
 /** Metric names the signer emits (lambda/handlers/checkpoint.ts), one data point per run. */
-export const CHECKPOINT_METRICS = { signed: "CheckpointSigned", refused: "CheckpointRefused" } as const;
-
-/** Archive prefixes the signer reads (chains/) and reads and appends to (checkpoints/). */
-const CHAINS = "chains/";
-const CHECKPOINTS = "checkpoints/";
+export { CHECKPOINT_METRICS };
 
 export interface CheckpointSignerProps {
   /** The archive bucket the signer reads chains/ from and appends checkpoints/ to. */
@@ -136,7 +133,7 @@ export class CheckpointSigner extends Construct {
         effect: Effect.DENY,
         principals: [new AnyPrincipal()],
         actions: ["s3:PutObject"],
-        resources: [props.archiveBucket.arnForObjects(`${CHECKPOINTS}*`)],
+        resources: [props.archiveBucket.arnForObjects(`${CHECKPOINTS_PREFIX}*`)],
         conditions: { ArnNotEquals: { "aws:PrincipalArn": role.roleArn } },
       }),
     );
@@ -164,7 +161,7 @@ export class CheckpointSigner extends Construct {
 
   private metric(metricName: string, options: MetricOptions): Metric {
     return new Metric({
-      namespace: METRICS_NAMESPACE,
+      namespace: CHECKPOINT_METRICS.namespace,
       metricName,
       // Powertools metrics 2.x adds one default dimension, `service`, set to the Metrics' serviceName
       // (else POWERTOOLS_SERVICE_NAME). A metric emitted with further dimensions is another metric.
@@ -178,7 +175,7 @@ export class CheckpointSigner extends Construct {
   /** Explicit least privilege: no deletes, puts only to checkpoints/ and the state, lists by prefix only. */
   private grantSignerAccess(role: Role, props: CheckpointSignerProps): void {
     const archive = props.archiveBucket;
-    const readable = [CHAINS, CHECKPOINTS].map((prefix) => archive.arnForObjects(`${prefix}*`));
+    const readable = [CHAINS_PREFIX, CHECKPOINTS_PREFIX].map((prefix) => archive.arnForObjects(`${prefix}*`));
     role.addToPrincipalPolicy(
       new PolicyStatement({
         sid: "ReadChainLinksAndCheckpoints",
@@ -192,14 +189,14 @@ export class CheckpointSigner extends Construct {
         // Version listings show a second version or a delete marker under chains/ or checkpoints/.
         actions: ["s3:ListBucket", "s3:ListBucketVersions"],
         resources: [archive.bucketArn],
-        conditions: { StringLike: { "s3:prefix": [`${CHAINS}*`, `${CHECKPOINTS}*`] } },
+        conditions: { StringLike: { "s3:prefix": [`${CHAINS_PREFIX}*`, `${CHECKPOINTS_PREFIX}*`] } },
       }),
     );
     role.addToPrincipalPolicy(
       new PolicyStatement({
         sid: "AppendCheckpoints",
         actions: ["s3:PutObject"],
-        resources: [archive.arnForObjects(`${CHECKPOINTS}*`)],
+        resources: [archive.arnForObjects(`${CHECKPOINTS_PREFIX}*`)],
       }),
     );
     role.addToPrincipalPolicy(

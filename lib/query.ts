@@ -1,6 +1,6 @@
 /**
  * The query API of DESIGN.md ("Search"): one function behind the read routes of the HTTP API
- * (`QUERY_ROUTES` of lambda/handlers/query.ts, each with the JWT authorizer and the read scope) and the
+ * (`QUERY_ROUTES` of lambda/core/routes.ts, each with the JWT authorizer and the read scope) and the
  * KMS HMAC_256 key that authenticates its pagination cursors, which only its role may use.
  *
  * Every read is archived as an `audit.read` event through the ingest write path, so the function also
@@ -25,7 +25,7 @@ import { Construct } from "constructs";
 import { ENV } from "../lambda/config";
 import { METRIC_SERVICES } from "../lambda/core/metrics";
 import { CHECKPOINTS_PREFIX, EVENTS_PREFIX } from "../lambda/core/paths";
-import { QUERY_ROUTES } from "../lambda/handlers/query";
+import { QUERY_ROUTES } from "../lambda/core/routes";
 import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
 import { reservedKeyPolicy, reserveKeyUse } from "./key-policy";
 
@@ -133,10 +133,7 @@ export class QueryApi extends Construct {
   public addRoutes(api: HttpApi, authorizer: IHttpRouteAuthorizer, readScope: string): HttpRoute[] {
     const integration = new HttpLambdaIntegration("QueryIntegration", this.fn);
     return QUERY_ROUTES.flatMap((routeKey) => {
-      const [method, path] = routeKey.split(" ");
-      if (method === undefined || path === undefined || !isHttpMethod(method)) {
-        throw new Error(`QUERY_ROUTES has a route key API Gateway does not take: "${routeKey}"`);
-      }
+      const { method, path } = httpRouteOf(routeKey);
       return api.addRoutes({
         path,
         methods: [method],
@@ -146,6 +143,15 @@ export class QueryApi extends Construct {
       });
     });
   }
+}
+
+/** The method and path of a route key of lambda/core/routes.ts (`GET /v1/events/{id}`), as CDK takes them. */
+export function httpRouteOf(routeKey: string): { readonly method: HttpMethod; readonly path: string } {
+  const [method, path] = routeKey.split(" ");
+  if (method === undefined || path === undefined || !isHttpMethod(method)) {
+    throw new Error(`route key API Gateway does not take: "${routeKey}"`);
+  }
+  return { method, path };
 }
 
 function isHttpMethod(method: string): method is HttpMethod {

@@ -27,6 +27,7 @@ import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Bucket, IBucket } from "aws-cdk-lib/aws-s3";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
+import { CHAINS_PREFIX, CHECKPOINTS_PREFIX, EVENTS_PREFIX } from "../lambda/core/paths";
 import {
   DEFAULT_VERIFIER_MAX_AGE_MINUTES,
   DEFAULT_VERIFIER_PERIOD_MINUTES,
@@ -37,8 +38,8 @@ import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
 import { reserveStateBucket, stateBucket } from "./state-bucket";
 
 /** Archive prefixes the verifier reads; chains/ also by version (a replaced link names its batch). */
-const READ_PREFIXES = ["events/", "chains/", "checkpoints/"] as const;
-const VERSIONED_PREFIX = "chains/";
+const READ_PREFIXES = [EVENTS_PREFIX, CHAINS_PREFIX, CHECKPOINTS_PREFIX] as const;
+const VERSIONED_PREFIX = CHAINS_PREFIX;
 
 /** Shortest and longest schedule: a run must end before the next, and two periods fit an alarm's range. */
 export const MIN_VERIFIER_PERIOD_MINUTES = 5;

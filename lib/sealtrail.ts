@@ -16,7 +16,7 @@ import {
   Validations,
 } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
-import { HttpApi, HttpMethod, type HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpApi, type HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import {
@@ -48,23 +48,23 @@ import {
   type SubjectIssuer,
 } from "../lambda/config";
 import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "../lambda/core/index-table";
-import { METRIC_SERVICES, METRICS_NAMESPACE } from "../lambda/core/metrics";
+import { METRIC_SERVICES, METRICS_NAMESPACE, REINDEX_METRICS } from "../lambda/core/metrics";
 import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
-import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
+import { CHAINS_PREFIX, CHECKPOINTS_PREFIX, EVENTS_PREFIX, MAX_CHAIN_COUNT } from "../lambda/core/paths";
+import { INGEST_ROUTE } from "../lambda/core/routes";
 import {
   DEFAULT_WATCHED_ACTIONS,
   type WatchedAction,
   watchedActionProblems,
   watchedPatterns,
 } from "../lambda/core/watched-actions";
-import { REINDEX_METRICS } from "../lambda/ingest/reindex";
 import { AccessAlarms } from "./alarms";
 import { accessLogBucket, lockedArchiveBucket } from "./archive-bucket";
 import { BucketPolicyFollowsBucket } from "./bucket-policy-retention";
 import { CheckpointSigner } from "./checkpoint";
 import { SealtrailDashboard } from "./dashboard";
 import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
-import { QueryApi } from "./query";
+import { httpRouteOf, QueryApi } from "./query";
 import {
   ArchiveReplication,
   replicaDestinationProblems,
@@ -73,11 +73,11 @@ import {
 import { ScheduledVerifier } from "./scheduled-verifier";
 import { SealtrailSearch } from "./search";
 
-/** Key prefixes of the archive (DESIGN.md, "Stored formats"). */
+/** Key prefixes of the archive (DESIGN.md, "Stored formats"), as lambda/core/paths.ts defines them. */
 export const ARCHIVE_PREFIXES = {
-  events: "events/",
-  chains: "chains/",
-  checkpoints: "checkpoints/",
+  events: EVENTS_PREFIX,
+  chains: CHAINS_PREFIX,
+  checkpoints: CHECKPOINTS_PREFIX,
 } as const;
 
 /** S3's upper bound for Object Lock retention (aws-cdk-lib enforces the same: less than 100 years). */
@@ -441,9 +441,10 @@ export class Sealtrail extends Construct {
     const authorizer = new HttpJwtAuthorizer("JwtAuthorizer", props.issuer, {
       jwtAudience: props.audience,
     });
+    const ingestRoute = httpRouteOf(INGEST_ROUTE);
     this.api.addRoutes({
-      path: "/v1/events",
-      methods: [HttpMethod.POST],
+      path: ingestRoute.path,
+      methods: [ingestRoute.method],
       integration: new HttpLambdaIntegration("IngestIntegration", this.ingestFunction),
       authorizer,
       authorizationScopes: [scopes.write],

@@ -10,6 +10,7 @@
 import { Buffer } from "node:buffer";
 import { z } from "zod";
 import { type ChainLink, GENESIS_PREV, parseLink, serializeLink } from "./link";
+import { CHAIN_ID_PATTERN, CHAINS_PREFIX, dataObjectKey, SEQ_DIGITS } from "./paths";
 import { EventRecordSchema } from "./schema";
 
 // ---------------------------------------------------------------------------------------------------
@@ -202,7 +203,10 @@ export const EVENTS_COLUMNS: readonly GlueColumn[] = columnsOf(
   "EventRecordSchema",
 );
 
-/** Partition columns of `events`, from the key `events/dt=YYYY-MM-DD/hr=HH/…` (strings, as in the key). */
+/**
+ * Partition columns of `events`, from the key dataObjectKey (lambda/core/paths.ts) builds:
+ * `events/dt=YYYY-MM-DD/hr=HH/…` (strings, as in the key).
+ */
 export const EVENTS_PARTITION_KEYS: readonly GlueColumn[] = [
   { name: "dt", type: "string" },
   { name: "hr", type: "string" },
@@ -221,7 +225,7 @@ const SAMPLE_LINK: ChainLink = parseLink(
     prev: GENESIS_PREV,
     time: "2026-01-01T00:00:00.000Z",
     batch: {
-      key: `events/dt=2026-01-01/hr=00/${"a".repeat(64)}.jsonl.gz`,
+      key: dataObjectKey(new Date("2026-01-01T00:00:00.000Z"), "a".repeat(64)),
       sha256: "a".repeat(64),
       root: "b".repeat(64),
       count: 1,
@@ -271,8 +275,17 @@ export function quoteIdentifier(name: string): string {
 /** The view's columns: every events column and the partition columns, nothing else (no link fields). */
 export const LINKED_EVENTS_COLUMNS: readonly GlueColumn[] = [...EVENTS_COLUMNS, ...EVENTS_PARTITION_KEYS];
 
-/** A canonical link key as Athena's "$path" shows it: `s3://<bucket>/chains/<chain>/<20-digit seq>.json`. */
-const LINK_PATH_PATTERN = "^s3://[^/]+/chains/(0|[1-9][0-9]{0,3})/[0-9]{20}[.]json$";
+/**
+ * A canonical link key as Athena's "$path" shows it: `s3://<bucket>/chains/<chain>/<20-digit seq>.json`.
+ * Built from the pieces parseLinkKey's pattern is built from (lambda/core/paths.ts), spelled for a SQL
+ * string literal: `[.]`, not a backslash, for a literal dot. The seq is not captured here; SEQ_PATH_PATTERN
+ * captures it.
+ */
+const LINK_PATH_PATTERN = `^s3://[^/]+/${CHAINS_PREFIX}${CHAIN_ID_PATTERN}/[0-9]{${SEQ_DIGITS}}[.]json$`;
+/** The chain directory of a link's "$path" (group 1: the chain, compared with the link's own `chain`). */
+const CHAIN_PATH_PATTERN = `/${CHAINS_PREFIX}([0-9]+)/`;
+/** The seq of a link's "$path" (group 1, compared with the link's own `seq`). */
+const SEQ_PATH_PATTERN = `/([0-9]{${SEQ_DIGITS}})[.]json$`;
 
 /**
  * `linked_events`: only the events whose data object a chain link names. An object under events/ that
@@ -295,8 +308,8 @@ export const LINKED_EVENTS_SQL: string = [
   `  SELECT regexp_extract(l."$path", '^s3://[^/]+/') || l."batch"."key"`,
   `  FROM ${quoteIdentifier(TABLE_NAMES.links)} l`,
   `  WHERE regexp_like(l."$path", '${LINK_PATH_PATTERN}')`,
-  `    AND regexp_extract(l."$path", '/chains/([0-9]+)/', 1) = l."chain"`,
-  `    AND CAST(regexp_extract(l."$path", '/([0-9]{20})[.]json$', 1) AS BIGINT) = l."seq"`,
+  `    AND regexp_extract(l."$path", '${CHAIN_PATH_PATTERN}', 1) = l."chain"`,
+  `    AND CAST(regexp_extract(l."$path", '${SEQ_PATH_PATTERN}', 1) AS BIGINT) = l."seq"`,
   ")",
 ].join("\n");
 

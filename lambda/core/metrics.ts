@@ -2,7 +2,10 @@
  * The access-pattern metrics of the write and read paths: their names, the function (Powertools
  * `service` dimension) that emits each, and their other dimensions, defined once for the handlers that
  * emit them and the stack's alarms and dashboard (lib/alarms.ts), which build their CloudWatch metrics
- * from the same points.
+ * from the same points. Also the names of the checkpoint signer's and the reindex job's metrics, for
+ * their handlers and the alarms in lib/ alike.
+ *
+ * No runtime imports (type-only ones aside): lib/ reads these names without loading handler code.
  *
  * Every dimension is low-cardinality by construction: a refusal reason out of a fixed list, a watched
  * pattern out of the configured list, an outcome out of OUTCOMES. Never a tenant, actor or resource id:
@@ -21,6 +24,38 @@ export const SERVICE_DIMENSION = "service";
 export const METRIC_SERVICES = {
   ingest: "sealtrail-ingest",
   query: "sealtrail-query",
+} as const;
+
+/**
+ * The checkpoint signer's metrics (lambda/handlers/checkpoint.ts emits them, one data point per run;
+ * lib/checkpoint.ts builds the alarms' metrics from them).
+ */
+export const CHECKPOINT_METRICS = {
+  namespace: METRICS_NAMESPACE,
+  /** The `service` dimension Powertools adds: the function's POWERTOOLS_SERVICE_NAME. */
+  service: "sealtrail-checkpoint",
+  signed: "CheckpointSigned",
+  /** Links the signed checkpoint covers beyond the previous one. */
+  newLinks: "CheckpointNewLinks",
+  /** Another run wrote the checkpoint first: harmless, the next run goes on from it. */
+  raced: "CheckpointRaced",
+  /** The archive does not extend the last signed checkpoint: possibly tampering. */
+  refused: "CheckpointRefused",
+} as const;
+
+/**
+ * The reindex job's metrics (lambda/handlers/reindex.ts emits them, one data point each per run; the
+ * stack's alarms in lib/ watch them).
+ */
+export const REINDEX_METRICS = {
+  namespace: METRICS_NAMESPACE,
+  /** The `service` dimension Powertools adds: the function's POWERTOOLS_SERVICE_NAME. */
+  service: "sealtrail-reindex",
+  linksIndexed: "ReindexLinksIndexed",
+  /** Links whose batch object is missing or does not match them: for the verifier, possibly tampering. */
+  linksRejected: "ReindexLinksRejected",
+  /** Links whose events could not be written to the index: missing from search until a run succeeds. */
+  linksFailed: "ReindexLinksFailed",
 } as const;
 
 /** The ingest refusals of a forwarded subject token (lambda/ingest/subject-token.ts answers them). */

@@ -6,6 +6,8 @@
  * objects an attacker added beside the real ones (`chains/01/…`, upper-case hex, a 21-digit seq).
  */
 
+// The prefixes are lowercase words and a slash, characters that stand for themselves in a regular
+// expression, so the key patterns below (and Athena's in lambda/core/athena.ts) are built from them.
 export const EVENTS_PREFIX = "events/";
 export const CHAINS_PREFIX = "chains/";
 export const CHECKPOINTS_PREFIX = "checkpoints/";
@@ -15,12 +17,19 @@ export const MAX_CHAIN_COUNT = 1024;
 /** Digits of a seq in a key: zero-padded so that keys list in seq order. */
 export const SEQ_DIGITS = 20;
 
-const CHAIN_ID = /^(0|[1-9][0-9]{0,3})$/;
+/**
+ * A chain id as it appears in a key, as regular expression source with one capture group: decimal, no
+ * sign, no leading zero, at most 4 digits (isChainId also bounds the value by MAX_CHAIN_COUNT).
+ */
+export const CHAIN_ID_PATTERN = "(0|[1-9][0-9]{0,3})";
+
+const CHAIN_ID = new RegExp(`^${CHAIN_ID_PATTERN}$`);
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-const DATA_OBJECT_KEY =
-  /^events\/dt=([0-9]{4})-([0-9]{2})-([0-9]{2})\/hr=([0-9]{2})\/([0-9a-f]{64})\.jsonl\.gz$/;
-const LINK_KEY = /^chains\/(0|[1-9][0-9]{0,3})\/([0-9]{20})\.json$/;
-const CHECKPOINT_KEY = /^checkpoints\/([0-9]{20})\.jws$/;
+const DATA_OBJECT_KEY = new RegExp(
+  `^${EVENTS_PREFIX}dt=([0-9]{4})-([0-9]{2})-([0-9]{2})/hr=([0-9]{2})/([0-9a-f]{64})\\.jsonl\\.gz$`,
+);
+const LINK_KEY = new RegExp(`^${CHAINS_PREFIX}${CHAIN_ID_PATTERN}/([0-9]{${SEQ_DIGITS}})\\.json$`);
+const CHECKPOINT_KEY = new RegExp(`^${CHECKPOINTS_PREFIX}([0-9]{${SEQ_DIGITS}})\\.jws$`);
 
 /** True for the canonical spelling of a chain id: decimal 0..1023, no sign, no leading zero. */
 export function isChainId(value: unknown): value is string {

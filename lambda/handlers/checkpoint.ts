@@ -12,7 +12,7 @@ import { S3SignerStateStore } from "../aws/signer-state-store";
 import { type CheckpointConfig, checkpointConfigFromEnv } from "../checkpoint/config";
 import { runCheckpoint, type SignerOutcome } from "../checkpoint/signer";
 import type { CheckpointKey } from "../core/checkpoint";
-import { METRICS_NAMESPACE } from "../core/metrics";
+import { CHECKPOINT_METRICS } from "../core/metrics";
 import { createLogger } from "../runtime";
 
 export type CheckpointJob = () => Promise<SignerOutcome>;
@@ -36,7 +36,8 @@ export function createCheckpointJob(
   const state = new S3SignerStateStore(s3, config.stateBucket);
   const logger = createLogger();
   const metrics =
-    options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "sealtrail-checkpoint" });
+    options.metrics ??
+    new Metrics({ namespace: CHECKPOINT_METRICS.namespace, serviceName: CHECKPOINT_METRICS.service });
   let key: Promise<CheckpointKey> | undefined = options.key ? Promise.resolve(options.key) : undefined;
   return async () => {
     key ??= kmsCheckpointKey(kmsClient(config.aws), config.keyId).catch((error) => {
@@ -51,14 +52,14 @@ export function createCheckpointJob(
       now: options.now ?? Date.now,
     });
     if (outcome.status === "signed") {
-      metrics.addMetric("CheckpointSigned", MetricUnit.Count, 1);
-      metrics.addMetric("CheckpointNewLinks", MetricUnit.Count, outcome.newLinks);
+      metrics.addMetric(CHECKPOINT_METRICS.signed, MetricUnit.Count, 1);
+      metrics.addMetric(CHECKPOINT_METRICS.newLinks, MetricUnit.Count, outcome.newLinks);
       logger.info("checkpoint signed", { ...outcome });
     } else if (outcome.status === "raced") {
-      metrics.addMetric("CheckpointRaced", MetricUnit.Count, 1);
+      metrics.addMetric(CHECKPOINT_METRICS.raced, MetricUnit.Count, 1);
       logger.warn("checkpoint run raced another run", { ...outcome });
     } else {
-      metrics.addMetric("CheckpointRefused", MetricUnit.Count, 1);
+      metrics.addMetric(CHECKPOINT_METRICS.refused, MetricUnit.Count, 1);
       logger.error("checkpoint refused: the archive does not extend the last signed checkpoint", {
         reasons: outcome.reasons,
       });

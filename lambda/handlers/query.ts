@@ -10,6 +10,7 @@ import { kmsClient, s3Client } from "../aws/clients";
 import { configFromEnv, type SealtrailConfig } from "../config";
 import { type MacKey, randomMacKey } from "../core/cursor";
 import { METRIC_SERVICES } from "../core/metrics";
+import type { QueryRouteKey } from "../core/routes";
 import { BufferedAccessMetrics, type MetricsSink, powertoolsMetrics } from "../emf-metrics";
 import { type ApiResponse, errorResponse, toProxyResult } from "../http";
 import { proofProvider } from "../proof/proof-service";
@@ -32,14 +33,9 @@ export interface QueryOverrides extends RuntimeOverrides {
   readonly proof?: ProofProvider;
 }
 
-/** The route keys this handler serves, as API Gateway names them. */
-export const QUERY_ROUTES = [
-  "GET /v1/events",
-  "GET /v1/events/{id}",
-  "GET /v1/events/{id}/proof",
-  "GET /v1/checkpoints/latest",
-] as const;
-export type QueryRouteKey = (typeof QUERY_ROUTES)[number];
+// The route keys this handler serves are defined with the stack's (lambda/core/routes.ts); re-exported
+// for the callers that build a query handler and its routes together.
+export { QUERY_ROUTES, type QueryRouteKey } from "../core/routes";
 
 /** Reads only what the read path needs. The raw token (Authorization) is never read or logged. */
 export function queryRequestOf(event: APIGatewayProxyEventV2WithJWTAuthorizer): QueryRequest {

@@ -7,31 +7,21 @@
  * handler emits and an alarm watches), the job goes on with the rest of its chain and every other
  * chain, and the watermark stays before it so every later run tries it again.
  */
-import { gunzipSync } from "node:zlib";
 import type { IndexStore } from "../aws/index-store";
 import type { ObjectStore } from "../aws/object-store";
+import { readBatchLines } from "../core/batch";
 import { sha256Hex } from "../core/hash";
 import { parseLink } from "../core/link";
 import { leafHash, merkleRoot } from "../core/merkle";
-import { METRICS_NAMESPACE } from "../core/metrics";
 import { linkKey, linkPrefix, parseLinkKey } from "../core/paths";
 import type { EventRecord } from "../core/schema";
 import { indexLinkedBatch, type LinkIndex } from "./indexer";
 
 /**
- * The reindex job's metrics (lambda/handlers/reindex.ts emits them, one data point each per run; the
- * stack's alarms in lib/ watch them): defined once here for both.
+ * The reindex job's metrics, defined in lambda/core/metrics.ts so lib/ can read them without loading
+ * this service; re-exported for the handler and tests that import them from here.
  */
-export const REINDEX_METRICS = {
-  namespace: METRICS_NAMESPACE,
-  /** The `service` dimension Powertools adds: the function's POWERTOOLS_SERVICE_NAME. */
-  service: "sealtrail-reindex",
-  linksIndexed: "ReindexLinksIndexed",
-  /** Links whose batch object is missing or does not match them: for the verifier, possibly tampering. */
-  linksRejected: "ReindexLinksRejected",
-  /** Links whose events could not be written to the index: missing from search until a run succeeds. */
-  linksFailed: "ReindexLinksFailed",
-} as const;
+export { REINDEX_METRICS } from "../core/metrics";
 
 export interface ReindexResult {
   readonly linksIndexed: number;
@@ -159,9 +149,9 @@ async function indexOneLink(deps: ReindexChainsDeps, key: string): Promise<boole
   }
   const data = await deps.objects.get(link.batch.key);
   if (!data || sha256Hex(data) !== link.batch.sha256) return problem("batch object missing or altered");
-  const lines = gunzipSync(data).toString("utf8").split("\n");
-  if (lines.pop() !== "") return problem("batch does not end with a newline");
-  const leaves = lines.map((line) => leafHash(Buffer.from(line, "utf8")));
+  const { lines, terminated } = readBatchLines(data);
+  if (!terminated) return problem("batch does not end with a newline");
+  const leaves = lines.map((line) => leafHash(line));
   if (lines.length !== link.batch.count || merkleRoot(leaves).toString("hex") !== link.batch.root) {
     return problem("batch does not match the link's count and root");
   }
@@ -173,7 +163,7 @@ async function indexOneLink(deps: ReindexChainsDeps, key: string): Promise<boole
       linkKey: key,
       linkHash: sha256Hex(linkBytes),
       batchKey: link.batch.key,
-      records: lines.map((line) => JSON.parse(line) as EventRecord),
+      records: lines.map((line) => JSON.parse(line.toString("utf8")) as EventRecord),
       leafHashes: leaves.map((leaf) => leaf.toString("hex")),
     },
     deps.indexTtlDays,

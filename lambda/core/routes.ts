@@ -1,0 +1,19 @@
+/**
+ * The route keys of the HTTP API, as API Gateway names them (`METHOD /path`): defined once for the stack
+ * (lib/sealtrail.ts, lib/query.ts), the query handler and local mode (bin/local.ts).
+ *
+ * Pure data with no imports, so the CDK app can read the routes without loading any handler or AWS SDK
+ * code (test/infra/lib-imports.test.ts keeps lib/ off lambda/handlers/).
+ */
+
+/** The write route: the ingest function serves it, with the write scope. */
+export const INGEST_ROUTE = "POST /v1/events";
+
+/** The read routes: the query function serves them, each with the read scope. */
+export const QUERY_ROUTES = [
+  "GET /v1/events",
+  "GET /v1/events/{id}",
+  "GET /v1/events/{id}/proof",
+  "GET /v1/checkpoints/latest",
+] as const;
+export type QueryRouteKey = (typeof QUERY_ROUTES)[number];
