@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
+import { DirectorySource } from "../lambda/archive/source";
 import { sha256, sha256Hex } from "../lambda/core/hash";
 import { type ChainLink, parseLink } from "../lambda/core/link";
 import { leafHash, merkleRoot } from "../lambda/core/merkle";
@@ -31,7 +32,6 @@ import {
   RECORD_PREFIX_BYTES,
   sealedBatchBytes,
 } from "../lambda/verify/batch-check";
-import { DirectorySource } from "../lambda/verify/source";
 import { verifyArchive } from "../lambda/verify/verifier";
 import { WorkerBatchChecker } from "../lambda/verify/worker-pool";
 import {

@@ -5,8 +5,8 @@ import {
   ListObjectVersionsCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import type { ArchiveEntry, ArchiveSource } from "../verify/source";
-import { compareKeys } from "../verify/source";
+import type { ArchiveEntry, ArchiveSource } from "../archive/source";
+import { compareKeys } from "../archive/source";
 import { isNotFound } from "./errors";
 import { S3ObjectStore } from "./object-store";
 

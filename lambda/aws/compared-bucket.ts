@@ -1,8 +1,8 @@
 /** A bucket as `verify --compare` reads it: its version listing, and each version's SHA-256. */
 import { createHash } from "node:crypto";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { ArchiveEntry } from "../archive/source";
 import type { ComparedBucket } from "../verify/compare";
-import type { ArchiveEntry } from "../verify/source";
 import { S3ArchiveSource } from "./archive-source";
 
 /** A full-object SHA-256 checksum; a multipart upload's composite one ends in `-<parts>`. */

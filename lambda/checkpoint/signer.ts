@@ -16,20 +16,21 @@
  * the links; that is also how a run that crashed between the two writes is completed.
  */
 import type { JWK } from "jose";
+import { type ArchiveSource, byKey, isSingleObject } from "../archive/source";
 import {
   type CheckpointKey,
   type CheckpointPayload,
   chainLeafHash,
   checkpointPayloadHash,
   FIRST_CHECKPOINT_PREV,
+  payloadBytesOf,
   signCheckpoint,
   verifyCheckpoint,
 } from "../core/checkpoint";
 import { GENESIS_PREV, LinkFormatError, linkHash, parseLink } from "../core/link";
+import { mapLimit } from "../core/map-limit";
 import { MerkleFrontier, type MerkleFrontierJSON } from "../core/merkle";
 import { CHAINS_PREFIX, checkpointKey, isChainId, linkKey, linkPrefix, parseLinkKey } from "../core/paths";
-import { mapLimit } from "../verify/pool";
-import { type ArchiveSource, byKey, isSingleObject } from "../verify/source";
 
 /** One chain as the signer last signed it. */
 export interface SignedChain {
@@ -279,9 +280,4 @@ async function adopt(
     detail:
       saved === "saved" ? `adopted checkpoint ${seq}, signed by an earlier run` : "another run signed it",
   };
-}
-
-/** The payload bytes of a compact JWS (its middle part), without verifying anything. */
-export function payloadBytesOf(jws: string): Buffer {
-  return Buffer.from(jws.split(".")[1] ?? "", "base64url");
 }

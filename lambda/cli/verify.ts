@@ -7,6 +7,7 @@ import { type Dirent, existsSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from "node:path";
 import { SingleBar } from "cli-progress";
 import { Command, Option } from "commander";
+import { DirectorySource } from "../archive/source";
 import { S3ArchiveSource } from "../aws/archive-source";
 import { dynamoClient, s3Client } from "../aws/clients";
 import { eventPointers } from "../aws/index-reader";
@@ -16,7 +17,6 @@ import { keyIdOf, parseTrustedKeys, type TrustedKey, trustFileOf } from "../core
 import { ProofBundleSchema, verifyProofBundle } from "../core/proof";
 import { describeSchemaIssues } from "../core/schema-words";
 import { describeFinding, reportJson } from "../verify/report";
-import { DirectorySource } from "../verify/source";
 import {
   ARCHIVE_ROOTS,
   exitCodeFor,

@@ -314,3 +314,8 @@ export function parseCheckpointPayload(bytes: Uint8Array): CheckpointPayload {
 function base64url(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("base64url");
 }
+
+/** The payload bytes of a compact JWS (its middle part), without verifying anything. */
+export function payloadBytesOf(jws: string): Buffer {
+  return Buffer.from(jws.split(".")[1] ?? "", "base64url");
+}

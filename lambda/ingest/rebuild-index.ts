@@ -12,6 +12,7 @@
 import type { ObjectStore } from "../aws/object-store";
 import { compositeKey } from "../core/index-items";
 import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
+import { mapLimit } from "../core/map-limit";
 import { CHECKPOINTS_PREFIX, EVENTS_PREFIX, isChainId, linkPrefix, parseLinkKey } from "../core/paths";
 import type { LinkIndex } from "./indexer";
 import { type ReindexIndex, type ReindexResult, reindexChains } from "./reindex";
@@ -266,24 +267,18 @@ async function countLinks(
   chains: readonly string[],
   concurrency: number,
 ): Promise<number> {
-  let total = 0;
-  let next = 0;
-  const worker = async () => {
-    while (next < chains.length) {
-      const chain = chains[next++] as string;
-      let links = 0;
-      try {
-        for await (const key of objects.listKeys(linkPrefix(chain))) {
-          if (parseLinkKey(key)?.chain === chain) links++;
-        }
-      } catch {
-        continue;
+  const counts = await mapLimit(chains, concurrency, async (chain) => {
+    let links = 0;
+    try {
+      for await (const key of objects.listKeys(linkPrefix(chain))) {
+        if (parseLinkKey(key)?.chain === chain) links++;
       }
-      total += links;
+    } catch {
+      return 0;
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, chains.length)) }, worker));
-  return total;
+    return links;
+  });
+  return counts.reduce((sum, links) => sum + links, 0);
 }
 
 async function holdsAnyKey(objects: ObjectStore, prefixes: readonly string[]): Promise<boolean> {

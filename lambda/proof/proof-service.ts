@@ -8,19 +8,18 @@
  * link hashes are read from the archive itself.
  */
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { payloadBytesOf } from "../checkpoint/signer";
+import type { ArchiveSource } from "../archive/source";
 import { readBatchLines } from "../core/batch";
-import { chainLeafHash, parseCheckpointPayload } from "../core/checkpoint";
+import { chainLeafHash, parseCheckpointPayload, payloadBytesOf } from "../core/checkpoint";
 import { type EventLocation, indexedMarkerKey } from "../core/index-items";
 import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
 import { linkHash } from "../core/link";
+import { mapLimit } from "../core/map-limit";
 import { merkleRoot } from "../core/merkle";
 import { linkKey } from "../core/paths";
 import { buildProofBundle, type ProofBundle } from "../core/proof";
 import { errorResponse } from "../http";
 import type { ProofProvider } from "../query/query-service";
-import { mapLimit } from "../verify/pool";
-import type { ArchiveSource } from "../verify/source";
 
 export interface ProofDeps {
   readonly source: ArchiveSource;

@@ -9,8 +9,9 @@
  * step that verifies leaves the state "chain verified up to link n at checkpoint c". Nothing hidden is
  * skipped: a later step (and finally one over the whole listing) shows it.
  */
+
+import { type ArchiveEntry, type ArchiveSource, compareKeys } from "../archive/source";
 import { parseCheckpointKey, parseLinkKey } from "../core/paths";
-import { type ArchiveEntry, type ArchiveSource, compareKeys } from "./source";
 
 /** Where a step's view ends: checkpoints up to `checkpoint`, and per chain the links below `links[id]`. */
 export interface ViewBounds {

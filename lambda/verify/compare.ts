@@ -8,8 +8,9 @@
  * Both listings are read once, in key order, side by side (a merge), so memory stays bounded by one
  * chunk of keys; checksums are read only for keys whose listings agree, with bounded concurrency.
  */
-import { mapLimit } from "./pool";
-import { type ArchiveEntry, byKey, compareKeys, type KeyHistory } from "./source";
+
+import { type ArchiveEntry, byKey, compareKeys, type KeyHistory } from "../archive/source";
+import { mapLimit } from "../core/map-limit";
 
 /** One side of a comparison: a bucket's version listing and the checksum of any version it lists. */
 export interface ComparedBucket {

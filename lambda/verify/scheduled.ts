@@ -17,9 +17,9 @@
  * events the step read.
  */
 
-import { payloadBytesOf } from "../checkpoint/signer";
+import type { ArchiveSource } from "../archive/source";
 import type { TrustedKey } from "../core/checkpoint";
-import { parseCheckpointPayload } from "../core/checkpoint";
+import { parseCheckpointPayload, payloadBytesOf } from "../core/checkpoint";
 import { checkpointKey } from "../core/paths";
 import {
   type ListingSummary,
@@ -30,7 +30,6 @@ import {
   viewOf,
 } from "./archive-view";
 import { describeFinding, reportJson } from "./report";
-import type { ArchiveSource } from "./source";
 import {
   type Finding,
   type IndexEntry,

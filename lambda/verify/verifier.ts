@@ -15,6 +15,8 @@
  * failed request, events the index has not caught up with). A run that verified no checkpoint
  * concluded nothing, whatever else it read: its outcome says so, and it never counts as verified.
  */
+
+import type { ArchiveSource } from "../archive/source";
 import type { TrustedKey } from "../core/checkpoint";
 import type { ChainLink } from "../core/link";
 import type { MerkleFrontierJSON } from "../core/merkle";
@@ -27,7 +29,6 @@ import { listArchive } from "./phases/listing";
 import { verifyObjects, warnUnlinkedObjects } from "./phases/objects";
 import { findOverwrittenLinks } from "./phases/overwritten-links";
 import type { VerifyRun } from "./phases/run";
-import type { ArchiveSource } from "./source";
 
 export type { Finding, FindingCode, Severity } from "./findings";
 export { ARCHIVE_ROOTS, NotAnArchiveError } from "./phases/listing";

@@ -11,6 +11,7 @@ import { CreateBucketCommand, ListObjectVersionsCommand, PutObjectCommand } from
 import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import { Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it, vi } from "vitest";
+import type { ArchiveSource } from "../../lambda/archive/source";
 import { SnsAlertPublisher } from "../../lambda/aws/alert-topic";
 import { S3ArchiveSource } from "../../lambda/aws/archive-source";
 import { EMULATOR_CREDENTIALS } from "../../lambda/aws/clients";
@@ -40,7 +41,6 @@ import {
   type ScheduledVerifierState,
 } from "../../lambda/verify/scheduled";
 import { VERIFIER_METRICS } from "../../lambda/verify/scheduled-config";
-import type { ArchiveSource } from "../../lambda/verify/source";
 import { verifyArchive } from "../../lambda/verify/verifier";
 import { configureApp } from "../../lib/app";
 import { logicalId, newApp, TEST_CONTEXT } from "../infra/helpers";

@@ -11,6 +11,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
+import { DirectorySource } from "../../lambda/archive/source";
 import { S3ArchiveSource } from "../../lambda/aws/archive-source";
 import { eventPointers } from "../../lambda/aws/index-reader";
 import { documentClient } from "../../lambda/aws/index-store";
@@ -25,7 +26,6 @@ import { checkpointKey, dataObjectKey, linkKey } from "../../lambda/core/paths";
 import { EventRecordSchema, RECORD_VERSION, RECORD_VERSIONS } from "../../lambda/core/schema";
 import { ulid } from "../../lambda/core/ulid";
 import { createIngestHandler, type IngestHandler } from "../../lambda/handlers/ingest";
-import { DirectorySource } from "../../lambda/verify/source";
 import {
   exitCodeFor,
   type Finding,

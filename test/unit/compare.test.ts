@@ -1,8 +1,8 @@
 /** compareArchives against in-memory version listings: every kind of difference, and what is not one. */
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { type ArchiveEntry, compareKeys } from "../../lambda/archive/source";
 import { type ComparedBucket, compareArchives } from "../../lambda/verify/compare";
-import { type ArchiveEntry, compareKeys } from "../../lambda/verify/source";
 
 interface StoredVersion {
   readonly bytes?: string;

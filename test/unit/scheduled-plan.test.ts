@@ -3,10 +3,10 @@
  * a step's view shows (lambda/verify/archive-view.ts): tables of cases, no emulator.
  */
 import { describe, expect, it } from "vitest";
+import type { ArchiveEntry, ArchiveSource } from "../../lambda/archive/source";
 import { checkpointKey, linkKey } from "../../lambda/core/paths";
 import { isVisible, summarizeListing, type ViewBounds, viewOf } from "../../lambda/verify/archive-view";
 import { planStep } from "../../lambda/verify/scheduled";
-import type { ArchiveEntry, ArchiveSource } from "../../lambda/verify/source";
 import type { VerifierState } from "../../lambda/verify/verifier";
 
 /** Checkpoints 0, 1, 2 signing chains "0" and "1" at sizes 3, 5 and 6; six links listed per chain. */

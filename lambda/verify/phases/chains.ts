@@ -9,6 +9,7 @@
  */
 import { type ChainHead, chainLeafHash } from "../../core/checkpoint";
 import { type ChainLink, GENESIS_PREV, LinkFormatError, linkHash, parseLink } from "../../core/link";
+import { mapLimit } from "../../core/map-limit";
 import {
   consistencyProof,
   MerkleFrontier,
@@ -17,7 +18,6 @@ import {
 } from "../../core/merkle";
 import { checkpointKey, linkKey } from "../../core/paths";
 import type { Findings } from "../findings";
-import { mapLimit } from "../pool";
 import type { VerifierState } from "../verifier";
 import type { SignedCheckpoint } from "./checkpoints";
 import type { VerifyRun } from "./run";

@@ -10,8 +10,8 @@ import {
   FIRST_CHECKPOINT_PREV,
   verifyCheckpoint,
 } from "../../core/checkpoint";
+import { mapLimit } from "../../core/map-limit";
 import { checkpointKey } from "../../core/paths";
-import { mapLimit } from "../pool";
 import type { VerifyOptions } from "../verifier";
 import type { VerifyRun } from "./run";
 

@@ -3,6 +3,8 @@
  * links, checkpoints and data objects. Every key must be canonical and hold one version; a source with
  * keys but nothing at an archive's roots is refused before anything is read.
  */
+
+import { byKey, isSingleObject, type KeyHistory } from "../../archive/source";
 import {
   CHAINS_PREFIX,
   CHECKPOINTS_PREFIX,
@@ -11,7 +13,6 @@ import {
   parseDataObjectKey,
   parseLinkKey,
 } from "../../core/paths";
-import { byKey, isSingleObject, type KeyHistory } from "../source";
 import type { VerifyRun } from "./run";
 
 /**

@@ -3,8 +3,9 @@
  * link says, line by line (batch-check.ts); a data object no link names is a warning. Returns the
  * events read, for the index cross-check.
  */
+
+import { mapLimit } from "../../core/map-limit";
 import { type BatchCheckOptions, checkBatch } from "../batch-check";
-import { mapLimit } from "../pool";
 import type { VerifyOptions } from "../verifier";
 import type { VerifiedChains } from "./chains";
 import type { IndexedEvent } from "./index-check";

@@ -4,8 +4,8 @@
  * way an acknowledged batch fell out of its chain.
  */
 import { type ChainLink, LinkFormatError, parseLink } from "../../core/link";
+import { mapLimit } from "../../core/map-limit";
 import { parseLinkKey } from "../../core/paths";
-import { mapLimit } from "../pool";
 import type { VerifierState } from "../verifier";
 import type { LinkedBatches } from "./chains";
 import type { VerifyRun } from "./run";

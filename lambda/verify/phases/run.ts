@@ -3,8 +3,9 @@
  * flight, and what it has found so far. Each phase adds to `findings`, `notes` and `stats`; the report
  * is assembled from them at the end (verifier.ts).
  */
+
+import type { ArchiveSource } from "../../archive/source";
 import type { Findings } from "../findings";
-import type { ArchiveSource } from "../source";
 import type { VerifyOptions, VerifyReport } from "../verifier";
 
 export interface VerifyRun {

@@ -1,4 +1,8 @@
-/** Runs `work` over `items` with at most `limit` in flight; results in input order. */
+/**
+ * Runs `work` over `items` with at most `limit` in flight; results in input order. Fifteen lines
+ * rather than p-limit: every caller maps a known list, and a dependency would add a queue class
+ * none of them needs.
+ */
 export async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
