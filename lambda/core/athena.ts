@@ -349,14 +349,6 @@ export function encodePrestoView(view: PrestoViewDefinition): string {
   return `${PRESTO_VIEW_PREFIX}${Buffer.from(JSON.stringify(view), "utf8").toString("base64")}${PRESTO_VIEW_SUFFIX}`;
 }
 
-export function decodePrestoView(text: string): PrestoViewDefinition {
-  if (!text.startsWith(PRESTO_VIEW_PREFIX) || !text.endsWith(PRESTO_VIEW_SUFFIX)) {
-    throw new Error("not a Presto view text");
-  }
-  const base64 = text.slice(PRESTO_VIEW_PREFIX.length, -PRESTO_VIEW_SUFFIX.length);
-  return JSON.parse(Buffer.from(base64, "base64").toString("utf8")) as PrestoViewDefinition;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Named queries
 // ---------------------------------------------------------------------------------------------------
@@ -496,16 +488,6 @@ WHERE "actor"."session_id" = ?
 ORDER BY "time", "id"`,
   },
 ];
-
-/** The `?` placeholders of a query outside string literals and `--` comments (Athena's parameters). */
-export function countPlaceholders(sql: string): number {
-  return (
-    sql
-      .replace(/'(?:[^']|'')*'/g, "")
-      .replace(/--[^\n]*/g, "")
-      .split("?").length - 1
-  );
-}
 
 /** The text saved in Athena: a header documenting each `?` in order, then the SQL. */
 export function namedQueryText(query: NamedQuery): string {

@@ -11,12 +11,13 @@ const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const TIME_CHARS = 10;
 const RANDOM_BYTES = 10;
 const MAX_TIME = 2 ** 48 - 1;
-/** Canonical form only: upper case, and a first character of at most 7 (the time is 48 of 50 bits). */
-/** A canonical ULID as a pattern to embed in a larger one (no anchors, no groups). */
+/**
+ * A canonical ULID as a pattern to embed in a larger one (no anchors, no groups): upper case, and a
+ * first character of at most 7 (the time is 48 of 50 bits).
+ */
 export const ULID_PATTERN = "[0-7][0-9A-HJKMNP-TV-Z]{25}";
 /** Characters in a ULID. */
 export const ULID_LENGTH = 26;
-const ULID = new RegExp(`^${ULID_PATTERN}$`);
 
 /**
  * A ULID source that is strictly increasing for its own lifetime: within one millisecond (or if the
@@ -50,19 +51,6 @@ export function createUlidGenerator(
 
 /** The process-wide generator, on the system clock and crypto-strength randomness. */
 export const ulid: UlidGenerator = createUlidGenerator();
-
-/** True for a ULID in canonical (upper-case) form. */
-export function isUlid(value: unknown): value is string {
-  return typeof value === "string" && ULID.test(value);
-}
-
-/** The millisecond timestamp a ULID carries. Throws for anything that is not a canonical ULID. */
-export function ulidTime(id: string): number {
-  if (!isUlid(id)) throw new RangeError(`"${id}" is not a ULID`);
-  let time = 0;
-  for (let i = 0; i < TIME_CHARS; i++) time = time * 32 + ALPHABET.indexOf(id[i] as string);
-  return time;
-}
 
 function encodeTime(time: number): string {
   let out = "";

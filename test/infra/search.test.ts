@@ -11,8 +11,6 @@ import { BlockPublicAccess, Bucket, BucketEncryption } from "aws-cdk-lib/aws-s3"
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  countPlaceholders,
-  decodePrestoView,
   EVENTS_COLUMNS,
   LINKED_EVENTS_COLUMNS,
   LINKED_EVENTS_SQL,
@@ -29,6 +27,7 @@ import {
   SealtrailSearch,
   type SealtrailSearchProps,
 } from "../../lib/search";
+import { countPlaceholders, decodePrestoView } from "../support/athena-definitions";
 import { asArray, flatten, logicalId, newApp, type Statement } from "./helpers";
 
 interface TestStack {
