@@ -3,7 +3,7 @@
  * (filtered to pointer items) is the one way to also find items that point at no archived event.
  */
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { eventItemKey } from "../core/index-items";
+import { eventItemKey, POINTER_FIELDS } from "../core/index-items";
 import { SORT_KEY } from "../core/index-table";
 import type { IndexEntry } from "../verify/verifier";
 
@@ -22,7 +22,8 @@ export async function* eventPointers(doc: DynamoDBDocumentClient, table: string)
       }),
     );
     for (const item of page.Items ?? []) {
-      if (typeof item.event_id === "string") yield { eventId: item.event_id, attributes: item };
+      const eventId = item[POINTER_FIELDS.eventId];
+      if (typeof eventId === "string") yield { eventId, attributes: item };
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey);

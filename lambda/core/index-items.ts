@@ -75,42 +75,70 @@ export interface EventLocation {
 
 export type IndexItem = Record<string, string | number | boolean>;
 
+/**
+ * The attribute names of an event's pointer item, defined once: the writer below, the query path's
+ * readers and filters (query/pointers.ts, query/plan.ts), the index reader and the verifier's index
+ * cross-check all spell them from here.
+ */
+export const POINTER_FIELDS = {
+  eventId: "event_id",
+  tenant: "tenant",
+  time: "time",
+  action: "action",
+  outcome: "outcome",
+  actorSub: "actor_sub",
+  actorVerified: "actor_verified",
+  actorIss: "actor_iss",
+  chain: "chain",
+  seq: "seq",
+  linkKey: "link_key",
+  linkHash: "link_hash",
+  batchKey: "batch_key",
+  leafIndex: "leaf_index",
+  leafHash: "leaf_hash",
+  resourceType: "resource_type",
+  resourceId: "resource_id",
+  sessionId: "session_id",
+  requestId: "request_id",
+} as const;
+const F = POINTER_FIELDS;
+
 /** The pointer item of one event: location plus the searched attributes and every GSI key. */
 export function eventPointerItem(record: EventRecord, location: EventLocation, ttlDays?: number): IndexItem {
   const t = record.tenant;
   const item: IndexItem = {
     ...eventItemKey(record.id),
-    event_id: record.id,
-    tenant: t,
-    time: record.time,
-    action: record.action,
-    outcome: record.outcome,
-    actor_sub: record.actor.sub,
-    actor_verified: record.actor.verified,
-    chain: location.chain,
-    seq: location.seq,
-    link_key: location.linkKey,
-    link_hash: location.linkHash,
-    batch_key: location.batchKey,
-    leaf_index: location.leafIndex,
-    leaf_hash: location.leafHash,
+    [F.eventId]: record.id,
+    [F.tenant]: t,
+    [F.time]: record.time,
+    [F.action]: record.action,
+    [F.outcome]: record.outcome,
+    [F.actorSub]: record.actor.sub,
+    [F.actorVerified]: record.actor.verified,
+    [F.chain]: location.chain,
+    [F.seq]: location.seq,
+    [F.linkKey]: location.linkKey,
+    [F.linkHash]: location.linkHash,
+    [F.batchKey]: location.batchKey,
+    [F.leafIndex]: location.leafIndex,
+    [F.leafHash]: location.leafHash,
     [TIME_SORT_KEY]: `${record.time}#${record.id}`,
     [GLOBAL_INDEXES.actor.partitionKey]: compositeKey(t, record.actor.sub),
     [GLOBAL_INDEXES.action.partitionKey]: compositeKey(t, record.action),
     [GLOBAL_INDEXES.time.partitionKey]: compositeKey(t, String(timeShardOf(record.id))),
   };
-  if (record.actor.iss) item.actor_iss = record.actor.iss;
+  if (record.actor.iss) item[F.actorIss] = record.actor.iss;
   if (record.resource) {
-    item.resource_type = record.resource.type;
-    item.resource_id = record.resource.id;
+    item[F.resourceType] = record.resource.type;
+    item[F.resourceId] = record.resource.id;
     item[GLOBAL_INDEXES.resource.partitionKey] = compositeKey(t, record.resource.type, record.resource.id);
   }
   if (record.actor.session_id) {
-    item.session_id = record.actor.session_id;
+    item[F.sessionId] = record.actor.session_id;
     item[GLOBAL_INDEXES.session.partitionKey] = compositeKey(t, record.actor.session_id);
   }
   if (record.http?.request_id) {
-    item.request_id = record.http.request_id;
+    item[F.requestId] = record.http.request_id;
     item[GLOBAL_INDEXES.request.partitionKey] = compositeKey(t, record.http.request_id);
   }
   if (ttlDays !== undefined) {

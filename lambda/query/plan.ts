@@ -4,7 +4,7 @@
  * FilterExpression. Without a selective filter, the sharded time index: one Query per shard,
  * merged in time order (index-pages.ts). Never a Scan.
  */
-import { compositeKey } from "../core/index-items";
+import { compositeKey, POINTER_FIELDS } from "../core/index-items";
 import { GLOBAL_INDEXES, type GlobalIndexDefinition, TIME_SHARDS } from "../core/index-table";
 import type { EventFilters } from "./params";
 
@@ -26,14 +26,14 @@ export interface QueryPlan {
 
 /** Pointer-item attribute holding each filter's value (lambda/core/index-items.ts). */
 const FILTER_ATTRIBUTES = {
-  actor: "actor_sub",
-  actor_iss: "actor_iss",
-  action: "action",
-  resource_type: "resource_type",
-  resource_id: "resource_id",
-  outcome: "outcome",
-  session_id: "session_id",
-  request_id: "request_id",
+  actor: POINTER_FIELDS.actorSub,
+  actor_iss: POINTER_FIELDS.actorIss,
+  action: POINTER_FIELDS.action,
+  resource_type: POINTER_FIELDS.resourceType,
+  resource_id: POINTER_FIELDS.resourceId,
+  outcome: POINTER_FIELDS.outcome,
+  session_id: POINTER_FIELDS.sessionId,
+  request_id: POINTER_FIELDS.requestId,
 } as const satisfies Partial<Record<keyof EventFilters, string>>;
 
 type FilterName = keyof typeof FILTER_ATTRIBUTES;

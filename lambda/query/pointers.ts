@@ -3,7 +3,7 @@
  * An item missing a field is corrupt, and corruption of the index is an IntegrityError: the API
  * answers 500 and logs it, it never serves or silently drops what it cannot vouch for.
  */
-import type { EventLocation } from "../core/index-items";
+import { type EventLocation, POINTER_FIELDS } from "../core/index-items";
 
 export class IntegrityError extends Error {
   constructor(
@@ -30,7 +30,7 @@ type Item = Readonly<Record<string, unknown>>;
 function corrupt(item: Item, field: string): never {
   throw new IntegrityError(`an index item is not a complete event pointer (${field})`, {
     pk: item.pk,
-    event_id: item.event_id,
+    event_id: item[POINTER_FIELDS.eventId],
   });
 }
 
@@ -48,23 +48,23 @@ function indexField(item: Item, field: string): number {
 
 export function recordPointerOf(item: Item): RecordPointer {
   return {
-    eventId: stringField(item, "event_id"),
-    tenant: stringField(item, "tenant"),
-    batchKey: stringField(item, "batch_key"),
-    leafIndex: indexField(item, "leaf_index"),
-    leafHash: stringField(item, "leaf_hash"),
+    eventId: stringField(item, POINTER_FIELDS.eventId),
+    tenant: stringField(item, POINTER_FIELDS.tenant),
+    batchKey: stringField(item, POINTER_FIELDS.batchKey),
+    leafIndex: indexField(item, POINTER_FIELDS.leafIndex),
+    leafHash: stringField(item, POINTER_FIELDS.leafHash),
   };
 }
 
 /** Everything the index says about where an event is: what a proof starts from. */
 export function eventLocationOf(item: Item): EventLocation {
   return {
-    chain: stringField(item, "chain"),
-    seq: indexField(item, "seq"),
-    linkKey: stringField(item, "link_key"),
-    linkHash: stringField(item, "link_hash"),
-    batchKey: stringField(item, "batch_key"),
-    leafIndex: indexField(item, "leaf_index"),
-    leafHash: stringField(item, "leaf_hash"),
+    chain: stringField(item, POINTER_FIELDS.chain),
+    seq: indexField(item, POINTER_FIELDS.seq),
+    linkKey: stringField(item, POINTER_FIELDS.linkKey),
+    linkHash: stringField(item, POINTER_FIELDS.linkHash),
+    batchKey: stringField(item, POINTER_FIELDS.batchKey),
+    leafIndex: indexField(item, POINTER_FIELDS.leafIndex),
+    leafHash: stringField(item, POINTER_FIELDS.leafHash),
   };
 }

@@ -2,6 +2,7 @@
  * Phase 5 of `verifyArchive` (`--table`): the index. Every event pointer item must agree with the
  * archive it points into, and point at an event a linked data object holds.
  */
+import { POINTER_FIELDS } from "../../core/index-items";
 import type { IndexEntry } from "../verifier";
 import type { VerifyRun } from "./run";
 
@@ -16,16 +17,16 @@ export interface IndexedEvent {
 }
 
 const INDEXED_FIELDS: ReadonlyArray<[string, (e: IndexedEvent) => unknown]> = [
-  ["chain", (e) => e.chain],
-  ["seq", (e) => e.seq],
-  ["batch_key", (e) => e.key],
-  ["leaf_index", (e) => e.leafIndex],
-  ["leaf_hash", (e) => e.leafHash],
-  ["time", (e) => e.record.time],
-  ["tenant", (e) => e.record.tenant],
-  ["action", (e) => e.record.action],
-  ["outcome", (e) => e.record.outcome],
-  ["actor_sub", (e) => (e.record.actor as { sub?: unknown } | null)?.sub],
+  [POINTER_FIELDS.chain, (e) => e.chain],
+  [POINTER_FIELDS.seq, (e) => e.seq],
+  [POINTER_FIELDS.batchKey, (e) => e.key],
+  [POINTER_FIELDS.leafIndex, (e) => e.leafIndex],
+  [POINTER_FIELDS.leafHash, (e) => e.leafHash],
+  [POINTER_FIELDS.time, (e) => e.record.time],
+  [POINTER_FIELDS.tenant, (e) => e.record.tenant],
+  [POINTER_FIELDS.action, (e) => e.record.action],
+  [POINTER_FIELDS.outcome, (e) => e.record.outcome],
+  [POINTER_FIELDS.actorSub, (e) => (e.record.actor as { sub?: unknown } | null)?.sub],
 ];
 
 export async function crossCheckIndex(
