@@ -169,6 +169,14 @@ export function tenantOf(claims: ClaimSource, tenantClaim: string | undefined): 
   return tenant;
 }
 
+/** The verified principal and the tenant of a caller's claims; throws ClaimError when either is unusable. */
+export function verifiedCallerOf(
+  claims: ClaimSource,
+  tenantClaim: string | undefined,
+): { readonly principal: Principal; readonly tenant: string } {
+  return { principal: principalFromClaims(claims, true), tenant: tenantOf(claims, tenantClaim) };
+}
+
 /** What API Gateway's JWT authorizer hands a handler: the verified claims and the token's scopes. */
 export interface AuthorizerContext {
   /** `requestContext.authorizer.jwt.claims`: strings, arrays as "[a b]". */
@@ -226,8 +234,7 @@ export function authorizeCaller(
     };
   }
   try {
-    const principal = principalFromClaims(claims, true);
-    return { ok: true, caller: { principal, tenant: tenantOf(claims, required.tenantClaim), scopes } };
+    return { ok: true, caller: { ...verifiedCallerOf(claims, required.tenantClaim), scopes } };
   } catch (error) {
     if (!(error instanceof ClaimError)) throw error;
     return {

@@ -10,7 +10,7 @@ import type { ObjectStore } from "../aws/object-store";
 import { DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS, type SealtrailConfig } from "../config";
 import type { Receipt } from "../core/api-schema";
 import { linkBatchOf, type SealedBatch, sealBatch } from "../core/batch";
-import { apiGatewayClaims, authorizeCaller, principalFromClaims, tenantOf } from "../core/claims";
+import { apiGatewayClaims, authorizeCaller, verifiedCallerOf } from "../core/claims";
 import { sha256Hex } from "../core/hash";
 import {
   type AccessMetrics,
@@ -242,9 +242,10 @@ export class IngestService {
    * ArchiveUnavailableError (or ClaimError for unusable claims) and nothing is acknowledged.
    */
   async archiveServerEvents(caller: ServerEventCaller, events: readonly EventInput[]): Promise<Receipt> {
-    const claims = apiGatewayClaims(caller.claims);
-    const reporter = principalFromClaims(claims, true);
-    const tenant = tenantOf(claims, this.deps.config.tenantClaim);
+    const { principal: reporter, tenant } = verifiedCallerOf(
+      apiGatewayClaims(caller.claims),
+      this.deps.config.tenantClaim,
+    );
     // Server-built, but held to the client's rules: a bug here must not write an invalid record.
     const inputs = events.map((event) => EventInputSchema.parse(event));
     const receivedAt = new Date(this.deps.now());
