@@ -7,13 +7,14 @@
  * mode's, a short-lived read token signed with local mode's issuer key (the state dir holds it).
  * Exit codes: 0 answered, 1 the API answered an error, 2 usage, configuration or network error.
  */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { MAX_PAGE_LIMIT } from "../core/api-schema";
 import type { EventRecord } from "../core/schema";
 import { READ_AUDIT_ACTION } from "../query/read-audit";
 import { apiConnection, describeHttpError, getJson, HttpError } from "./api";
 import { COLUMN_NAMES, type ColumnName, cellText, DEFAULT_COLUMNS, parseColumns } from "./columns";
 import { CliError, EXIT } from "./exit";
+import { wholeNumber } from "./numbers";
 import { parseTime, sinceTime } from "./time-range";
 import { withUsageHints } from "./usage";
 
@@ -114,14 +115,6 @@ function printer(format: Format, columns: readonly ColumnName[], write: (text: s
       }
     },
   };
-}
-
-function pageLimit(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < 1 || value > MAX_PAGE_LIMIT) {
-    throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_PAGE_LIMIT}`);
-  }
-  return value;
 }
 
 /** A word the shell passes through as one argument, quoted only when it needs to be. */
@@ -262,7 +255,11 @@ export function queryCommand(): Command {
         .conflicts("from"),
     )
     .option("--tenant <tenant>", "another tenant (needs the admin scope)")
-    .option("--limit <n>", `events per page, 1 to ${MAX_PAGE_LIMIT} (API default 100)`, pageLimit)
+    .option(
+      "--limit <n>",
+      `events per page, 1 to ${MAX_PAGE_LIMIT} (API default 100)`,
+      wholeNumber(1, MAX_PAGE_LIMIT),
+    )
     .option("--cursor <cursor>", "continue after a previous page (give the same filters)")
     .option("--all", "follow next_cursor to the last page")
     .addOption(

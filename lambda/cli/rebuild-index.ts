@@ -20,6 +20,7 @@ import {
   rebuildIndex,
 } from "../ingest/rebuild-index";
 import { CliError } from "./exit";
+import { wholeNumber } from "./numbers";
 import { withUsageHints } from "./usage";
 
 export interface RebuildIndexFlags {
@@ -27,8 +28,8 @@ export interface RebuildIndexFlags {
   readonly table: string;
   readonly endpoint?: string;
   readonly region?: string;
-  readonly concurrency: string;
-  readonly indexTtlDays?: string;
+  readonly concurrency: number;
+  readonly indexTtlDays?: number;
 }
 
 /** A progress bar on a terminal only: never in CI, never into a pipe or a file. */
@@ -52,14 +53,6 @@ function progressBar(): { update: (progress: RebuildProgress) => void; stop: () 
     },
     stop: () => bar.stop(),
   };
-}
-
-function positiveInteger(flag: string, text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
-    throw new CliError(`${flag} "${text}" is not a whole number of at least 1`);
-  }
-  return value;
 }
 
 function describeProblem(message: string, detail: Record<string, unknown>): string {
@@ -101,9 +94,7 @@ export async function runRebuildIndex(
   flags: RebuildIndexFlags,
   out: (line: string) => void = console.log,
 ): Promise<number> {
-  const concurrency = positiveInteger("--concurrency", flags.concurrency);
-  const indexTtlDays =
-    flags.indexTtlDays !== undefined ? positiveInteger("--index-ttl-days", flags.indexTtlDays) : undefined;
+  const { concurrency, indexTtlDays } = flags;
   const target = {
     region: flags.region ?? process.env.AWS_REGION ?? "us-east-1",
     endpoint: flags.endpoint ?? process.env.AWS_ENDPOINT_URL,
@@ -170,10 +161,11 @@ export function rebuildIndexCommand(): Command {
       "S3/DynamoDB endpoint (an emulator or compatible service); default AWS_ENDPOINT_URL",
     )
     .option("--region <region>", "AWS region; default AWS_REGION or us-east-1")
-    .option("--concurrency <n>", "chains rebuilt at once", "8")
+    .option("--concurrency <n>", "chains rebuilt at once", wholeNumber(1), 8)
     .option(
       "--index-ttl-days <days>",
       "days until index items expire, as the deployment's indexTtlDays context sets them (default: never, as the stack's default)",
+      wholeNumber(1),
     )
     .action(async (flags: RebuildIndexFlags) => {
       process.exitCode = await runRebuildIndex(flags);

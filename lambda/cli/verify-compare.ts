@@ -20,7 +20,7 @@ export interface CompareFlags {
   /** The AWS profile whose credentials read the other bucket (a replica in another account). */
   readonly compareProfile?: string;
   readonly json?: string;
-  readonly concurrency: string;
+  readonly concurrency: number;
   readonly allowEmpty?: boolean;
 }
 
@@ -103,10 +103,7 @@ export async function runCompare(
       `${names.join(", ")} cannot be used with --compare, which only compares two buckets: run verify without --compare for them`,
     );
   }
-  const concurrency = Number(flags.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new CliError("--concurrency must be a positive integer");
-  }
+  const concurrency = flags.concurrency;
   const region = flags.region ?? process.env.AWS_REGION ?? "us-east-1";
   const endpoint = flags.endpoint ?? process.env.AWS_ENDPOINT_URL;
   const first = new S3ComparedBucket(s3Client({ region, endpoint }), flags.bucket);

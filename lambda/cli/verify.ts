@@ -27,6 +27,7 @@ import {
 } from "../verify/verifier";
 import { defaultWorkerCount, WorkerBatchChecker } from "../verify/worker-pool";
 import { CliError, EXIT } from "./exit";
+import { wholeNumber } from "./numbers";
 import { runCompare } from "./verify-compare";
 
 const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
@@ -99,8 +100,8 @@ interface VerifyFlags {
   state?: string;
   maxAge?: string;
   json?: string;
-  concurrency: string;
-  workers?: string;
+  concurrency: number;
+  workers?: number;
   records?: boolean;
   allowEmpty?: boolean;
 }
@@ -226,11 +227,8 @@ export async function runVerify(
   const trusted = await readTrustFile(trustFile);
   const state = flags.state ? readState(flags.state) : undefined;
   const maxAgeMs = flags.maxAge !== undefined ? parseDuration(flags.maxAge) : undefined;
-  const concurrency = Number(flags.concurrency);
-  const workers = flags.workers !== undefined ? Number(flags.workers) : defaultWorkerCount();
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw new CliError("--concurrency must be a positive integer");
-  if (!Number.isInteger(workers) || workers < 0) throw new CliError("--workers must be 0 or more");
+  const concurrency = flags.concurrency;
+  const workers = flags.workers ?? defaultWorkerCount();
   if (flags.dir) checkBucketCopy(flags.dir);
 
   const target = {
@@ -302,8 +300,10 @@ export function verifyCommand(): Command {
     )
     .option("--max-age <duration>", "fail when the newest checkpoint is older (90s, 15m, 2h, 7d)")
     .option("--json <report-file>", "write the report as JSON")
-    .option("--concurrency <n>", "reads in flight", "32")
-    .addOption(new Option("--workers <n>", "worker threads checking data objects (0: none)"))
+    .option("--concurrency <n>", "reads in flight", wholeNumber(1), 32)
+    .addOption(
+      new Option("--workers <n>", "worker threads checking data objects (0: none)").argParser(wholeNumber(0)),
+    )
     .option(
       "--records",
       "parse every line as a canonical event record, not only in batches no checkpoint covers or that fail (about 6x slower)",

@@ -238,8 +238,8 @@ describe("sealtrail rebuild-index", () => {
         table: rebuiltTable,
         endpoint: archive.target.endpoint,
         region: archive.target.region,
-        concurrency: "2",
-        indexTtlDays: String(TTL_DAYS),
+        concurrency: 2,
+        indexTtlDays: TTL_DAYS,
       },
       (line) => lines.push(line),
     );
@@ -346,8 +346,8 @@ describe("sealtrail rebuild-index", () => {
         table,
         endpoint: archive.target.endpoint,
         region: archive.target.region,
-        concurrency: "3",
-        indexTtlDays: String(TTL_DAYS),
+        concurrency: 3,
+        indexTtlDays: TTL_DAYS,
       },
       (line) => lines.push(line),
     );
@@ -389,7 +389,7 @@ describe("sealtrail rebuild-index", () => {
       table: uniqueName("no-such-table"),
       endpoint: archive.target.endpoint,
       region: archive.target.region,
-      concurrency: "2",
+      concurrency: 2,
     };
     await expect(runRebuildIndex(flags, () => {})).rejects.toThrow(
       new RegExp(`the table ${flags.table} does not exist: create it`),

@@ -2,12 +2,16 @@
  * The pure parts of `sealtrail query`'s options: times and spans, column lists, usage hints, and
  * how a refused token is explained from `www-authenticate`.
  */
-import { Command } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { describe, expect, it } from "vitest";
 import { type ApiConnection, describeHttpError, HttpError } from "../../lambda/cli/api";
 import { COLUMN_NAMES, parseColumns } from "../../lambda/cli/columns";
+import { wholeNumber } from "../../lambda/cli/numbers";
+import { rebuildIndexCommand } from "../../lambda/cli/rebuild-index";
 import { parseTime, sinceTime } from "../../lambda/cli/time-range";
 import { hintedUsageError } from "../../lambda/cli/usage";
+import { verifyCommand } from "../../lambda/cli/verify";
+import { MAX_PAGE_LIMIT } from "../../lambda/core/api-schema";
 
 describe("--from / --to", () => {
   it.each([
@@ -132,5 +136,72 @@ describe("a refused request, explained", () => {
 
   it("never prints a control character the server sent", () => {
     expect(answer(500, "\u001b[2Jboom")).toBe("the API answered 500: \ufffd[2Jboom");
+  });
+});
+
+describe("whole-number options (--concurrency, --workers, --index-ttl-days, --limit)", () => {
+  /** The commands' own option tables, parsed as commander parses argv, stopping before any action. */
+  const parse = (command: Command, args: string[]) => {
+    const errors: string[] = [];
+    command
+      .exitOverride()
+      .configureOutput({ writeErr: (text) => errors.push(text), outputError: (text) => errors.push(text) })
+      .action(() => {});
+    command.parse(args, { from: "user" });
+    return { options: command.opts(), errors };
+  };
+
+  it("parse to numbers, with the defaults as numbers", () => {
+    expect(parse(verifyCommand(), ["--dir", "d", "--trust", "t"]).options.concurrency).toBe(32);
+    expect(parse(verifyCommand(), ["--concurrency", "4", "--workers", "0"]).options).toMatchObject({
+      concurrency: 4,
+      workers: 0,
+    });
+    const rebuild = parse(rebuildIndexCommand(), ["--bucket", "b", "--table", "t", "--index-ttl-days", "30"]);
+    expect(rebuild.options).toMatchObject({ concurrency: 8, indexTtlDays: 30 });
+  });
+
+  it.each([
+    [
+      () => verifyCommand(),
+      ["--concurrency", "0"],
+      /--concurrency <n>.*'0' is invalid\. must be a whole number of at least 1/,
+    ],
+    [() => verifyCommand(), ["--workers", "-1"], /--workers <n>.*must be a whole number of at least 0/],
+    [() => verifyCommand(), ["--concurrency", "12abc"], /'12abc' is invalid/],
+    [
+      () => rebuildIndexCommand(),
+      ["--bucket", "b", "--table", "t", "--concurrency", "1.5"],
+      /'1\.5' is invalid/,
+    ],
+    [
+      () => rebuildIndexCommand(),
+      ["--bucket", "b", "--table", "t", "--index-ttl-days", " 3"],
+      /' 3' is invalid/,
+    ],
+  ])("refuse a bad value before anything runs: %#", (command, args, message) => {
+    let errors: string[] = [];
+    expect(() => {
+      const c = command();
+      c.exitOverride().configureOutput({
+        writeErr: (t) => errors.push(t),
+        outputError: (t) => errors.push(t),
+      });
+      c.action(() => {
+        throw new Error("the action ran");
+      });
+      c.parse(args, { from: "user" });
+    }).toThrow(CommanderError);
+    errors = errors.map((e) => e.replaceAll("\n", " "));
+    expect(errors.join("")).toMatch(message);
+  });
+
+  it("--limit is 1 to the API's page limit", () => {
+    const limit = wholeNumber(1, MAX_PAGE_LIMIT);
+    expect(limit(String(MAX_PAGE_LIMIT))).toBe(MAX_PAGE_LIMIT);
+    expect(() => limit(String(MAX_PAGE_LIMIT + 1))).toThrow(
+      `must be a whole number from 1 to ${MAX_PAGE_LIMIT}`,
+    );
+    expect(() => limit("")).toThrow(InvalidArgumentError);
   });
 });
