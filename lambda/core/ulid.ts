@@ -2,6 +2,11 @@
  * ULIDs (https://github.com/ulid/spec) for event ids: 26 characters of Crockford base32, a 48-bit
  * millisecond time then 80 random bits, so ids sort by the time the server assigned them and the index
  * can use them as a sort-key tie-break.
+ *
+ * Written here rather than taken from the `ulid` package: its factories draw each random character
+ * from a float PRNG (`Math.floor(prng() * 32)`), where these 80 bits are crypto bytes taken whole, and
+ * tests inject the clock and the random bytes, where its monotonic factory takes floats and a seed time.
+ * The encoding is a few dozen lines; test/unit/ulid.test.ts holds it to the specification's example.
  */
 import { randomBytes } from "node:crypto";
 
