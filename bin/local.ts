@@ -19,9 +19,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, relative } from "node:path";
-import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { dynamoClient, EMULATOR_CREDENTIALS, s3Client } from "../lambda/aws/clients";
-import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
+import { createArchiveBucket, createIndexTable, createStateBucket } from "../lambda/aws/provision";
 import { loadOrCreateCheckpointKey } from "../lambda/checkpoint/local-key";
 import {
   DEFAULT_CHAINS,
@@ -212,8 +211,8 @@ async function main(): Promise<void> {
     const target = { endpoint: emulator.endpoint, region: emulator.region };
     await createArchiveBucket(s3Client(target), bucket);
     await createIndexTable(dynamoClient(target), table);
-    await s3Client(target).send(new CreateBucketCommand({ Bucket: checkpointStateBucket }));
-    await s3Client(target).send(new CreateBucketCommand({ Bucket: verifierStateBucket }));
+    await createStateBucket(s3Client(target), checkpointStateBucket);
+    await createStateBucket(s3Client(target), verifierStateBucket);
     if (interrupted) return;
 
     const key = await loadOrCreateIssuerKey(stateDir);

@@ -1,6 +1,7 @@
 /**
  * Builds the write path's objects from configuration once per Lambda environment (or per local
- * server / test). Handlers stay thin: they translate API Gateway events and call these.
+ * server / test): the adapters of lambda/aws/ wired to the services' ports. Handlers stay thin: they
+ * translate API Gateway events and call these.
  */
 import { randomUUID } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
@@ -9,7 +10,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { JWTVerifyGetKey } from "jose";
 import { dynamoClient, s3Client } from "./aws/clients";
-import { IdempotencyStore } from "./aws/idempotency-store";
+import { DynamoIdempotencyStore } from "./aws/idempotency-store";
 import { documentClient, IndexStore } from "./aws/index-store";
 import { DynamoChainLeases } from "./aws/lease-store";
 import { S3ObjectStore } from "./aws/object-store";
@@ -17,7 +18,7 @@ import type { SealtrailConfig, SubjectIssuer } from "./config";
 import type { AccessMetrics } from "./core/metrics";
 import { createUlidGenerator } from "./core/ulid";
 import { ChainWriter } from "./ingest/chain-writer";
-import { type IngestLogger, IngestService } from "./ingest/ingest-service";
+import { IngestService, type ServiceLogger } from "./ingest/ingest-service";
 import { SubjectTokenVerifier } from "./ingest/subject-token";
 
 export interface RuntimeOverrides {
@@ -33,8 +34,8 @@ export function createLogger(): Logger {
   return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "sealtrail" });
 }
 
-/** Powertools' Logger takes extra attributes as a rest parameter; the core asks for one object. */
-function logAdapter(logger: Logger): IngestLogger {
+/** Powertools' Logger takes extra attributes as a rest parameter; the services ask for one object. */
+export function serviceLogger(logger: Logger): ServiceLogger {
   return {
     info: (message, detail = {}) => logger.info(message, detail),
     warn: (message, detail = {}) => logger.warn(message, detail),
@@ -94,12 +95,12 @@ export function createWritePath(
     config,
     objects,
     index,
-    idempotency: new IdempotencyStore(doc, config.table),
+    idempotency: new DynamoIdempotencyStore(doc, config.table),
     chains,
     subjects: new SubjectTokenVerifier(config.subjectIssuers, overrides.subjectKeySet),
     newId: createUlidGenerator(now),
     now,
-    logger: logAdapter(logger),
+    logger: serviceLogger(logger),
     metrics: options.metrics,
   });
   return { ...stores, service };

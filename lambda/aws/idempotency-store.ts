@@ -1,29 +1,18 @@
 /**
- * Idempotency records keyed on (tenant, reporter, Idempotency-Key), holding a hash of the body and,
- * once the link is written, the receipt. A pending record is claimed by one request at a time.
+ * Idempotency records in DynamoDB, as the ingest service's IdempotencyStore port
+ * (lambda/ingest/ports.ts): keyed on (tenant, reporter, Idempotency-Key), holding a hash of the body
+ * and, once the link is written, the receipt. A pending record is claimed by one request at a time.
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { idempotencyKey } from "../core/index-items";
 import { PARTITION_KEY, TTL_ATTRIBUTE } from "../core/index-table";
+import type { IdempotencyClaim, IdempotencyScope, IdempotencyStore } from "../ingest/ports";
 import { isConditionalCheckFailed } from "./errors";
-
-export interface IdempotencyScope {
-  readonly tenant: string;
-  readonly reporterIss: string | null;
-  readonly reporterSub: string;
-  readonly key: string;
-}
-
-export type IdempotencyClaim =
-  | { readonly kind: "claimed"; readonly owner: string }
-  | { readonly kind: "completed"; readonly bodyHash: string; readonly receipt: unknown }
-  | { readonly kind: "in_progress" }
-  | { readonly kind: "conflict" };
 
 /** How long a key is remembered. */
 const RETENTION_SECONDS = 7 * 86_400;
 
-export class IdempotencyStore {
+export class DynamoIdempotencyStore implements IdempotencyStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,

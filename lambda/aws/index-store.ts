@@ -1,7 +1,9 @@
 /**
  * The DynamoDB index: event pointers, "indexed" markers, head hints and the reindex watermark for
- * the write path, and the two reads of the query API (one pointer by id, one page of a GSI query).
- * The archive in S3 stays the source of truth; all of this can be rebuilt.
+ * the write path (the ReindexIndex port, lambda/ingest/ports.ts), the two reads of the query API (one
+ * pointer by id, one page of a GSI query: EventIndex, lambda/query/ports.ts) and the markers the proof
+ * builder reads (LinkMarkers, lambda/proof/proof-service.ts). The archive in S3 stays the source of
+ * truth; all of this can be rebuilt.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
@@ -20,6 +22,9 @@ import {
   reindexWatermarkKey,
 } from "../core/index-items";
 import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
+import type { ReindexIndex } from "../ingest/ports";
+import type { IndexedMarker, LinkMarkers } from "../proof/proof-service";
+import type { EventIndex, IndexPage, IndexPageQuery } from "../query/ports";
 import { isConditionalCheckFailed } from "./errors";
 
 /** DynamoDB's BatchWriteItem limit. */
@@ -30,32 +35,9 @@ export function documentClient(dynamo: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-/** One page of a Query on a GSI whose sort key is a string, read in ascending order. */
-export interface IndexPageQuery {
-  readonly indexName: string;
-  readonly partitionKey: { readonly name: string; readonly value: string };
-  /** Inclusive bounds on the sort key; either may be absent. */
-  readonly sortKey: { readonly name: string; readonly lower?: string; readonly upper?: string };
-  /** A FilterExpression over non-key attributes, with its own names and values. */
-  readonly filter?: {
-    readonly expression: string;
-    readonly names: Readonly<Record<string, string>>;
-    readonly values: Readonly<Record<string, unknown>>;
-  };
-  /** Items evaluated (before the filter), as DynamoDB's Limit. */
-  readonly limit: number;
-  readonly startKey?: Record<string, unknown>;
-}
-
-export interface IndexPage {
-  readonly items: Record<string, unknown>[];
-  /** Where the next page starts; absent when the partition's range is exhausted. */
-  readonly lastEvaluatedKey?: Record<string, unknown>;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export class IndexStore {
+export class IndexStore implements ReindexIndex, EventIndex, LinkMarkers {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly table: string,
@@ -148,6 +130,26 @@ export class IndexStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return seqs;
+  }
+
+  /** The chain's "indexed" markers in seq order (eventually consistent: the proof re-checks them). */
+  async *indexedMarkers(chain: string): AsyncIterable<IndexedMarker> {
+    const { [PARTITION_KEY]: pk } = indexedMarkerKey(chain, 0);
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "#pk = :pk",
+          ExpressionAttributeNames: { "#pk": PARTITION_KEY, "#sk": SORT_KEY, "#h": "link_hash" },
+          ExpressionAttributeValues: { ":pk": pk },
+          ProjectionExpression: "#sk, #h",
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) yield { seq: Number(item[SORT_KEY]), linkHash: item.link_hash };
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
   }
 
   async headHint(chain: string): Promise<number | undefined> {

@@ -1,7 +1,8 @@
 /**
- * Chain leases: a conditional, expiring item per chain, so each Lambda environment usually writes
- * to a chain no other environment writes to. Leases only reduce contention; correctness rests on
- * S3's If-None-Match, so a lost or stolen lease costs a retry, never a fork.
+ * Chain leases in DynamoDB, as the chain writer's ChainLeases port (lambda/ingest/ports.ts): a
+ * conditional, expiring item per chain, so each Lambda environment usually writes to a chain no other
+ * environment writes to. Leases only reduce contention; correctness rests on S3's If-None-Match, so a
+ * lost or stolen lease costs a retry, never a fork.
  */
 import {
   BatchGetCommand,
@@ -11,19 +12,8 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { leaseKey } from "../core/index-items";
 import { PARTITION_KEY } from "../core/index-table";
+import type { ChainLeases } from "../ingest/ports";
 import { isConditionalCheckFailed } from "./errors";
-
-export interface ChainLeases {
-  /** Takes a free or expired chain among `chains`; undefined when all are held. */
-  acquire(
-    holder: string,
-    chains: readonly string[],
-    nowMs: number,
-    leaseMs: number,
-  ): Promise<string | undefined>;
-  /** Extends a lease this holder still has; false when it was lost. */
-  renew(chain: string, holder: string, nowMs: number, leaseMs: number): Promise<boolean>;
-}
 
 const MAX_CONDITIONAL_TRIES = 3;
 

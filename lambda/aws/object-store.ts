@@ -1,20 +1,11 @@
 /**
- * The archive bucket as the write path sees it: create-only puts (If-None-Match: * with a SHA-256
- * checksum), reads and listings. Nothing here can overwrite or delete.
+ * The archive bucket on S3, as the ObjectStore port (lambda/archive/object-store.ts): create-only puts
+ * (If-None-Match: * with a SHA-256 checksum), reads and listings. Nothing here can overwrite or delete.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { ObjectStore, PutOutcome } from "../archive/object-store";
 import { checksumSha256Base64 } from "../core/batch";
 import { isNotFound, isPreconditionFailed } from "./errors";
-
-export type PutOutcome = "created" | "exists";
-
-export interface ObjectStore {
-  /** Creates the object unless the key exists. Transient errors are thrown for the caller to judge. */
-  putIfAbsent(key: string, bytes: Uint8Array, contentType: string): Promise<PutOutcome>;
-  get(key: string): Promise<Buffer | undefined>;
-  /** Every key under a prefix, in S3's (lexicographic) order, after `startAfter` when given. */
-  listKeys(prefix: string, startAfter?: string): AsyncIterable<string>;
-}
 
 export class S3ObjectStore implements ObjectStore {
   constructor(

@@ -52,6 +52,11 @@ export async function createArchiveBucket(
   }
 }
 
+/** A plain bucket for a job's own state (the signer's, the scheduled verifier's): local mode and tests. */
+export async function createStateBucket(s3: S3Client, bucket: string): Promise<void> {
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+}
+
 export async function createIndexTable(dynamo: DynamoDBClient, table: string): Promise<void> {
   const attributeDefinitions: AttributeDefinition[] = keyAttributeNames().map((name) => ({
     AttributeName: name,

@@ -1,5 +1,6 @@
 /** The checkpoint run's configuration, read from the environment the CDK construct sets. */
 import { z } from "zod";
+// A type only, and configuration rather than a port: where the adapters' clients point (endpoint, region).
 import type { AwsTarget } from "../aws/clients";
 
 export const CHECKPOINT_ENV = {

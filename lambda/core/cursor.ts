@@ -7,7 +7,7 @@
  * is not carried in the cursor: it is recomputed from the request that presents the cursor, so a
  * modified cursor, a cursor of another query or of another tenant all fail the same MAC check.
  *
- * The MAC key is behind MacKey: a KMS HMAC key in AWS (lambda/query/kms-mac-key.ts), a random
+ * The MAC key is behind MacKey: a KMS HMAC key in AWS (lambda/aws/kms-mac-key.ts), a random
  * in-process key in local mode and tests (randomMacKey).
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";

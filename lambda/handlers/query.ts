@@ -7,6 +7,7 @@ import type { KMSClient } from "@aws-sdk/client-kms";
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { S3ArchiveSource } from "../aws/archive-source";
 import { kmsClient, s3Client } from "../aws/clients";
+import { kmsMacKey } from "../aws/kms-mac-key";
 import { configFromEnv, type SealtrailConfig } from "../config";
 import { type MacKey, randomMacKey } from "../core/cursor";
 import { METRIC_SERVICES } from "../core/metrics";
@@ -15,10 +16,9 @@ import { BufferedAccessMetrics, type MetricsSink, powertoolsMetrics } from "../e
 import { type ApiResponse, errorResponse, toProxyResult } from "../http";
 import { proofProvider } from "../proof/proof-service";
 import { LatestCheckpointFinder } from "../query/checkpoints";
-import { kmsMacKey } from "../query/kms-mac-key";
 import { IntegrityError } from "../query/pointers";
 import { type ProofProvider, type QueryRequest, QueryService } from "../query/query-service";
-import { createLogger, createWritePath, type RuntimeOverrides } from "../runtime";
+import { createLogger, createWritePath, type RuntimeOverrides, serviceLogger } from "../runtime";
 
 export type QueryHandler = (
   event: APIGatewayProxyEventV2WithJWTAuthorizer,
@@ -83,14 +83,13 @@ export function createQueryHandler(
   const metrics = new BufferedAccessMetrics(options.metrics ?? createQueryMetrics(), (error) =>
     logger.warn("read metrics not published", { error: String(error) }),
   );
-  const { service: ingest, objects, index, doc } = createWritePath(config, { ...overrides, logger });
+  const { service: ingest, objects, index } = createWritePath(config, { ...overrides, logger });
   const checkpoints = new LatestCheckpointFinder(objects);
   const proof =
     overrides.proof ??
     proofProvider({
       source: new S3ArchiveSource(overrides.s3 ?? s3Client(config.aws), config.bucket),
-      doc,
-      table: config.table,
+      markers: index,
       newestCheckpointKey: async () => (await checkpoints.find())?.key,
     });
   let cursorKey = overrides.cursorKey;
@@ -110,11 +109,7 @@ export function createQueryHandler(
     archive: (caller, events) => ingest.archiveServerEvents(caller, events),
     proof,
     metrics,
-    logger: {
-      info: (message, detail = {}) => logger.info(message, detail),
-      warn: (message, detail = {}) => logger.warn(message, detail),
-      error: (message, detail = {}) => logger.error(message, detail),
-    },
+    logger: serviceLogger(logger),
   });
 
   return async (event) => {

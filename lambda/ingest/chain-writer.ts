@@ -11,10 +11,10 @@
  * refuse the second create, and an emulator whose create-only check is not atomic forks the chain.
  */
 
-import type { ChainLeases } from "../aws/lease-store";
-import type { ObjectStore } from "../aws/object-store";
+import type { ObjectStore } from "../archive/object-store";
 import { type ChainLink, GENESIS_PREV, linkHash, parseLink, serializeLink } from "../core/link";
 import { linkKey, linkPrefix, parseLinkKey } from "../core/paths";
+import type { ChainLeases } from "./ports";
 import { writeExactly } from "./write-exactly";
 
 /**

@@ -4,12 +4,9 @@
  * links that never got their marker. Every write is an idempotent put.
  */
 
-import type { IndexStore } from "../aws/index-store";
 import { eventPointerItem } from "../core/index-items";
 import type { EventRecord } from "../core/schema";
-
-/** The writes indexing a link needs (IndexStore implements them): the port of the write path and reindex. */
-export type LinkIndex = Pick<IndexStore, "putItems" | "markIndexed" | "advanceHeadHint">;
+import type { LinkIndex } from "./ports";
 
 export interface LinkedBatch {
   readonly chain: string;

@@ -4,9 +4,7 @@
  * Nothing is written before every check has passed.
  */
 
-import type { IdempotencyScope, IdempotencyStore } from "../aws/idempotency-store";
-import type { IndexStore } from "../aws/index-store";
-import type { ObjectStore } from "../aws/object-store";
+import type { ObjectStore } from "../archive/object-store";
 import { DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS, type SealtrailConfig } from "../config";
 import type { Receipt } from "../core/api-schema";
 import { linkBatchOf, type SealedBatch, sealBatch } from "../core/batch";
@@ -25,6 +23,7 @@ import { countWatchedActions, DEFAULT_WATCHED_PATTERNS } from "../core/watched-a
 import { type ApiResponse, errorResponse, refusalResponse } from "../http";
 import type { AppendedLink, ChainWriter } from "./chain-writer";
 import { indexLinkedBatch } from "./indexer";
+import type { IdempotencyScope, IdempotencyStore, LinkIndex } from "./ports";
 import { resolveSubjects, type SubjectTokenVerifier } from "./subject-token";
 import { WriteUnconfirmedError, writeExactly } from "./write-exactly";
 
@@ -66,7 +65,8 @@ export class ArchiveUnavailableError extends Error {
   }
 }
 
-export interface IngestLogger {
+/** Where the services log (the ingest and the query service): Powertools' Logger in Lambda (runtime.ts). */
+export interface ServiceLogger {
   info(message: string, detail?: Record<string, unknown>): void;
   warn(message: string, detail?: Record<string, unknown>): void;
   error(message: string, detail?: Record<string, unknown>): void;
@@ -75,13 +75,13 @@ export interface IngestLogger {
 export interface IngestServiceDeps {
   readonly config: SealtrailConfig;
   readonly objects: ObjectStore;
-  readonly index: IndexStore;
+  readonly index: LinkIndex;
   readonly idempotency: IdempotencyStore;
   readonly chains: ChainWriter;
   readonly subjects: SubjectTokenVerifier;
   readonly newId: () => string;
   readonly now: () => number;
-  readonly logger: IngestLogger;
+  readonly logger: ServiceLogger;
   /** Where `ingest` counts acknowledged events, watched actions and refused subject tokens. */
   readonly metrics?: AccessMetrics;
 }

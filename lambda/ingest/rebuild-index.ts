@@ -9,13 +9,13 @@
  * that this table is a rebuild of this bucket. Running the same command again after an interruption
  * continues where it stopped; a table that is neither empty nor a rebuild of this bucket is refused.
  */
-import type { ObjectStore } from "../aws/object-store";
+import type { ObjectStore } from "../archive/object-store";
 import { compositeKey } from "../core/index-items";
 import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
 import { mapLimit } from "../core/map-limit";
 import { CHECKPOINTS_PREFIX, EVENTS_PREFIX, isChainId, linkPrefix, parseLinkKey } from "../core/paths";
-import type { LinkIndex } from "./indexer";
-import { type ReindexIndex, type ReindexResult, reindexChains } from "./reindex";
+import type { ReindexIndex } from "./ports";
+import { type ReindexResult, reindexChains } from "./reindex";
 
 /** The one item of the table that is not derived from the archive: which rebuild wrote it. */
 export function rebuildStateKey(): Record<string, string> {
@@ -242,7 +242,7 @@ function countingIndex(index: ReindexIndex, onProgress: RebuildIndexDeps["onProg
       report();
     },
     advanceHeadHint: (chain, seq, linkHash) => index.advanceHeadHint(chain, seq, linkHash),
-  } satisfies ReindexIndex & LinkIndex;
+  } satisfies ReindexIndex;
   return {
     index: observed,
     setTotal: (links: number) => {

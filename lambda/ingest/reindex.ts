@@ -7,15 +7,15 @@
  * handler emits and an alarm watches), the job goes on with the rest of its chain and every other
  * chain, and the watermark stays before it so every later run tries it again.
  */
-import type { IndexStore } from "../aws/index-store";
-import type { ObjectStore } from "../aws/object-store";
+import type { ObjectStore } from "../archive/object-store";
 import { readBatchLines } from "../core/batch";
 import { sha256Hex } from "../core/hash";
 import { parseLink } from "../core/link";
 import { leafHash, merkleRoot } from "../core/merkle";
 import { linkKey, linkPrefix, parseLinkKey } from "../core/paths";
 import type { EventRecord } from "../core/schema";
-import { indexLinkedBatch, type LinkIndex } from "./indexer";
+import { indexLinkedBatch } from "./indexer";
+import type { ReindexIndex } from "./ports";
 
 /**
  * The reindex job's metrics, defined in lambda/core/metrics.ts so lib/ can read them without loading
@@ -32,10 +32,6 @@ export interface ReindexResult {
   /** Chains that could not be read at all (watermark, markers or listing): tried again next run. */
   readonly chainsFailed: readonly string[];
 }
-
-/** The index as the reindex job uses it (IndexStore implements it). */
-export type ReindexIndex = LinkIndex &
-  Pick<IndexStore, "reindexWatermark" | "indexedSeqs" | "advanceReindexWatermark">;
 
 export interface ReindexDeps {
   readonly objects: ObjectStore;

@@ -4,8 +4,12 @@
  * other bytes are returned for the caller to judge. Transient failures resend the same bytes, and
  * after the last one the key is read once more before giving up.
  */
+import type { ObjectStore } from "../archive/object-store";
+// The one value this service module takes from lambda/aws/: which thrown errors leave a put's outcome
+// unknown. errors.ts loads no SDK (it reads an error's name and HTTP status), but what those are is the
+// adapter's knowledge. It stays here until the retry work of issue 13 (item 5) reshapes this loop, so
+// retry behaviour is not changed in passing.
 import { isTransient } from "../aws/errors";
-import type { ObjectStore } from "../aws/object-store";
 
 export interface WriteExactlyOptions {
   /** Sends of the same bytes before the key is read a last time. */

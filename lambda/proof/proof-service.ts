@@ -7,12 +7,10 @@
  * before it is returned, and when the markers do not give that root (a marker missing, or wrong) the
  * link hashes are read from the archive itself.
  */
-import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { ArchiveSource } from "../archive/source";
 import { readBatchLines } from "../core/batch";
 import { chainLeafHash, parseCheckpointPayload, payloadBytesOf } from "../core/checkpoint";
-import { type EventLocation, indexedMarkerKey } from "../core/index-items";
-import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
+import type { EventLocation } from "../core/index-items";
 import { linkHash } from "../core/link";
 import { mapLimit } from "../core/map-limit";
 import { merkleRoot } from "../core/merkle";
@@ -21,10 +19,22 @@ import { buildProofBundle, type ProofBundle } from "../core/proof";
 import { errorResponse } from "../http";
 import type { ProofProvider } from "../query/query-service";
 
+/** One "indexed" marker as the index holds it: not trusted, the bundle is checked against the signed root. */
+export interface IndexedMarker {
+  readonly seq: number;
+  /** The link's SHA-256 hex, when the marker holds a string. */
+  readonly linkHash: unknown;
+}
+
+/** The index's "indexed" markers (lambda/aws/index-store.ts implements it). */
+export interface LinkMarkers {
+  /** The markers of `chain` in seq order; the reader may stop early. */
+  indexedMarkers(chain: string): AsyncIterable<IndexedMarker>;
+}
+
 export interface ProofDeps {
   readonly source: ArchiveSource;
-  readonly doc: DynamoDBDocumentClient;
-  readonly table: string;
+  readonly markers: LinkMarkers;
   /** Where the newest checkpoint is (the query API's finder, which avoids listing them all). */
   readonly newestCheckpointKey: () => Promise<string | undefined>;
 }
@@ -55,7 +65,7 @@ export async function buildEventProof(
   // The line bytes as sealed: a bundle built from decoded text would not hash to the signed root.
   const { lines: batchLines } = readBatchLines(objectBytes);
 
-  let hashes = await markerLinkHashes(deps, chain, signed.size);
+  let hashes = await markerLinkHashes(deps.markers, chain, signed.size);
   if (!hashes || merkleRoot(hashes.map(chainLeafHash)).toString("hex") !== signed.root) {
     hashes = await archivedLinkHashes(deps.source, chain, signed.size);
   }
@@ -96,29 +106,17 @@ async function readCheckpoint(
 }
 
 /** Link hashes 0..size-1 from the "indexed" markers; undefined when any is missing. */
-async function markerLinkHashes(deps: ProofDeps, chain: string, size: number): Promise<string[] | undefined> {
-  const { [PARTITION_KEY]: pk } = indexedMarkerKey(chain, 0);
+async function markerLinkHashes(
+  markers: LinkMarkers,
+  chain: string,
+  size: number,
+): Promise<string[] | undefined> {
   const hashes: string[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.doc.send(
-      new QueryCommand({
-        TableName: deps.table,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": PARTITION_KEY, "#sk": SORT_KEY, "#h": "link_hash" },
-        ExpressionAttributeValues: { ":pk": pk },
-        ProjectionExpression: "#sk, #h",
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const seq = Number(item[SORT_KEY]);
-      if (seq >= size) return hashes.length === size ? hashes : undefined;
-      if (seq !== hashes.length || typeof item.link_hash !== "string") return undefined;
-      hashes.push(item.link_hash);
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  for await (const marker of markers.indexedMarkers(chain)) {
+    if (marker.seq >= size) return hashes.length === size ? hashes : undefined;
+    if (marker.seq !== hashes.length || typeof marker.linkHash !== "string") return undefined;
+    hashes.push(marker.linkHash);
+  }
   return hashes.length === size ? hashes : undefined;
 }
 

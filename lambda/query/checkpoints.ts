@@ -6,7 +6,7 @@
  * newest key seen. Non-canonical keys are ignored (the verifier reports them); nothing is decoded
  * or verified here: clients verify checkpoints with the published key.
  */
-import type { ObjectStore } from "../aws/object-store";
+import type { ObjectReader } from "../archive/object-store";
 import { CHECKPOINTS_PREFIX, checkpointKey, parseCheckpointKey } from "../core/paths";
 
 export interface CheckpointRef {
@@ -18,7 +18,7 @@ export class LatestCheckpointFinder {
   /** Newest checkpoint seen by this process: checkpoints are never removed, so it stays a lower bound. */
   private newestSeen: CheckpointRef | undefined;
 
-  constructor(private readonly objects: ObjectStore) {}
+  constructor(private readonly objects: ObjectReader) {}
 
   async find(): Promise<CheckpointRef | undefined> {
     let newest = this.newestSeen ?? (await this.nearTheEnd());

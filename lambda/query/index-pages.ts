@@ -7,8 +7,8 @@
  * ≤ K of every partition has been emitted: the position "after K" alone resumes every partition,
  * which is all a cursor needs to carry.
  */
-import type { IndexStore } from "../aws/index-store";
 import type { QueryPlan } from "./plan";
+import type { EventIndex } from "./ports";
 
 export type IndexItemRecord = Record<string, unknown>;
 
@@ -27,7 +27,7 @@ class PartitionStream {
   private exhausted = false;
 
   constructor(
-    private readonly store: IndexStore,
+    private readonly store: EventIndex,
     private readonly plan: QueryPlan,
     private readonly partition: string,
     /** Inclusive lower bound; the item equal to `skip` (the previous page's last) is dropped. */
@@ -78,7 +78,7 @@ function sortKeyOf(item: IndexItemRecord, name: string): string {
  * DynamoDB-compatible store, unlike an ExclusiveStartKey built for an item that may not exist.
  */
 export async function readIndexPage(
-  store: IndexStore,
+  store: EventIndex,
   plan: QueryPlan,
   after: string | undefined,
   limit: number,

@@ -5,8 +5,7 @@
  * parameters, reads the index and the archive, and archives an `audit.read` event before it
  * answers: when that write fails, the answer is 503 and carries no data.
  */
-import type { IndexStore } from "../aws/index-store";
-import type { ObjectStore } from "../aws/object-store";
+import type { ObjectReader } from "../archive/object-store";
 import type { SealtrailConfig } from "../config";
 import {
   EventIdSchema,
@@ -25,14 +24,16 @@ import {
 } from "../core/cursor";
 import type { EventLocation } from "../core/index-items";
 import { type AccessMetrics, accessMetricPoints, NO_ACCESS_METRICS } from "../core/metrics";
+import type { QueryRouteKey } from "../core/routes";
 import type { EventInput } from "../core/schema";
 import { type ApiResponse, errorResponse, refusalResponse } from "../http";
-import type { IngestLogger, ServerEventCaller } from "../ingest/ingest-service";
+import type { ServerEventCaller, ServiceLogger } from "../ingest/ingest-service";
 import type { LatestCheckpointFinder } from "./checkpoints";
 import { readIndexPage } from "./index-pages";
 import { type Parsed, parseListEvents, parseParameters, queryParameters } from "./params";
 import { planQuery } from "./plan";
 import { eventLocationOf, IntegrityError, recordPointerOf } from "./pointers";
+import type { EventIndex } from "./ports";
 import { type ReadDescription, readAuditEvent } from "./read-audit";
 import { fetchRecords } from "./records";
 
@@ -65,14 +66,14 @@ export type ProofProvider = (target: EventProofTarget) => Promise<ApiResponse>;
 
 export interface QueryServiceDeps {
   readonly config: SealtrailConfig;
-  readonly objects: ObjectStore;
-  readonly index: IndexStore;
+  readonly objects: ObjectReader;
+  readonly index: EventIndex;
   readonly cursorKey: MacKey;
   readonly checkpoints: LatestCheckpointFinder;
   /** Archives server-generated events for the caller: IngestService.archiveServerEvents. */
   readonly archive: (caller: ServerEventCaller, events: readonly EventInput[]) => Promise<unknown>;
   readonly proof: ProofProvider;
-  readonly logger: IngestLogger;
+  readonly logger: ServiceLogger;
   /** Where answered reads are counted: reads, records returned, cross-tenant reads. */
   readonly metrics?: AccessMetrics;
 }
@@ -80,11 +81,16 @@ export interface QueryServiceDeps {
 /** Record lines per page at most: a Lambda response holds 6 MB, and JSON escaping adds a little. */
 export const MAX_PAGE_BYTES = 5 * 1024 * 1024;
 
+/** A read route's path template (what its `audit.read` event names), from its route key in core/routes.ts. */
+function endpointOf(route: QueryRouteKey): string {
+  return route.slice(route.indexOf(" ") + 1);
+}
+
 const ENDPOINTS = {
-  list: "/v1/events",
-  get: "/v1/events/{id}",
-  proof: "/v1/events/{id}/proof",
-  checkpoint: "/v1/checkpoints/latest",
+  list: endpointOf("GET /v1/events"),
+  get: endpointOf("GET /v1/events/{id}"),
+  proof: endpointOf("GET /v1/events/{id}/proof"),
+  checkpoint: endpointOf("GET /v1/checkpoints/latest"),
 } as const;
 
 interface Caller {
@@ -92,8 +98,6 @@ interface Caller {
   readonly tenant: string;
   readonly admin: boolean;
 }
-
-type Step<T> = Parsed<T>;
 
 const fail = (response: ApiResponse): { ok: false; response: ApiResponse } => ({ ok: false, response });
 
@@ -212,7 +216,7 @@ export class QueryService {
     request: QueryRequest,
     id: string | undefined,
   ): Promise<
-    Step<{ caller: Caller; item: Record<string, unknown>; tenant: string; requested: string | undefined }>
+    Parsed<{ caller: Caller; item: Record<string, unknown>; tenant: string; requested: string | undefined }>
   > {
     const caller = this.authorize(request);
     if (!caller.ok) return caller;
@@ -248,7 +252,7 @@ export class QueryService {
   }
 
   /** The route scope again (the authorizer checked it), the caller's principal and tenant. */
-  private authorize(request: QueryRequest): Step<Caller> {
+  private authorize(request: QueryRequest): Parsed<Caller> {
     const { config } = this.deps;
     const authorized = authorizeCaller(request, {
       scope: config.scopes.read,
@@ -272,7 +276,7 @@ export class QueryService {
   }
 
   /** The caller's own tenant, or the one asked for when the caller holds the admin scope. */
-  private tenantToRead(caller: Caller, requested: string | undefined): Step<string> {
+  private tenantToRead(caller: Caller, requested: string | undefined): Parsed<string> {
     if (requested === undefined || requested === caller.tenant) return { ok: true, value: caller.tenant };
     if (!caller.admin) {
       return fail(

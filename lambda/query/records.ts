@@ -5,7 +5,7 @@
  * `leaf_hash`, and the record must carry the pointer's event id and the tenant being read. Any
  * disagreement is an IntegrityError (a 500 that is logged loudly), never a silently skipped event.
  */
-import type { ObjectStore } from "../aws/object-store";
+import type { ObjectReader } from "../archive/object-store";
 import { readBatchLines } from "../core/batch";
 import { leafHash } from "../core/merkle";
 import type { EventRecord } from "../core/schema";
@@ -48,7 +48,7 @@ function checkedRecord(pointer: RecordPointer, line: Buffer | undefined, tenant:
  * many of its lines are wanted, and only the wanted lines are kept.
  */
 export async function fetchRecords(
-  objects: ObjectStore,
+  objects: ObjectReader,
   pointers: readonly RecordPointer[],
   tenant: string,
 ): Promise<FetchedRecord[]> {

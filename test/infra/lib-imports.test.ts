@@ -4,46 +4,21 @@
  * no use for, and a constant kept there is one the stack can only reach by loading it. Read from the
  * source text, so the check needs no synthesis.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { importsOf, resolveRelative, tsFilesUnder } from "../support/imports";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const LIB = join(ROOT, "lib");
 const HANDLERS = join(ROOT, "lambda", "handlers");
 
-/** Module specifiers of every import and re-export of `source`, with whether it is type-only (erased). */
-function importsOf(source: string): { readonly specifier: string; readonly typeOnly: boolean }[] {
-  const found: { specifier: string; typeOnly: boolean }[] = [];
-  // `import … from "x"`, `export … from "x"`, `import "x"` and `import("x")`; `import type` and
-  // `export type` statements load nothing at run time.
-  const statement = /\b(import|export)(\s+type\b)?[^;"'`]*?\bfrom\s*["']([^"']+)["']/g;
-  const bare = /\bimport\s*\(?\s*["']([^"']+)["']/g;
-  for (const match of source.matchAll(statement)) {
-    found.push({ specifier: match[3] as string, typeOnly: match[2] !== undefined });
-  }
-  for (const match of source.matchAll(bare)) found.push({ specifier: match[1] as string, typeOnly: false });
-  return found;
-}
-
-/** The .ts file a relative specifier of `fromFile` names; undefined for a package. */
-function resolveRelative(fromFile: string, specifier: string): string | undefined {
-  if (!specifier.startsWith(".")) return undefined;
-  const base = resolve(dirname(fromFile), specifier);
-  const candidates = [base, `${base}.ts`, join(base, "index.ts")];
-  if (base.endsWith(".js")) candidates.unshift(`${base.slice(0, -3)}.ts`);
-  return candidates.find((candidate) => candidate.endsWith(".ts") && existsSync(candidate));
-}
-
 const isHandler = (file: string) => !relative(HANDLERS, file).startsWith("..");
 const shown = (file: string) => relative(ROOT, file);
 
 function libFiles(): string[] {
-  return readdirSync(LIB, { recursive: true, encoding: "utf8" })
-    .filter((name) => name.endsWith(".ts"))
-    .map((name) => join(LIB, name))
-    .sort();
+  return tsFilesUnder(LIB);
 }
 
 /** Every module reachable from `entries` through relative value imports, with the path to it. */

@@ -106,8 +106,7 @@ function readerOf(archive: TestArchive, config: SealtrailConfig, table: string):
     },
     proof: proofProvider({
       source: new S3ArchiveSource(archive.s3, archive.bucket),
-      doc,
-      table,
+      markers: new IndexStore(doc, table),
       newestCheckpointKey: async () => (await checkpoints.find())?.key,
     }),
     logger: silent,

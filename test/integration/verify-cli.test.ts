@@ -238,19 +238,16 @@ describe("sealtrail CLI", () => {
   it("verify-proof: exit 0 offline for a real bundle, 1 once a byte changes, 2 without a file", async () => {
     const source = new S3ArchiveSource(archive.s3, archive.bucket);
     const doc = documentClient(archive.dynamo);
-    const pointer = await new IndexStore(doc, archive.table).eventPointer(eventId);
+    const index = new IndexStore(doc, archive.table);
+    const pointer = await index.eventPointer(eventId);
     const checkpoints = new LatestCheckpointFinder(new S3ObjectStore(archive.s3, archive.bucket));
     const newestCheckpointKey = async () => (await checkpoints.find())?.key;
-    const result = await buildEventProof(
-      { source, doc, table: archive.table, newestCheckpointKey },
-      eventId,
-      {
-        chain: String(pointer?.chain),
-        seq: Number(pointer?.seq),
-        batchKey: String(pointer?.batch_key),
-        leafIndex: Number(pointer?.leaf_index),
-      },
-    );
+    const result = await buildEventProof({ source, markers: index, newestCheckpointKey }, eventId, {
+      chain: String(pointer?.chain),
+      seq: Number(pointer?.seq),
+      batchKey: String(pointer?.batch_key),
+      leafIndex: Number(pointer?.leaf_index),
+    });
     expect(result.status).toBe("ok");
     const bundle = result.status === "ok" ? result.bundle : undefined;
     const file = join(work, "proof.json");

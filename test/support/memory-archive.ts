@@ -1,22 +1,37 @@
 /**
- * In-memory fakes of the write path's ports (object store, chain leases, index) for unit tests: no
- * emulator, no timing. The object store can reproduce an emulator whose create-only put is not atomic,
- * and the index enforces DynamoDB's key size limits, so tests see the failures the real services give.
+ * In-memory fakes of the services' ports (object store and archive source, chain leases, index,
+ * idempotency records, signer state) for unit tests: no emulator, no timing. The object store can
+ * reproduce an emulator whose create-only put is not atomic, and the index enforces DynamoDB's key
+ * size limits, so tests see the failures the real services give.
  */
 
-import type { ChainLeases } from "../../lambda/aws/lease-store";
-import type { ObjectStore, PutOutcome } from "../../lambda/aws/object-store";
+import type { ObjectStore, PutOutcome } from "../../lambda/archive/object-store";
+import type { ArchiveEntry, ArchiveSource } from "../../lambda/archive/source";
+import type { SignerState, SignerStateStore } from "../../lambda/checkpoint/signer";
 import type { IndexItem } from "../../lambda/core/index-items";
 import { indexedMarkerKey, reindexWatermarkKey } from "../../lambda/core/index-items";
 import { GLOBAL_INDEXES, KEY_SIZE_LIMITS, PARTITION_KEY, SORT_KEY } from "../../lambda/core/index-table";
-import type { ReindexIndex } from "../../lambda/ingest/reindex";
+import type {
+  ChainLeases,
+  IdempotencyClaim,
+  IdempotencyScope,
+  IdempotencyStore,
+  ReindexIndex,
+} from "../../lambda/ingest/ports";
+import type { IndexedMarker, LinkMarkers } from "../../lambda/proof/proof-service";
+import type { EventIndex, IndexPage, IndexPageQuery } from "../../lambda/query/ports";
 
 /** One turn of the event loop: every promise chain that is ready runs before this resolves. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export class MemoryObjectStore implements ObjectStore {
+export class MemoryObjectStore implements ObjectStore, ArchiveSource {
   /** Every version of every key, oldest first: a second version is a fork. */
   readonly versions = new Map<string, Buffer[]>();
+  readonly description = "memory://archive";
+  /** As an ArchiveSource (the signer's view), it shows every version of a key. */
+  readonly seesVersions = true;
+  /** Puts that created an object, in order (a refused or replayed request must add none). */
+  readonly created: string[] = [];
 
   /**
    * Every put first yields a turn (a round trip), so concurrent writers interleave.
@@ -33,7 +48,51 @@ export class MemoryObjectStore implements ObjectStore {
     const versions = this.versions.get(key) ?? [];
     versions.push(Buffer.from(bytes));
     this.versions.set(key, versions);
+    this.created.push(key);
     return "created";
+  }
+
+  /** Adds a version of `key` past the create-only rule (an attacker with write access to the bucket). */
+  overwrite(key: string, bytes: Uint8Array): void {
+    const versions = this.versions.get(key) ?? [];
+    versions.push(Buffer.from(bytes));
+    this.versions.set(key, versions);
+  }
+
+  /** Keys under `prefix`, sorted. */
+  keys(prefix = ""): string[] {
+    return [...this.versions.keys()].filter((key) => key.startsWith(prefix)).sort();
+  }
+
+  async *list(prefix: string, keyMarker?: string): AsyncIterable<ArchiveEntry> {
+    for (const key of this.keys(prefix)) {
+      if (keyMarker !== undefined && key <= keyMarker) continue;
+      const versions = this.versions.get(key) ?? [];
+      // Newest first, as S3 lists versions.
+      for (let i = versions.length - 1; i >= 0; i--) {
+        yield {
+          key,
+          isObject: true,
+          isLatest: i === versions.length - 1,
+          versionId: String(i),
+          size: versions[i]?.length,
+        };
+      }
+    }
+  }
+
+  async listChildren(prefix: string): Promise<string[]> {
+    const children = new Set<string>();
+    for (const key of this.keys(prefix)) {
+      const rest = key.slice(prefix.length);
+      const slash = rest.indexOf("/");
+      if (slash > 0) children.add(rest.slice(0, slash));
+    }
+    return [...children];
+  }
+
+  async getVersion(key: string, versionId: string): Promise<Buffer | undefined> {
+    return this.versions.get(key)?.[Number(versionId)];
   }
 
   async get(key: string): Promise<Buffer | undefined> {
@@ -41,8 +100,7 @@ export class MemoryObjectStore implements ObjectStore {
   }
 
   async *listKeys(prefix: string, startAfter?: string): AsyncIterable<string> {
-    const keys = [...this.versions.keys()].filter((key) => key.startsWith(prefix)).sort();
-    for (const key of keys) if (startAfter === undefined || key > startAfter) yield key;
+    for (const key of this.keys(prefix)) if (startAfter === undefined || key > startAfter) yield key;
   }
 }
 
@@ -81,9 +139,31 @@ function keyLimitViolation(item: IndexItem): string | undefined {
   return undefined;
 }
 
+/**
+ * `#f0 = :f0 AND #f1 = :f1`, the only FilterExpression form the query planner writes (plan.ts), as a
+ * predicate; anything else throws, so a planner that starts writing other forms fails here first.
+ */
+function filterOf(filter: IndexPageQuery["filter"]): (item: Record<string, unknown>) => boolean {
+  if (!filter) return () => true;
+  const terms = filter.expression.split(" AND ").map((term) => {
+    const match = /^(#\w+) = (:\w+)$/.exec(term);
+    const [, nameRef, valueRef] = match ?? [];
+    const name = nameRef === undefined ? undefined : filter.names[nameRef];
+    if (name === undefined || valueRef === undefined || !(valueRef in filter.values)) {
+      throw new Error(`the memory index cannot evaluate the filter term "${term}"`);
+    }
+    return { name, value: filter.values[valueRef] };
+  });
+  return (item) => terms.every(({ name, value }) => item[name] === value);
+}
+
 /** The index table as one map from `pk`/`sk` to item, with DynamoDB's key size limits. */
-export class MemoryIndex implements ReindexIndex {
+export class MemoryIndex implements ReindexIndex, EventIndex, LinkMarkers {
   readonly items = new Map<string, IndexItem>();
+  /** Head hints by chain: kept apart from `items` (tests compare those with what a rebuild writes). */
+  readonly headHints = new Map<string, number>();
+  /** Throws from every read and write when set (the table unavailable). */
+  unavailable: Error | undefined;
   /** Throws instead of writing any item this accepts (a write DynamoDB keeps refusing). */
   refuse: (item: IndexItem) => boolean = () => false;
 
@@ -91,7 +171,12 @@ export class MemoryIndex implements ReindexIndex {
     return JSON.stringify([key[PARTITION_KEY], key[SORT_KEY]]);
   }
 
+  private check(): void {
+    if (this.unavailable) throw this.unavailable;
+  }
+
   async putItems(items: readonly IndexItem[]): Promise<void> {
+    this.check();
     for (const item of items) {
       const violation = keyLimitViolation(item);
       if (violation) throw new Error(violation);
@@ -101,13 +186,74 @@ export class MemoryIndex implements ReindexIndex {
   }
 
   async markIndexed(chain: string, seq: number, linkHash: string): Promise<void> {
+    this.check();
     const item = { ...indexedMarkerKey(chain, seq), chain, seq, link_hash: linkHash };
     this.items.set(MemoryIndex.id(item), item);
   }
 
-  async advanceHeadHint(): Promise<void> {}
+  async advanceHeadHint(chain: string, seq: number): Promise<void> {
+    this.check();
+    if (seq > (this.headHints.get(chain) ?? -1)) this.headHints.set(chain, seq);
+  }
+
+  async headHint(chain: string): Promise<number | undefined> {
+    this.check();
+    return this.headHints.get(chain);
+  }
+
+  async eventPointer(eventId: string): Promise<Record<string, unknown> | undefined> {
+    this.check();
+    return this.pointers().get(eventId);
+  }
+
+  /**
+   * A GSI Query as DynamoDB runs it: items with the partition key, in sort-key order, within the
+   * bounds, after `startKey`; `limit` items evaluated, then the filter applied.
+   */
+  async queryIndexPage(query: IndexPageQuery): Promise<IndexPage> {
+    this.check();
+    const { partitionKey, sortKey } = query;
+    const matches = filterOf(query.filter);
+    const after = query.startKey?.[sortKey.name];
+    const inRange = [...this.items.values()]
+      .filter((item) => item[partitionKey.name] === partitionKey.value)
+      .filter((item) => typeof item[sortKey.name] === "string")
+      .sort((a, b) => (String(a[sortKey.name]) < String(b[sortKey.name]) ? -1 : 1))
+      .filter((item) => {
+        const value = String(item[sortKey.name]);
+        return (
+          (sortKey.lower === undefined || value >= sortKey.lower) &&
+          (sortKey.upper === undefined || value <= sortKey.upper) &&
+          (after === undefined || value > String(after))
+        );
+      });
+    const evaluated = inRange.slice(0, query.limit);
+    const last = evaluated.at(-1);
+    return {
+      items: evaluated.filter(matches).map((item) => ({ ...item })),
+      lastEvaluatedKey:
+        inRange.length > query.limit && last
+          ? {
+              [PARTITION_KEY]: last[PARTITION_KEY],
+              [SORT_KEY]: last[SORT_KEY],
+              [sortKey.name]: last[sortKey.name],
+            }
+          : undefined,
+    };
+  }
+
+  async *indexedMarkers(chain: string): AsyncIterable<IndexedMarker> {
+    this.check();
+    const pk = indexedMarkerKey(chain, 0)[PARTITION_KEY];
+    const markers = [...this.items.values()]
+      .filter((item) => item[PARTITION_KEY] === pk)
+      .map((item) => ({ seq: Number(item[SORT_KEY]), linkHash: item.link_hash }))
+      .sort((a, b) => a.seq - b.seq);
+    yield* markers;
+  }
 
   async indexedSeqs(chain: string, fromSeq: number): Promise<Set<number>> {
+    this.check();
     const pk = indexedMarkerKey(chain, 0)[PARTITION_KEY];
     const seqs = new Set<number>();
     for (const item of this.items.values()) {
@@ -117,6 +263,7 @@ export class MemoryIndex implements ReindexIndex {
   }
 
   async reindexWatermark(chain: string): Promise<number> {
+    this.check();
     const next = this.items.get(MemoryIndex.id(reindexWatermarkKey(chain)))?.next_seq;
     return typeof next === "number" ? next : 0;
   }
@@ -134,5 +281,82 @@ export class MemoryIndex implements ReindexIndex {
     for (const item of this.items.values())
       if (typeof item.event_id === "string") out.set(item.event_id, item);
     return out;
+  }
+}
+
+interface IdempotencyRecord {
+  state: "pending" | "done";
+  owner: string;
+  bodyHash: string;
+  claimUntil: number;
+  /** JSON text, as the table holds it. */
+  receipt?: string;
+}
+
+/** Idempotency records with the DynamoDB store's rules (lambda/aws/idempotency-store.ts). */
+export class MemoryIdempotencyStore implements IdempotencyStore {
+  readonly records = new Map<string, IdempotencyRecord>();
+
+  private static id(scope: IdempotencyScope): string {
+    return JSON.stringify([scope.tenant, scope.reporterIss, scope.reporterSub, scope.key]);
+  }
+
+  async claim(
+    scope: IdempotencyScope,
+    bodyHash: string,
+    owner: string,
+    nowMs: number,
+    claimMs: number,
+  ): Promise<IdempotencyClaim> {
+    const id = MemoryIdempotencyStore.id(scope);
+    const existing = this.records.get(id);
+    if (existing && existing.bodyHash !== bodyHash) return { kind: "conflict" };
+    if (existing?.state === "done")
+      return { kind: "completed", bodyHash, receipt: JSON.parse(existing.receipt ?? "null") };
+    if (existing?.state === "pending" && existing.claimUntil > nowMs) return { kind: "in_progress" };
+    this.records.set(id, { state: "pending", owner, bodyHash, claimUntil: nowMs + claimMs });
+    return { kind: "claimed", owner };
+  }
+
+  async completedReceipt(scope: IdempotencyScope, bodyHash: string): Promise<unknown> {
+    const existing = this.records.get(MemoryIdempotencyStore.id(scope));
+    return existing?.state === "done" && existing.bodyHash === bodyHash
+      ? JSON.parse(existing.receipt ?? "null")
+      : undefined;
+  }
+
+  async complete(scope: IdempotencyScope, owner: string, receipt: unknown): Promise<void> {
+    const existing = this.records.get(MemoryIdempotencyStore.id(scope));
+    if (existing?.owner !== owner) throw new Error("ConditionalCheckFailedException: not the claim's owner");
+    existing.state = "done";
+    existing.receipt = JSON.stringify(receipt);
+  }
+
+  async release(scope: IdempotencyScope, owner: string): Promise<void> {
+    const existing = this.records.get(MemoryIdempotencyStore.id(scope));
+    if (existing?.owner === owner && existing.state === "pending") existing.claimUntil = 0;
+  }
+}
+
+/** The signer's state with a version that changes on every save, as an ETag does. */
+export class MemorySignerStateStore implements SignerStateStore {
+  private stored: { state: SignerState; version: string } | undefined;
+  private saves = 0;
+
+  get state(): SignerState | undefined {
+    return this.stored?.state;
+  }
+
+  async load(): Promise<{ state: SignerState; version: string } | undefined> {
+    // A copy through JSON, as the S3 store reads it back.
+    return (
+      this.stored && { state: JSON.parse(JSON.stringify(this.stored.state)), version: this.stored.version }
+    );
+  }
+
+  async save(state: SignerState, expected: string | undefined): Promise<"saved" | "conflict"> {
+    if (this.stored?.version !== expected) return "conflict";
+    this.stored = { state: JSON.parse(JSON.stringify(state)), version: `v${++this.saves}` };
+    return "saved";
   }
 }

@@ -1,14 +1,13 @@
 /**
  * The cursor MAC key in AWS: a KMS HMAC_256 key (usage GENERATE_VERIFY_MAC). The secret never
  * leaves KMS, every Lambda environment verifies what any other issued, and the query function's
- * role needs only kms:GenerateMac and kms:VerifyMac on that key.
+ * role needs only kms:GenerateMac and kms:VerifyMac on that key. Implements the cursor's MacKey port
+ * (lambda/core/cursor.ts).
  */
 import { GenerateMacCommand, type KMSClient, VerifyMacCommand } from "@aws-sdk/client-kms";
 import type { MacKey } from "../core/cursor";
 
 const ALGORITHM = "HMAC_SHA_256";
-
-/** A KMS client for the same target as the S3 and DynamoDB clients (emulators accept any credentials). */
 
 /** KMS answers a wrong tag with KMSInvalidMacException rather than MacValid: false. */
 function isInvalidMac(error: unknown): boolean {
