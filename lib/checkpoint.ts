@@ -2,18 +2,17 @@
  * The checkpoint run of DESIGN.md ("Checkpoint run"): every minute one function (reserved concurrency 1)
  * reads every chain forward from the heads it signed last and signs checkpoint seq+1 with a KMS
  * ECC_NIST_P256 key that only its role may use for signing. It keeps its state in a bucket only its role
- * may write. The public key is read back at deployment (a small custom resource) so the stack can output
- * it. Infrastructure only: the run itself is lambda/handlers/checkpoint.ts.
+ * may write. The public key is read back at deployment (a small custom resource,
+ * lambda/custom-resources/public-key-reader.ts) so the stack can output it. Infrastructure only: the run itself is lambda/handlers/checkpoint.ts.
  */
 import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { Metric, type MetricOptions } from "aws-cdk-lib/aws-cloudwatch";
 import { Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { AnyPrincipal, Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { AnyPrincipal, Effect, PolicyStatement, type Role } from "aws-cdk-lib/aws-iam";
 import { type IKey, Key, KeySpec, KeyUsage } from "aws-cdk-lib/aws-kms";
-import { Architecture, Code, Function as LambdaFn, Runtime } from "aws-cdk-lib/aws-lambda";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
-import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Bucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { CHECKPOINT_ENV } from "../lambda/checkpoint/config";
@@ -25,6 +24,8 @@ import { reserveStateBucket, stateBucket } from "./state-bucket";
 
 /** POWERTOOLS_SERVICE_NAME of the signer, and so the `service` dimension of its metrics. */
 export const CHECKPOINT_SERVICE_NAME = CHECKPOINT_METRICS.service;
+/** POWERTOOLS_SERVICE_NAME of the deployment-time public key reader (it emits no metrics). */
+export const PUBLIC_KEY_READER_SERVICE_NAME = "sealtrail-checkpoint-public-key";
 /** Metric names the signer emits (lambda/handlers/checkpoint.ts), one data point per run. */
 export { CHECKPOINT_METRICS };
 
@@ -249,38 +250,29 @@ export class CheckpointSigner extends Construct {
   }
 
   /**
-   * Reads the public key at deployment. AwsCustomResource cannot: its SDK v3 handler turns every
-   * Uint8Array in a response into text with TextDecoder (of the view's whole underlying buffer), so a
-   * DER public key comes back mangled (aws/aws-cdk#19065). This function base64-encodes the exact bytes.
+   * Reads the public key at deployment: the custom resource of lambda/custom-resources/public-key-reader.ts
+   * (AwsCustomResource would mangle the DER bytes, aws/aws-cdk#19065; that file says why), bundled like
+   * every other function. It answers CloudFormation itself, so no provider framework is needed; its
+   * role may only GetPublicKey on the signing key and write its own logs (no tracing, so no X-Ray).
    */
   private readPublicKey(logRetention: RetentionDays): string {
-    const role = new Role(this, "PublicKeyReaderRole", {
-      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
-      description: "sealtrail: reads the checkpoint signing key's public key at deployment",
+    const reader = sealtrailFunction(this, "PublicKeyReader", {
+      entry: "../lambda/custom-resources/public-key-reader.ts",
+      description: "sealtrail: custom resource that returns the checkpoint public key (base64 DER SPKI)",
+      serviceName: PUBLIC_KEY_READER_SERVICE_NAME,
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      environment: {},
+      logRetention,
+      tracing: false,
     });
-    const logGroup = new LogGroup(this, "PublicKeyReaderLogs", {
-      retention: logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    logGroup.grantWrite(role);
-    role.addToPrincipalPolicy(
+    ownRole(reader).addToPrincipalPolicy(
       new PolicyStatement({
         sid: "ReadThePublicKey",
         actions: ["kms:GetPublicKey"],
         resources: [this.key.keyArn],
       }),
     );
-    const reader = new LambdaFn(this, "PublicKeyReader", {
-      description: "sealtrail: custom resource that returns the checkpoint public key (base64 DER SPKI)",
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
-      handler: "index.handler",
-      code: Code.fromInline(PUBLIC_KEY_READER_SOURCE),
-      timeout: Duration.seconds(30),
-      memorySize: 256,
-      role,
-      logGroup,
-    });
     const publicKey = new CustomResource(this, "PublicKey", {
       serviceToken: reader.functionArn,
       resourceType: "Custom::SealtrailCheckpointPublicKey",
@@ -289,53 +281,3 @@ export class CheckpointSigner extends Construct {
     return publicKey.getAttString("PublicKey");
   }
 }
-
-/**
- * The custom-resource handler (CommonJS, run by the Node.js runtime with its bundled AWS SDK v3). It
- * answers CloudFormation itself (PUT to the pre-signed ResponseURL with an empty content type, as
- * cfn-response does), so no provider framework function is needed. Create/Update: GetPublicKey, check the
- * key is an ECC_NIST_P256 signing key with ECDSA_SHA_256, parse the DER as SPKI, return it base64.
- * Delete: nothing to undo. Any error answers FAILED, so a deployment never hangs. Exported for the tests,
- * which run this exact text.
- */
-export const PUBLIC_KEY_READER_SOURCE = `"use strict";
-const { KMSClient, GetPublicKeyCommand } = require("@aws-sdk/client-kms");
-const { createPublicKey } = require("node:crypto");
-const kms = new KMSClient({});
-async function respond(event, status, reason, data) {
-  const body = JSON.stringify({
-    Status: status,
-    Reason: reason.slice(0, 1000),
-    PhysicalResourceId: event.PhysicalResourceId || event.ResourceProperties.KeyId || event.LogicalResourceId,
-    StackId: event.StackId,
-    RequestId: event.RequestId,
-    LogicalResourceId: event.LogicalResourceId,
-    NoEcho: false,
-    Data: data,
-  });
-  const response = await fetch(event.ResponseURL, {
-    method: "PUT",
-    headers: { "content-type": "", "content-length": String(Buffer.byteLength(body)) },
-    body,
-  });
-  if (!response.ok) throw new Error("CloudFormation rejected the response: HTTP " + response.status);
-}
-exports.handler = async (event) => {
-  try {
-    if (event.RequestType === "Delete") return await respond(event, "SUCCESS", "nothing to delete", {});
-    const keyId = event.ResourceProperties.KeyId;
-    const out = await kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
-    if (out.KeySpec !== "ECC_NIST_P256" || out.KeyUsage !== "SIGN_VERIFY" ||
-        !(out.SigningAlgorithms || []).includes("ECDSA_SHA_256")) {
-      throw new Error("key " + keyId + " is " + out.KeySpec + "/" + out.KeyUsage + ", not an ECC_NIST_P256 signing key");
-    }
-    // Exactly the view's bytes: the SDK's Uint8Array may be a window on a larger pooled buffer.
-    const der = Buffer.from(out.PublicKey.buffer, out.PublicKey.byteOffset, out.PublicKey.byteLength);
-    createPublicKey({ key: der, format: "der", type: "spki" });
-    await respond(event, "SUCCESS", "public key read", { PublicKey: der.toString("base64"), KeyArn: out.KeyId });
-  } catch (error) {
-    console.error(error);
-    await respond(event, "FAILED", String((error && error.message) || error), {});
-  }
-};
-`;

@@ -26,11 +26,16 @@ export interface SealtrailFunctionOptions {
   readonly retryAttempts?: number;
   /** How long an asynchronous event may wait (throttled) before Lambda drops it. @default 6 hours */
   readonly maxEventAge?: Duration;
+  /**
+   * X-Ray active tracing (adds xray:PutTraceSegments and xray:PutTelemetryRecords to the role).
+   * @default true
+   */
+  readonly tracing?: boolean;
 }
 
 /**
- * One function: ARM64, current Node.js, ESM bundled by local esbuild, source maps, tracing, its own role
- * and log group. The role, log group and function are children of `scope` named `${id}Role`,
+ * One function: ARM64, current Node.js, ESM bundled by local esbuild, source maps, tracing (unless
+ * turned off), its own role and log group. The role, log group and function are children of `scope` named `${id}Role`,
  * `${id}Logs` and `id`.
  */
 export function sealtrailFunction(
@@ -38,6 +43,7 @@ export function sealtrailFunction(
   id: string,
   options: SealtrailFunctionOptions,
 ): NodejsFunction {
+  const tracing = options.tracing ?? true;
   // An own role instead of the AWSLambdaBasicExecutionRole managed policy (AwsSolutions-IAM4): the
   // function may write to its own log group and nothing else.
   const role = new Role(scope, `${id}Role`, {
@@ -61,7 +67,7 @@ export function sealtrailFunction(
     reservedConcurrentExecutions: options.reservedConcurrentExecutions,
     retryAttempts: options.retryAttempts,
     maxEventAge: options.maxEventAge,
-    tracing: Tracing.ACTIVE,
+    tracing: tracing ? Tracing.ACTIVE : Tracing.DISABLED,
     role,
     logGroup,
     environment: {
@@ -87,12 +93,14 @@ export function sealtrailFunction(
     },
   });
 
-  Validations.of(role).acknowledge({
-    id: wildcardFinding(scope, "*"),
-    reason:
-      "Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no " +
-      "resource-level permissions: AWS requires Resource '*' for them.",
-  });
+  if (tracing) {
+    Validations.of(role).acknowledge({
+      id: wildcardFinding(scope, "*"),
+      reason:
+        "Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no " +
+        "resource-level permissions: AWS requires Resource '*' for them.",
+    });
+  }
   return fn;
 }
 

@@ -4,8 +4,8 @@
  * KMS HMAC_256 key that authenticates its pagination cursors, which only its role may use.
  *
  * Every read is archived as an `audit.read` event through the ingest write path, so the function also
- * needs the ingest function's permissions: the Sealtrail construct grants those (grantArchiveAccess,
- * write), this construct adds only what reading needs beyond them. Infrastructure only: the handler is
+ * needs the ingest function's permissions: the Sealtrail construct grants those
+ * (`SealtrailArchive.bindWritePath`, write), this construct adds only what reading needs beyond them. Infrastructure only: the handler is
  * lambda/handlers/query.ts.
  */
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
@@ -32,7 +32,7 @@ import { reservedKeyPolicy, reserveKeyUse } from "./key-policy";
 /** POWERTOOLS_SERVICE_NAME of the query function, and so the `service` dimension of its metrics. */
 export const QUERY_SERVICE_NAME = METRIC_SERVICES.query;
 
-/** The only operations of the cursor key (lambda/query/kms-mac-key.ts), reserved to the query role. */
+/** The only operations of the cursor key (lambda/aws/kms-mac-key.ts), reserved to the query role. */
 export const CURSOR_KEY_ACTIONS = ["kms:GenerateMac", "kms:VerifyMac"] as const;
 
 export interface QueryApiProps {

@@ -63,8 +63,11 @@ export interface ScheduledVerifierProps {
   readonly checkpointPublicKey: string;
   /** Where the alarms and the verifier's own message go. */
   readonly alarmTopic: ITopic;
-  /** The alarm topic's key: publishing to an encrypted topic needs kms:GenerateDataKey and kms:Decrypt. */
-  readonly alarmKey: IKey;
+  /**
+   * The alarm topic's key: publishing to an encrypted topic needs kms:GenerateDataKey and kms:Decrypt.
+   * @default - the topic's own `masterKey`; none (no KMS permission) for a topic without one
+   */
+  readonly alarmKey?: IKey;
   /**
    * How often it runs: whole minutes from 5 to 1440. The alarms' period is the same.
    * @default Duration.hours(1)
@@ -271,14 +274,17 @@ export class ScheduledVerifier extends Construct {
         resources: [props.alarmTopic.topicArn],
       }),
     );
-    role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: "EncryptForAlarmTopic",
-        actions: ["kms:Decrypt", "kms:GenerateDataKey"],
-        resources: [props.alarmKey.keyArn],
-        conditions: { StringEquals: { "kms:ViaService": via("sns") } },
-      }),
-    );
+    const alarmKey = props.alarmKey ?? props.alarmTopic.masterKey;
+    if (alarmKey !== undefined) {
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: "EncryptForAlarmTopic",
+          actions: ["kms:Decrypt", "kms:GenerateDataKey"],
+          resources: [alarmKey.keyArn],
+          conditions: { StringEquals: { "kms:ViaService": via("sns") } },
+        }),
+      );
+    }
 
     // chains/* is both read and read by version: one finding.
     for (const id of new Set([...readable, versioned].map((arn) => wildcardFinding(this, arn)))) {

@@ -14,27 +14,9 @@ export class SealtrailStack extends Stack {
 
   constructor(scope: Construct, id: string, props: SealtrailStackProps) {
     super(scope, id, props);
-    this.sealtrail = new Sealtrail(this, "Sealtrail", {
-      issuer: props.issuer,
-      audience: props.audience,
-      retentionDays: props.retentionDays,
-      chains: props.chains,
-      tenantClaim: props.tenantClaim,
-      subjectIssuers: props.subjectIssuers,
-      subjectTokenLeewaySeconds: props.subjectTokenLeewaySeconds,
-      indexTtlDays: props.indexTtlDays,
-      scopes: props.scopes,
-      leaseSeconds: props.leaseSeconds,
-      alarmEmail: props.alarmEmail,
-      throttleRateLimit: props.throttleRateLimit,
-      throttleBurstLimit: props.throttleBurstLimit,
-      logRetention: props.logRetention,
-      authFailureAlarmThreshold: props.authFailureAlarmThreshold,
-      watchedActions: props.watchedActions,
-      verificationPeriod: props.verificationPeriod,
-      verificationMaxAge: props.verificationMaxAge,
-      replica: props.replica,
-    });
+    // Every prop passes through, none listed here, so a new Sealtrail prop cannot be dropped on the way;
+    // the Stack's own props (env, description, …) are not Sealtrail props and it ignores them.
+    this.sealtrail = new Sealtrail(this, "Sealtrail", props);
     addSealtrailOutputs(this, this.sealtrail);
   }
 }

@@ -1,42 +1,17 @@
 /**
- * The `Sealtrail` construct: the write path of the tamper-evident audit archive (HTTP API with a JWT
- * authorizer, ingest and reindex functions, the Object-Locked archive bucket and the DynamoDB index),
- * the query API (lib/query.ts), the checkpoint run (lib/checkpoint.ts) and Athena search
- * (lib/search.ts), secure by default. Infrastructure only: the business logic
- * lives in lambda/.
+ * The `Sealtrail` construct: the tamper-evident audit archive composed of parts with one job each, secure
+ * by default: the archive (lib/archive.ts: key, bucket, policy, table), the ingest API
+ * (lib/ingest-api.ts: HTTP API, JWT authorizer, stage, access logs, ingest and reindex functions), the
+ * query API (lib/query.ts), the checkpoint run (lib/checkpoint.ts), Athena search (lib/search.ts), the
+ * alarms (lib/alarms.ts), the dashboard, the scheduled verifier and the optional replication.
+ * Infrastructure only: the business logic lives in lambda/. docs/construct.md documents the props and
+ * the public properties.
  */
-import {
-  Aspects,
-  CfnOutput,
-  Duration,
-  RemovalPolicy,
-  Stack,
-  Token,
-  Tokenization,
-  Validations,
-} from "aws-cdk-lib";
-import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
-import { HttpApi, type HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
-import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
-import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
-import {
-  Alarm,
-  ComparisonOperator,
-  type IMetric,
-  Metric,
-  TreatMissingData,
-} from "aws-cdk-lib/aws-cloudwatch";
-import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
-import { Rule, Schedule } from "aws-cdk-lib/aws-events";
-import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Key } from "aws-cdk-lib/aws-kms";
-import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
-import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
-import type { Bucket } from "aws-cdk-lib/aws-s3";
-import { Topic } from "aws-cdk-lib/aws-sns";
-import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
+import { Aspects, CfnOutput, type Duration, Stack, Token, Tokenization } from "aws-cdk-lib";
+import type { Alarm } from "aws-cdk-lib/aws-cloudwatch";
+import type { IKey, Key } from "aws-cdk-lib/aws-kms";
+import { RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
 import {
   DEFAULT_CHAINS,
@@ -47,44 +22,35 @@ import {
   MAX_SUBJECT_TOKEN_LEEWAY_SECONDS,
   type SubjectIssuer,
 } from "../lambda/config";
-import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "../lambda/core/index-table";
-import { METRIC_SERVICES, METRICS_NAMESPACE, REINDEX_METRICS } from "../lambda/core/metrics";
+import { METRICS_NAMESPACE } from "../lambda/core/metrics";
 import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
-import { CHAINS_PREFIX, CHECKPOINTS_PREFIX, EVENTS_PREFIX, MAX_CHAIN_COUNT } from "../lambda/core/paths";
-import { INGEST_ROUTE } from "../lambda/core/routes";
+import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
 import {
   DEFAULT_WATCHED_ACTIONS,
   type WatchedAction,
   watchedActionProblems,
   watchedPatterns,
 } from "../lambda/core/watched-actions";
-import { AccessAlarms } from "./alarms";
-import { accessLogBucket, lockedArchiveBucket } from "./archive-bucket";
+import { AccessAlarms, alarmTopic, WritePathAlarms } from "./alarms";
+import { SealtrailArchive } from "./archive";
 import { BucketPolicyFollowsBucket } from "./bucket-policy-retention";
 import { CheckpointSigner } from "./checkpoint";
 import { SealtrailDashboard } from "./dashboard";
-import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
-import { httpRouteOf, QueryApi } from "./query";
+import { IngestApi } from "./ingest-api";
+import { QueryApi } from "./query";
 import {
   ArchiveReplication,
   replicaDestinationProblems,
   type SealtrailReplicaDestination,
 } from "./replication";
 import { ScheduledVerifier } from "./scheduled-verifier";
-import { SealtrailSearch } from "./search";
+import { SealtrailSearch, type SealtrailSearchOptions } from "./search";
 
-/** Key prefixes of the archive (DESIGN.md, "Stored formats"), as lambda/core/paths.ts defines them. */
-export const ARCHIVE_PREFIXES = {
-  events: EVENTS_PREFIX,
-  chains: CHAINS_PREFIX,
-  checkpoints: CHECKPOINTS_PREFIX,
-} as const;
+export { DEFAULT_AUTH_FAILURE_ALARM_THRESHOLD } from "./alarms";
+export { ACCESS_LOG_FIELDS } from "./ingest-api";
 
 /** S3's upper bound for Object Lock retention (aws-cdk-lib enforces the same: less than 100 years). */
 export const MAX_RETENTION_DAYS = 36_500;
-
-/** 4xx responses of the API stage per 5 minutes that raise the auth-failure alarm, unless configured. */
-export const DEFAULT_AUTH_FAILURE_ALARM_THRESHOLD = 100;
 
 /** OAuth scopes checked by the HTTP API's JWT authorizer, per route. */
 export interface SealtrailScopes {
@@ -231,6 +197,33 @@ export interface SealtrailProps {
    * @default - no replica
    */
   readonly replica?: SealtrailReplicaDestination;
+
+  /**
+   * A KMS key you already have for the archive bucket, the index table and the signer's and verifier's
+   * state buckets (symmetric, ENCRYPT_DECRYPT). Its key policy stays yours: sealtrail grants every role
+   * its use in IAM, so the key policy must let this account's IAM policies grant it (the default key
+   * policy does). Known at the first deployment: changing it later re-encrypts nothing and replaces no
+   * bucket, but new objects use the new key.
+   * @default - a new customer managed key with rotation, retained
+   */
+  readonly archiveKey?: IKey;
+
+  /**
+   * An SNS topic you already have for every alarm (and the scheduled verifier's findings). Its policy
+   * and key are yours: they must let this account's CloudWatch alarms publish (and, if it is
+   * encrypted, use its key). Import it with its key (`Topic.fromTopicAttributes({ topicArn, keyArn })`)
+   * so the verifier is granted that key too. `alarmEmail` subscribes to it.
+   * @default - a new topic encrypted with a new customer managed key, both admitting this account's alarms
+   */
+  readonly alarmTopic?: ITopic;
+
+  /**
+   * Options of the Athena search (lib/search.ts): Glue database and workgroup names, the per-query scan
+   * cutoff (`bytesScannedCutoffPerQuery`), results retention, the first projected day, the results
+   * bucket's removal policy.
+   * @default - SealtrailSearch's defaults
+   */
+  readonly search?: SealtrailSearchOptions;
 }
 
 /**
@@ -238,49 +231,33 @@ export interface SealtrailProps {
  * archive bucket and DynamoDB index; the read routes (`QUERY_ROUTES`, JWT, read scope) → query function,
  * whose cursors only it can MAC (KMS HMAC_256); a reindex job every 5 minutes; a checkpoint signer every
  * minute (KMS ECC_NIST_P256, only it may sign); the scheduled verifier (hourly, read only); Athena
- * search; alarms to SNS.
+ * search; alarms to SNS. Each resource is reachable by one path (docs/construct.md lists them).
  */
 export class Sealtrail extends Construct {
-  /** Customer managed key of the archive bucket and the index table. */
-  public readonly key: Key;
-  /** The archive: Object Lock COMPLIANCE, versioned, SSE-KMS, append-only by bucket policy. */
-  public readonly bucket: Bucket;
-  /** Destination of the archive bucket's server access logs (SSE-S3: log delivery cannot use SSE-KMS). */
-  public readonly accessLogBucket: Bucket;
-  /** The index table, built from lambda/core/index-table.ts. */
-  public readonly table: Table;
-  public readonly api: HttpApi;
-  /** The `$default` stage, with JSON access logs and throttling. */
-  public readonly stage: HttpStage;
-  public readonly apiAccessLogs: LogGroup;
-  public readonly ingestFunction: NodejsFunction;
-  public readonly reindexFunction: NodejsFunction;
-  /** The read routes' function and its cursor key. */
-  public readonly query: QueryApi;
+  /** The archive: its key, the locked bucket, the access-log bucket and the index table. */
+  public readonly archive: SealtrailArchive;
+  /** The HTTP API, its stage and access logs, the JWT authorizer, the ingest and reindex functions. */
+  public readonly ingestApi: IngestApi;
   /**
-   * Serves `QUERY_ROUTES` (read scope). It archives every read as an `audit.read` event, so it has the
-   * ingest function's permissions, plus reads of checkpoints/ (never puts) and its cursor key.
+   * The read routes' function (`query.fn`) and its cursor key (`query.cursorKey`). The function archives
+   * every read as an `audit.read` event, so it has the ingest function's permissions too.
    */
-  public readonly queryFunction: NodejsFunction;
-  /** KMS HMAC_256 key of the query API's pagination cursors; only `queryFunction`'s role may use it. */
-  public readonly cursorKey: Key;
-  public readonly reindexSchedule: Rule;
+  public readonly query: QueryApi;
   /** The checkpoint run: signing key, state bucket, function, schedule and public key. */
   public readonly checkpointSigner: CheckpointSigner;
-  /** The checkpoint signer function (reserved concurrency 1, every minute). */
-  public readonly checkpointFunction: NodejsFunction;
-  /** KMS ECC_NIST_P256 key that signs checkpoints; only `checkpointFunction`'s role may kms:Sign. */
-  public readonly checkpointKey: Key;
-  /** The signer's state; only `checkpointFunction`'s role may write it. */
-  public readonly checkpointStateBucket: Bucket;
-  public readonly checkpointSchedule: Rule;
   /** Athena over the archive: Glue tables, the linked-events view, the workgroup and named queries. */
   public readonly search: SealtrailSearch;
-  /** Alarm notifications; encrypted with `alarmKey`, TLS-only. */
-  public readonly alarmTopic: Topic;
-  /** Key of the alarm topic: CloudWatch alarms cannot publish to a topic encrypted with an AWS managed key. */
-  public readonly alarmKey: Key;
+  /** Where every alarm notifies: `alarmTopic` if given, else a topic encrypted with `alarmKey`, TLS-only. */
+  public readonly alarmTopic: ITopic;
+  /**
+   * Key of the topic sealtrail made (CloudWatch alarms cannot publish to a topic encrypted with an AWS
+   * managed key); absent with an existing `alarmTopic`.
+   */
+  public readonly alarmKey?: Key;
+  /** Every alarm of the construct (write path, access, verifier, replication), the dashboard's list. */
   public readonly alarms: Alarm[];
+  /** The alarms on the write path, the query function and the checkpoint run (lib/alarms.ts), all in `alarms`. */
+  public readonly writePathAlarms: WritePathAlarms;
   /** The alarms on access patterns and silence (lib/alarms.ts), all in `alarms`. */
   public readonly accessAlarms: AccessAlarms;
   /** The CloudWatch dashboard: every alarm in `alarms` and graphs of the access metrics. */
@@ -296,269 +273,58 @@ export class Sealtrail extends Construct {
     // Every retained bucket keeps its policy after `cdk destroy`: the archive never outlives its append-only policy.
     Aspects.of(this).add(new BucketPolicyFollowsBucket());
 
-    const retentionDays = props.retentionDays ?? DEFAULT_RETENTION_DAYS;
     const scopes = { ...DEFAULT_SCOPES, ...definedOnly(props.scopes ?? {}) };
     const logRetention = props.logRetention ?? RetentionDays.ONE_YEAR;
     const watchedActions = props.watchedActions ?? DEFAULT_WATCHED_ACTIONS;
-    const stack = Stack.of(this);
 
-    this.key = new Key(this, "ArchiveKey", {
-      description: "sealtrail: archive bucket and index table",
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+    // The parts build in this construct's scope, so every resource keeps the logical ID deployed stacks have.
+    this.archive = new SealtrailArchive(this, {
+      retentionDays: props.retentionDays ?? DEFAULT_RETENTION_DAYS,
+      key: props.archiveKey,
     });
+    const { key, bucket, accessLogBucket, table } = this.archive;
 
-    this.accessLogBucket = accessLogBucket(this);
-    // Not itself logged: cdk-nag's AwsSolutions-S1 recognizes it as the archive bucket's log destination.
-
-    this.bucket = lockedArchiveBucket(this, "ArchiveBucket", {
-      retentionDays,
-      encryptionKey: this.key,
-      accessLogBucket: this.accessLogBucket,
-      accessLogPrefix: "archive/",
-    });
-
-    this.table = new Table(this, "IndexTable", {
-      partitionKey: { name: PARTITION_KEY, type: AttributeType.STRING },
-      sortKey: { name: SORT_KEY, type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: this.key,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: TTL_ATTRIBUTE,
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    for (const gsi of Object.values(GLOBAL_INDEXES)) {
-      this.table.addGlobalSecondaryIndex({
-        indexName: gsi.indexName,
-        partitionKey: { name: gsi.partitionKey, type: AttributeType.STRING },
-        sortKey: { name: gsi.sortKey, type: AttributeType.STRING },
-        // The query path reads whole pointer items from the index.
-        projectionType: ProjectionType.ALL,
-      });
-    }
-
-    // Every function of the API reads the same configuration (lambda/config.ts parses all of it); the
-    // query function adds its cursor key.
-    const environment: Record<string, string> = {
-      [ENV.bucket]: this.bucket.bucketName,
-      [ENV.table]: this.table.tableName,
-      [ENV.chains]: Tokenization.stringifyNumber(props.chains ?? DEFAULT_CHAINS),
-      [ENV.writeScope]: scopes.write,
-      [ENV.readScope]: scopes.read,
-      [ENV.adminScope]: scopes.admin,
-      [ENV.subjectIssuers]: stack.toJsonString(props.subjectIssuers ?? []),
-      [ENV.leaseSeconds]: Tokenization.stringifyNumber(props.leaseSeconds ?? DEFAULT_LEASE_SECONDS),
-      [ENV.subjectTokenLeewaySeconds]: Tokenization.stringifyNumber(
-        props.subjectTokenLeewaySeconds ?? DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
-      ),
-      ...(props.tenantClaim !== undefined ? { [ENV.tenantClaim]: props.tenantClaim } : {}),
-      ...(props.indexTtlDays !== undefined
-        ? { [ENV.indexTtlDays]: Tokenization.stringifyNumber(props.indexTtlDays) }
-        : {}),
-      [ENV.watchedActions]: JSON.stringify(watchedPatterns(watchedActions)),
-      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-    };
-
-    this.ingestFunction = sealtrailFunction(this, "IngestFunction", {
-      entry: "../lambda/handlers/ingest.ts",
-      description: "sealtrail: POST /v1/events, seals a batch into the archive and indexes it",
-      serviceName: METRIC_SERVICES.ingest,
-      // HTTP APIs time out after 30 s.
-      timeout: Duration.seconds(29),
-      memorySize: 1024,
+    const environment = apiEnvironment(this, props, scopes, watchedActions);
+    this.ingestApi = new IngestApi(this, {
+      archive: this.archive,
       environment,
       logRetention,
+      issuer: props.issuer,
+      audience: props.audience,
+      writeScope: scopes.write,
+      throttleRateLimit: props.throttleRateLimit,
+      throttleBurstLimit: props.throttleBurstLimit,
     });
-    this.reindexFunction = sealtrailFunction(this, "ReindexFunction", {
-      entry: "../lambda/handlers/reindex.ts",
-      description: "sealtrail: indexes chain links that have no indexed marker",
-      serviceName: REINDEX_METRICS.service,
-      // Shorter than the schedule, so runs do not pile up.
-      timeout: Duration.minutes(4),
-      memorySize: 512,
-      environment,
-      logRetention,
-    });
-    this.query = new QueryApi(this, "Query", {
-      archiveBucket: this.bucket,
-      environment,
-      logRetention,
-    });
-    this.queryFunction = this.query.fn;
-    this.cursorKey = this.query.cursorKey;
-    this.grantArchiveAccess(this.ingestFunction, { write: true });
-    this.grantArchiveAccess(this.reindexFunction, { write: false });
+    this.query = new QueryApi(this, "Query", { archiveBucket: bucket, environment, logRetention });
     // Every read is archived as an audit.read event through the ingest write path.
-    this.grantArchiveAccess(this.queryFunction, { write: true });
-
-    this.reindexSchedule = new Rule(this, "ReindexSchedule", {
-      description: "sealtrail: index links that ingest acknowledged but did not index",
-      schedule: Schedule.rate(Duration.minutes(5)),
-      targets: [new LambdaFunction(this.reindexFunction, { retryAttempts: 2 })],
-    });
+    this.archive.bindWritePath(this.query.fn, { write: true });
+    this.query.addRoutes(this.ingestApi.api, this.ingestApi.authorizer, scopes.read);
 
     this.checkpointSigner = new CheckpointSigner(this, "Checkpoint", {
-      archiveBucket: this.bucket,
-      archiveKey: this.key,
-      accessLogBucket: this.accessLogBucket,
+      archiveBucket: bucket,
+      archiveKey: key,
+      accessLogBucket,
       environment: { [ENV.chains]: environment[ENV.chains] as string },
       logRetention,
     });
-    this.checkpointFunction = this.checkpointSigner.fn;
-    this.checkpointKey = this.checkpointSigner.key;
-    this.checkpointStateBucket = this.checkpointSigner.stateBucket;
-    this.checkpointSchedule = this.checkpointSigner.schedule;
 
-    this.search = new SealtrailSearch(this, "Search", {
-      bucket: this.bucket,
-      key: this.key,
-      accessLogBucket: this.accessLogBucket,
-    });
+    this.search = new SealtrailSearch(this, "Search", { ...props.search, bucket, key, accessLogBucket });
 
-    this.apiAccessLogs = new LogGroup(this, "ApiAccessLogs", {
-      retention: logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.api = new HttpApi(this, "Api", {
-      description: "sealtrail audit event API",
-      // The stage is created below, with access logs and throttling.
-      createDefaultStage: false,
-    });
-    this.stage = this.api.addStage("DefaultStage", {
-      stageName: "$default",
-      autoDeploy: true,
-      throttle: {
-        rateLimit: props.throttleRateLimit ?? 100,
-        burstLimit: props.throttleBurstLimit ?? 200,
-      },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(this.apiAccessLogs),
-        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
-      },
-    });
-    const authorizer = new HttpJwtAuthorizer("JwtAuthorizer", props.issuer, {
-      jwtAudience: props.audience,
-    });
-    const ingestRoute = httpRouteOf(INGEST_ROUTE);
-    this.api.addRoutes({
-      path: ingestRoute.path,
-      methods: [ingestRoute.method],
-      integration: new HttpLambdaIntegration("IngestIntegration", this.ingestFunction),
-      authorizer,
-      authorizationScopes: [scopes.write],
-    });
-    this.query.addRoutes(this.api, authorizer, scopes.read);
+    const alarms = alarmTopic(this, { existing: props.alarmTopic, email: props.alarmEmail });
+    this.alarmTopic = alarms.topic;
+    this.alarmKey = alarms.key;
 
-    this.alarmKey = new Key(this, "AlarmKey", {
-      description: "sealtrail: alarm topic",
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+    this.writePathAlarms = new WritePathAlarms(this, {
+      topic: this.alarmTopic,
+      ingestFunction: this.ingestApi.ingestFunction,
+      reindexFunction: this.ingestApi.reindexFunction,
+      queryFunction: this.query.fn,
+      api: this.ingestApi.api,
+      stage: this.ingestApi.stage,
+      checkpointSigner: this.checkpointSigner,
+      authFailureAlarmThreshold: props.authFailureAlarmThreshold,
     });
-    // CloudWatch encrypts the message it publishes to the topic with this key.
-    this.alarmKey.addToResourcePolicy(
-      new PolicyStatement({
-        sid: "AllowCloudWatchAlarmsToPublish",
-        principals: [new ServicePrincipal("cloudwatch.amazonaws.com")],
-        actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
-        resources: ["*"],
-        // Only this account's alarms: the service principal alone would admit any account's (confused deputy).
-        conditions: {
-          StringEquals: { "aws:SourceAccount": stack.account },
-          ArnLike: {
-            "aws:SourceArn": stack.formatArn({ service: "cloudwatch", resource: "alarm", resourceName: "*" }),
-          },
-        },
-      }),
-    );
-    this.alarmTopic = new Topic(this, "AlarmTopic", {
-      displayName: "sealtrail alarms",
-      masterKey: this.alarmKey,
-      enforceSSL: true,
-    });
-    // The topic policy that enforceSSL creates replaces SNS's default one: allow this account's alarms.
-    this.alarmTopic.addToResourcePolicy(
-      new PolicyStatement({
-        sid: "AllowCloudWatchAlarmsToPublish",
-        principals: [new ServicePrincipal("cloudwatch.amazonaws.com")],
-        actions: ["sns:Publish"],
-        resources: [this.alarmTopic.topicArn],
-        conditions: {
-          StringEquals: { "aws:SourceAccount": stack.account },
-          ArnLike: {
-            "aws:SourceArn": stack.formatArn({ service: "cloudwatch", resource: "alarm", resourceName: "*" }),
-          },
-        },
-      }),
-    );
-    if (props.alarmEmail !== undefined) {
-      this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
-    }
-
-    const fiveMinuteSum = { period: Duration.minutes(5), statistic: "Sum" } as const;
-    // Powertools adds one dimension, `service` (the function's POWERTOOLS_SERVICE_NAME).
-    const reindexMetric = (metricName: string) =>
-      new Metric({
-        namespace: REINDEX_METRICS.namespace,
-        metricName,
-        dimensionsMap: { service: REINDEX_METRICS.service },
-        ...fiveMinuteSum,
-      });
-    this.alarms = [
-      this.alarmOn("IngestErrorsAlarm", this.ingestFunction.metricErrors(fiveMinuteSum), {
-        description: "sealtrail ingest function errors: events may not have been acknowledged",
-      }),
-      this.alarmOn("ReindexErrorsAlarm", this.reindexFunction.metricErrors(fiveMinuteSum), {
-        description: "sealtrail reindex job errors: search may miss acknowledged events",
-      }),
-      // The reindex job goes on past a link it cannot index (the run succeeds): its metrics say so.
-      this.alarmOn("ReindexLinksFailedAlarm", reindexMetric(REINDEX_METRICS.linksFailed), {
-        description:
-          "sealtrail reindex could not index a chain link: its acknowledged events are missing from search " +
-          "until a run succeeds; the reindex log names the link and the error",
-      }),
-      this.alarmOn("ReindexLinksRejectedAlarm", reindexMetric(REINDEX_METRICS.linksRejected), {
-        description:
-          "sealtrail reindex found a chain link whose batch object is missing or does not match it " +
-          "(possible tampering): its events are not indexed; run sealtrail verify",
-      }),
-      this.alarmOn("QueryErrorsAlarm", this.queryFunction.metricErrors(fiveMinuteSum), {
-        description:
-          "sealtrail query function errors: reads failed (and were not archived as audit.read events)",
-      }),
-      this.alarmOn("Api5xxAlarm", this.api.metricServerError(fiveMinuteSum), {
-        description: "sealtrail API 5xx responses: writes or reads are failing",
-      }),
-      this.alarmOn("ApiAuthFailureSpikeAlarm", this.stage.metricClientError(fiveMinuteSum), {
-        description:
-          "sealtrail API 4xx spike on the stage: rejected tokens or scopes (401/403), or a client " +
-          "sending invalid requests (HTTP API metrics do not split 4xx by status)",
-        threshold: props.authFailureAlarmThreshold ?? DEFAULT_AUTH_FAILURE_ALARM_THRESHOLD,
-      }),
-      // The signer's refusal is the in-AWS verification failure: the archive no longer extends the
-      // history it signed last (a rewritten, missing or hidden link or checkpoint, a vanished chain).
-      this.alarmOn("CheckpointRefusedAlarm", this.checkpointSigner.metricRefused(fiveMinuteSum), {
-        description:
-          "sealtrail checkpoint signer REFUSED to sign: the archive does not extend the last signed " +
-          "checkpoint (possible tampering); see the signer's log for the reasons, run sealtrail verify",
-      }),
-      // Staleness: no checkpoint for 15 minutes. Missing data is breaching, since a signer that never
-      // runs (disabled rule, broken deployment, throttled) emits nothing at all.
-      this.alarmOn("CheckpointStaleAlarm", this.checkpointSigner.metricSigned(fiveMinuteSum), {
-        description:
-          "sealtrail checkpoints are stale: none signed in 15 minutes; auditors' --max-age checks will fail",
-        threshold: 1,
-        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: 3,
-        treatMissingData: TreatMissingData.BREACHING,
-      }),
-      // A run that throws (KMS, S3 or state errors) signs nothing and emits no CheckpointRefused: it is
-      // seen here at once instead of only by the staleness alarm 15 minutes later.
-      this.alarmOn("CheckpointErrorsAlarm", this.checkpointFunction.metricErrors(fiveMinuteSum), {
-        description: "sealtrail checkpoint run failed (an error, not a refusal): no checkpoint was signed",
-      }),
-    ];
+    this.alarms = [...this.writePathAlarms.alarms];
 
     this.accessAlarms = new AccessAlarms(this, "AccessAlarms", { topic: this.alarmTopic, watchedActions });
     this.alarms.push(...this.accessAlarms.alarms);
@@ -566,13 +332,12 @@ export class Sealtrail extends Construct {
     this.dashboard = new SealtrailDashboard(this, "Dashboard", { alarms: this.alarms, watchedActions });
 
     this.verifier = new ScheduledVerifier(this, "Verifier", {
-      archiveBucket: this.bucket,
-      archiveKey: this.key,
-      table: this.table,
-      accessLogBucket: this.accessLogBucket,
+      archiveBucket: bucket,
+      archiveKey: key,
+      table,
+      accessLogBucket,
       checkpointPublicKey: this.checkpointSigner.publicKeyDerBase64,
       alarmTopic: this.alarmTopic,
-      alarmKey: this.alarmKey,
       period: props.verificationPeriod,
       maxAge: props.verificationMaxAge,
       logRetention,
@@ -581,8 +346,8 @@ export class Sealtrail extends Construct {
 
     if (props.replica !== undefined) {
       this.replication = new ArchiveReplication(this, "Replication", {
-        bucket: this.bucket,
-        key: this.key,
+        bucket,
+        key,
         destination: props.replica,
         alarmTopic: this.alarmTopic,
       });
@@ -590,145 +355,41 @@ export class Sealtrail extends Construct {
     }
   }
 
-  /** The URL of the API's default stage. */
+  /** The URL of the API's default stage (`ingestApi.stage.url`). */
   public get apiUrl(): string {
-    return this.stage.url;
-  }
-
-  /**
-   * Explicit least-privilege statements instead of grantReadWrite (which includes s3:DeleteObject*):
-   * no function may delete, change retention or legal hold, bypass governance, or write checkpoints/.
-   */
-  private grantArchiveAccess(fn: NodejsFunction, access: { readonly write: boolean }): void {
-    const role = ownRole(fn);
-    const readablePrefixes = [ARCHIVE_PREFIXES.events, ARCHIVE_PREFIXES.chains];
-    const prefixArns = readablePrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`));
-
-    if (access.write) {
-      role.addToPrincipalPolicy(
-        new PolicyStatement({
-          sid: "AppendDataObjectsAndChainLinks",
-          actions: ["s3:PutObject"],
-          resources: prefixArns,
-        }),
-      );
-    }
-    role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: "ReadDataObjectsAndChainLinks",
-        actions: ["s3:GetObject"],
-        resources: prefixArns,
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: "ListChainLinks",
-        actions: ["s3:ListBucket"],
-        resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { "s3:prefix": [`${ARCHIVE_PREFIXES.chains}*`] } },
-      }),
-    );
-    const region = Stack.of(this).region;
-    const urlSuffix = Stack.of(this).urlSuffix;
-    role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: "UseArchiveKeyThroughS3AndDynamoDB",
-        // S3 SSE-KMS needs GenerateDataKey (put) and Decrypt (get); DynamoDB with a customer managed key
-        // calls KMS with the caller's permissions for Encrypt/Decrypt/GenerateDataKey.
-        actions: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-        resources: [this.key.keyArn],
-        conditions: {
-          StringEquals: {
-            "kms:ViaService": [`s3.${region}.${urlSuffix}`, `dynamodb.${region}.${urlSuffix}`],
-          },
-        },
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: "ReadWriteIndexItems",
-        // No DeleteItem and no table administration. BatchWriteItem is one IAM action for puts and
-        // deletes alike; the index is a rebuildable cache of the archive, which stays the truth.
-        // BatchGetItem: the lease store reads every chain's lease in one request.
-        actions: [
-          "dynamodb:GetItem",
-          "dynamodb:BatchGetItem",
-          "dynamodb:PutItem",
-          "dynamodb:UpdateItem",
-          "dynamodb:BatchWriteItem",
-          "dynamodb:Query",
-          "dynamodb:ConditionCheckItem",
-        ],
-        resources: [this.table.tableArn, `${this.table.tableArn}/index/*`],
-      }),
-    );
-
-    for (const arn of prefixArns) {
-      Validations.of(role).acknowledge({
-        id: wildcardFinding(this, arn),
-        reason:
-          "Objects under this prefix are content-addressed or sequence-numbered, so their keys are not " +
-          "known in advance; the wildcard is limited to the one prefix the function reads or appends to.",
-      });
-    }
-    Validations.of(role).acknowledge({
-      id: wildcardFinding(this, `${this.table.tableArn}/index/*`),
-      reason:
-        "Queries go through the index table's global secondary indexes (one per searched attribute); " +
-        "the wildcard covers only the indexes of this one table.",
-    });
-  }
-
-  /** An alarm to the SNS topic; by default it fires on a value of at least 1 in one period. */
-  private alarmOn(
-    id: string,
-    metric: IMetric,
-    options: {
-      readonly description: string;
-      readonly threshold?: number;
-      readonly comparisonOperator?: ComparisonOperator;
-      readonly evaluationPeriods?: number;
-      readonly treatMissingData?: TreatMissingData;
-    },
-  ): Alarm {
-    const alarm = new Alarm(this, id, {
-      metric,
-      alarmDescription: options.description,
-      threshold: options.threshold ?? 1,
-      evaluationPeriods: options.evaluationPeriods ?? 1,
-      comparisonOperator: options.comparisonOperator ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: options.treatMissingData ?? TreatMissingData.NOT_BREACHING,
-    });
-    alarm.addAlarmAction(new SnsAction(this.alarmTopic));
-    return alarm;
+    return this.ingestApi.stage.url;
   }
 }
 
 /**
- * Stage access log fields. `$context.requestTime` is API Gateway's CLF time (`dd/MMM/yyyy:HH:mm:ss +0000`);
- * `requestTimeEpoch` is the same instant in epoch milliseconds, which Logs Insights turns into ISO-8601
- * with `fromMillis(requestTimeEpoch)`. Every value is quoted so a missing one ("-") keeps the line valid JSON.
+ * The configuration every function of the API reads (lambda/config.ts parses all of it), except the
+ * archive's bucket and table, which `SealtrailArchive.bindWritePath` sets with the grants; the query
+ * function adds its cursor key.
  */
-export const ACCESS_LOG_FIELDS = {
-  requestId: "$context.requestId",
-  requestTime: "$context.requestTime",
-  requestTimeEpoch: "$context.requestTimeEpoch",
-  ip: "$context.identity.sourceIp",
-  userAgent: "$context.identity.userAgent",
-  httpMethod: "$context.httpMethod",
-  path: "$context.path",
-  routeKey: "$context.routeKey",
-  protocol: "$context.protocol",
-  status: "$context.status",
-  responseLength: "$context.responseLength",
-  sub: "$context.authorizer.claims.sub",
-  clientId: "$context.authorizer.claims.client_id",
-  session: "$context.authorizer.claims.sid",
-  tokenId: "$context.authorizer.claims.jti",
-  authorizerError: "$context.authorizer.error",
-  integrationError: "$context.integrationErrorMessage",
-  integrationLatency: "$context.integrationLatency",
-} as const;
+function apiEnvironment(
+  scope: Construct,
+  props: SealtrailProps,
+  scopes: Required<SealtrailScopes>,
+  watchedActions: readonly WatchedAction[],
+): Record<string, string> {
+  return {
+    [ENV.chains]: Tokenization.stringifyNumber(props.chains ?? DEFAULT_CHAINS),
+    [ENV.writeScope]: scopes.write,
+    [ENV.readScope]: scopes.read,
+    [ENV.adminScope]: scopes.admin,
+    [ENV.subjectIssuers]: Stack.of(scope).toJsonString(props.subjectIssuers ?? []),
+    [ENV.leaseSeconds]: Tokenization.stringifyNumber(props.leaseSeconds ?? DEFAULT_LEASE_SECONDS),
+    [ENV.subjectTokenLeewaySeconds]: Tokenization.stringifyNumber(
+      props.subjectTokenLeewaySeconds ?? DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
+    ),
+    ...(props.tenantClaim !== undefined ? { [ENV.tenantClaim]: props.tenantClaim } : {}),
+    ...(props.indexTtlDays !== undefined
+      ? { [ENV.indexTtlDays]: Tokenization.stringifyNumber(props.indexTtlDays) }
+      : {}),
+    [ENV.watchedActions]: JSON.stringify(watchedPatterns(watchedActions)),
+    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+  };
+}
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -877,10 +538,13 @@ function validateProps(props: SealtrailProps, stackName: string): void {
  */
 export function addSealtrailOutputs(scope: Construct, sealtrail: Sealtrail): void {
   new CfnOutput(scope, "ApiUrl", { value: sealtrail.apiUrl, description: "Base URL of the sealtrail API" });
-  new CfnOutput(scope, "BucketName", { value: sealtrail.bucket.bucketName, description: "Archive bucket" });
-  new CfnOutput(scope, "TableName", { value: sealtrail.table.tableName, description: "Index table" });
+  new CfnOutput(scope, "BucketName", {
+    value: sealtrail.archive.bucket.bucketName,
+    description: "Archive bucket",
+  });
+  new CfnOutput(scope, "TableName", { value: sealtrail.archive.table.tableName, description: "Index table" });
   new CfnOutput(scope, "CheckpointKeyArn", {
-    value: sealtrail.checkpointKey.keyArn,
+    value: sealtrail.checkpointSigner.key.keyArn,
     description: "KMS key (ECC_NIST_P256) that signs checkpoints; only the checkpoint signer may sign",
   });
   new CfnOutput(scope, "CheckpointPublicKey", {

@@ -52,11 +52,11 @@ const TEXT_INPUT_FORMAT = "org.apache.hadoop.mapred.TextInputFormat";
 const TEXT_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
 
 export interface SealtrailSearchProps {
-  /** The archive bucket (`Sealtrail.bucket`): events/ and chains/ are read from it. */
+  /** The archive bucket (`Sealtrail.archive.bucket`): events/ and chains/ are read from it. */
   readonly bucket: IBucket;
-  /** The archive bucket's KMS key (`Sealtrail.key`): readers need kms:Decrypt through S3. */
+  /** The archive bucket's KMS key (`Sealtrail.archive.key`): readers need kms:Decrypt through S3. */
   readonly key: IKey;
-  /** Where the results bucket writes its server access logs (`Sealtrail.accessLogBucket`). */
+  /** Where the results bucket writes its server access logs (`Sealtrail.archive.accessLogBucket`). */
   readonly accessLogBucket: IBucket;
   /**
    * Glue database name: lowercase letters, digits and underscores.
@@ -89,6 +89,9 @@ export interface SealtrailSearchProps {
    */
   readonly removalPolicy?: RemovalPolicy;
 }
+
+/** What `Sealtrail`'s `search` prop sets: every prop but the archive's bucket, key and log bucket. */
+export type SealtrailSearchOptions = Omit<SealtrailSearchProps, "bucket" | "key" | "accessLogBucket">;
 
 /** Glue tables, the linked-events view, an enforced and encrypted Athena workgroup, and named queries. */
 export class SealtrailSearch extends Construct {

@@ -35,9 +35,7 @@ export function createCheckpointJob(
   const source = new S3ArchiveSource(s3, config.bucket);
   const state = new S3SignerStateStore(s3, config.stateBucket);
   const logger = createLogger();
-  const metrics =
-    options.metrics ??
-    new Metrics({ namespace: CHECKPOINT_METRICS.namespace, serviceName: CHECKPOINT_METRICS.service });
+  const metrics = options.metrics ?? createCheckpointMetrics();
   let key: Promise<CheckpointKey> | undefined = options.key ? Promise.resolve(options.key) : undefined;
   return async () => {
     key ??= kmsCheckpointKey(kmsClient(config.aws), config.keyId).catch((error) => {
@@ -52,21 +50,39 @@ export function createCheckpointJob(
       now: options.now ?? Date.now,
     });
     if (outcome.status === "signed") {
-      metrics.addMetric(CHECKPOINT_METRICS.signed, MetricUnit.Count, 1);
-      metrics.addMetric(CHECKPOINT_METRICS.newLinks, MetricUnit.Count, outcome.newLinks);
       logger.info("checkpoint signed", { ...outcome });
     } else if (outcome.status === "raced") {
-      metrics.addMetric(CHECKPOINT_METRICS.raced, MetricUnit.Count, 1);
       logger.warn("checkpoint run raced another run", { ...outcome });
     } else {
-      metrics.addMetric(CHECKPOINT_METRICS.refused, MetricUnit.Count, 1);
       logger.error("checkpoint refused: the archive does not extend the last signed checkpoint", {
         reasons: outcome.reasons,
       });
     }
-    metrics.publishStoredMetrics();
+    publishOutcomeMetrics(metrics, outcome);
     return outcome;
   };
+}
+
+/** The signer's Metrics as the stack's alarms watch them: the namespace and the `service` dimension. */
+export function createCheckpointMetrics(): Metrics {
+  return new Metrics({ namespace: CHECKPOINT_METRICS.namespace, serviceName: CHECKPOINT_METRICS.service });
+}
+
+/**
+ * One run's data points, published at once (one EMF line): CheckpointSigned and CheckpointNewLinks, or
+ * CheckpointRaced, or CheckpointRefused, which the stack's alarms watch (test/infra/checkpoint.test.ts
+ * runs this against them).
+ */
+export function publishOutcomeMetrics(metrics: Metrics, outcome: SignerOutcome): void {
+  if (outcome.status === "signed") {
+    metrics.addMetric(CHECKPOINT_METRICS.signed, MetricUnit.Count, 1);
+    metrics.addMetric(CHECKPOINT_METRICS.newLinks, MetricUnit.Count, outcome.newLinks);
+  } else if (outcome.status === "raced") {
+    metrics.addMetric(CHECKPOINT_METRICS.raced, MetricUnit.Count, 1);
+  } else {
+    metrics.addMetric(CHECKPOINT_METRICS.refused, MetricUnit.Count, 1);
+  }
+  metrics.publishStoredMetrics();
 }
 
 let cached: CheckpointJob | undefined;

@@ -6,9 +6,12 @@
 import { type CfnElement, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { Alarm, Metric } from "aws-cdk-lib/aws-cloudwatch";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ENV } from "../../lambda/config";
+import { accessMetricPoints } from "../../lambda/core/metrics";
 import { OUTCOMES } from "../../lambda/core/schema";
+import { BufferedAccessMetrics } from "../../lambda/emf-metrics";
+import { createIngestMetrics } from "../../lambda/handlers/ingest";
 import { configureApp } from "../../lib/app";
 import { Sealtrail } from "../../lib/sealtrail";
 import { SealtrailStack } from "../../lib/sealtrail-stack";
@@ -98,6 +101,49 @@ describe("refused subject tokens", () => {
       TreatMissingData: "notBreaching",
       AlarmActions: [{ Ref: topic }],
     });
+  });
+
+  it("watch what the ingest function's own metrics publish for a refusal (namespace, name, dimensions)", () => {
+    // Prepare: the function's environment as deployed, metrics enabled (vitest disables them), the
+    // handler's Metrics behind the same buffer it uses; stdout captured, where Powertools writes EMF.
+    const ingest = properties(logicalId(template, "AWS::Lambda::Function", "SealtrailIngestFunction"));
+    const variables = (ingest.Environment as { Variables: Record<string, string> }).Variables;
+    for (const [name, value] of Object.entries(variables)) vi.stubEnv(name, value);
+    vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "false");
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      // Act: what the ingest service records for a token of another tenant, published as the handler does.
+      const metrics = new BufferedAccessMetrics(createIngestMetrics());
+      metrics.record(accessMetricPoints.subjectTokenRefused("subject_token_tenant_mismatch"));
+      metrics.publish();
+    } finally {
+      write.mockRestore();
+      vi.unstubAllEnvs();
+    }
+    // Assess: one EMF document, with the alarm's namespace, metric, dimension names and values.
+    const documents = lines.map(
+      (line) =>
+        JSON.parse(line) as {
+          _aws: {
+            CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[];
+          };
+        } & Properties,
+    );
+    expect(documents).toHaveLength(1);
+    const [document] = documents;
+    const refused = alarm("SubjectTokenRefusedsubjecttokentenantmismatch");
+    const dimensions = refused.Dimensions as { Name: string; Value: string }[];
+    const [directive] = document?._aws.CloudWatchMetrics ?? [];
+    expect(directive?.Namespace).toBe(refused.Namespace);
+    expect(directive?.Metrics.map((m) => m.Name)).toEqual([refused.MetricName]);
+    expect(directive?.Dimensions.map((set) => [...set].sort())).toEqual([
+      dimensions.map((d) => d.Name).sort(),
+    ]);
+    for (const { Name, Value } of dimensions) expect(document?.[Name], Name).toBe(Value);
   });
 
   it("are alarmed apart from the stage's auth failures, which stay", () => {

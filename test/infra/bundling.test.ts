@@ -41,6 +41,8 @@ describe("Lambda bundling", () => {
     "SealtrailCheckpointFunction",
     "SealtrailQueryFunction",
     "SealtrailVerifierFunction",
+    // The checkpoint public key's custom resource (lambda/custom-resources/public-key-reader.ts).
+    "SealtrailCheckpointPublicKeyReader",
   ])("%s is one minified ESM file with the createRequire banner and a source map", (prefix) => {
     const dir = assetDir(prefix);
     expect(readdirSync(dir).sort()).toEqual(["index.mjs", "index.mjs.map"]);

@@ -1,23 +1,18 @@
 /**
  * The checkpoint run's infrastructure: the signing key and who may sign, the signer's state bucket, the
  * function and its schedule, its exact permissions, who else may write checkpoints/, the alarms, and the
- * public key output (including the custom-resource code that reads it, run here against a fake KMS).
+ * public key output (the custom resource's code is tested in test/unit/public-key-reader.test.ts), and
+ * that the metrics the signer's own code emits are the ones its alarms watch.
  */
-import { generateKeyPairSync } from "node:crypto";
-import { createServer, type IncomingHttpHeaders } from "node:http";
-import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
-import { compileFunction } from "node:vm";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { CHECKPOINT_ENV } from "../../lambda/checkpoint/config";
 import { DEFAULT_CHAINS, ENV } from "../../lambda/config";
-import { METRICS_NAMESPACE } from "../../lambda/core/metrics";
+import { createCheckpointMetrics, publishOutcomeMetrics } from "../../lambda/handlers/checkpoint";
 import { configureApp } from "../../lib/app";
-import { CHECKPOINT_SERVICE_NAME, PUBLIC_KEY_READER_SOURCE } from "../../lib/checkpoint";
+import { CHECKPOINT_SERVICE_NAME } from "../../lib/checkpoint";
 import { SealtrailStack } from "../../lib/sealtrail-stack";
 import {
   allowsAction,
@@ -33,6 +28,10 @@ import {
 } from "./helpers";
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
+/** An EMF document as Powertools writes it: the directive, then each dimension and metric by name. */
+type EmfDocument = {
+  _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+} & Record<string, unknown>;
 
 let app: App;
 let template: Template;
@@ -466,26 +465,65 @@ describe("alarms", () => {
     });
   });
 
-  it("watch the metrics Powertools emits for the signer: namespace and the one `service` dimension", () => {
-    // Prepare: the environment the function gets.
+  it("watch what the signer's own code emits for a refusal: namespace, metric name and the `service` dimension", () => {
+    // Prepare: the function's environment as deployed, metrics enabled (vitest disables them), and the
+    // handler's own Metrics; stdout captured, where Powertools writes its EMF line.
     const variables = (properties(signerFn).Environment as { Variables: Record<string, string> }).Variables;
-    vi.stubEnv("POWERTOOLS_SERVICE_NAME", variables.POWERTOOLS_SERVICE_NAME);
-    vi.stubEnv("POWERTOOLS_METRICS_NAMESPACE", variables.POWERTOOLS_METRICS_NAMESPACE);
-    const metrics = new Metrics();
-    // Act
-    metrics.addMetric("CheckpointRefused", MetricUnit.Count, 1);
-    const emf = metrics.serializeMetrics() as unknown as {
-      _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] };
-    } & Record<string, unknown>;
-    // Assess: the EMF record's namespace, dimension set and values are the alarm's.
-    const [directive] = emf._aws.CloudWatchMetrics;
-    const refused = alarm("SealtrailCheckpointRefusedAlarm");
-    expect(directive?.Namespace).toBe(refused.Namespace);
-    expect(directive?.Dimensions).toEqual([(refused.Dimensions as { Name: string }[]).map((d) => d.Name)]);
-    for (const { Name, Value } of refused.Dimensions as { Name: string; Value: string }[]) {
-      expect(emf[Name]).toBe(Value);
+    for (const [name, value] of Object.entries(variables)) vi.stubEnv(name, value);
+    vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "false");
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      // Act: the handler's metric recording for a refused run.
+      publishOutcomeMetrics(createCheckpointMetrics(), { status: "refused", reasons: ["chain 0 rewritten"] });
+    } finally {
+      write.mockRestore();
+      vi.unstubAllEnvs();
     }
-    expect(METRICS_NAMESPACE).toBe(refused.Namespace);
+    // Assess: the one EMF document names the alarm's namespace, metric and dimensions with their values.
+    const emf = lines.map((line) => JSON.parse(line) as EmfDocument);
+    expect(emf).toHaveLength(1);
+    const [document] = emf as [EmfDocument];
+    const refused = alarm("SealtrailCheckpointRefusedAlarm");
+    const dimensions = refused.Dimensions as { Name: string; Value: string }[];
+    expect(document._aws.CloudWatchMetrics).toEqual([
+      {
+        Namespace: refused.Namespace,
+        Dimensions: [dimensions.map((d) => d.Name)],
+        Metrics: [expect.objectContaining({ Name: refused.MetricName })],
+      },
+    ]);
+    for (const { Name, Value } of dimensions) expect(document[Name]).toBe(Value);
+    expect(document[refused.MetricName as string]).toBe(1);
+  });
+
+  it("watch what the signer's own code emits for a signed run (the staleness alarm's metric)", () => {
+    const variables = (properties(signerFn).Environment as { Variables: Record<string, string> }).Variables;
+    for (const [name, value] of Object.entries(variables)) vi.stubEnv(name, value);
+    vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "false");
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      publishOutcomeMetrics(createCheckpointMetrics(), { status: "signed", seq: 3, newLinks: 2, chains: 16 });
+    } finally {
+      write.mockRestore();
+      vi.unstubAllEnvs();
+    }
+    const [document] = lines.map((line) => JSON.parse(line) as EmfDocument);
+    const stale = alarm("SealtrailCheckpointStaleAlarm");
+    const [directive] = document?._aws.CloudWatchMetrics ?? [];
+    expect(directive?.Namespace).toBe(stale.Namespace);
+    expect(directive?.Metrics.map((m) => m.Name)).toContain(stale.MetricName);
+    expect(directive?.Dimensions).toEqual([(stale.Dimensions as { Name: string }[]).map((d) => d.Name)]);
+    for (const { Name, Value } of stale.Dimensions as { Name: string; Value: string }[]) {
+      expect(document?.[Name]).toBe(Value);
+    }
   });
 
   it("fire on a 4xx spike on the API stage (auth failures), 100 per 5 minutes by default", () => {
@@ -542,142 +580,6 @@ describe("public key output", () => {
       "kms:GetPublicKey",
     ]);
     expect(properties(reader())).toMatchObject({ Runtime: "nodejs24.x", Handler: "index.handler" });
-  });
-
-  describe("the reader's code, as deployed", () => {
-    interface Received {
-      method?: string;
-      headers: IncomingHttpHeaders;
-      body: Record<string, unknown>;
-    }
-    let server: ReturnType<typeof createServer> | undefined;
-
-    afterEach(async () => {
-      vi.unstubAllEnvs();
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      server = undefined;
-    });
-
-    /** Runs the template's inline handler with a fake KMS, answering to a local "CloudFormation". */
-    async function invoke(requestType: string, kmsResponse: Record<string, unknown>) {
-      const received: Received[] = [];
-      server = createServer((req, res) => {
-        let body = "";
-        req.on("data", (chunk) => {
-          body += chunk;
-        });
-        req.on("end", () => {
-          received.push({ method: req.method, headers: req.headers, body: JSON.parse(body) });
-          res.end();
-        });
-      });
-      await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
-      const port = (server.address() as AddressInfo).port;
-
-      const kmsCalls: unknown[] = [];
-      const fakeKms = {
-        KMSClient: class {
-          async send(command: { input: unknown }) {
-            kmsCalls.push(command.input);
-            return kmsResponse;
-          }
-        },
-        GetPublicKeyCommand: class {
-          constructor(public readonly input: unknown) {}
-        },
-      };
-      const source = (properties(reader()).Code as { ZipFile: string }).ZipFile;
-      expect(source).toBe(PUBLIC_KEY_READER_SOURCE);
-      expect(source.length).toBeLessThanOrEqual(4096); // CloudFormation's ZipFile limit
-      const module = { exports: {} as { handler?: (event: unknown) => Promise<void> } };
-      const requireStub = (id: string) => {
-        if (id === "@aws-sdk/client-kms") return fakeKms;
-        if (id === "node:crypto") return createRequire(import.meta.url)(id);
-        throw new Error(`unexpected require ${id}`);
-      };
-      compileFunction(source, ["require", "exports", "module"])(requireStub, module.exports, module);
-      vi.spyOn(console, "error").mockImplementation(() => undefined);
-      await module.exports.handler?.({
-        RequestType: requestType,
-        ResponseURL: `http://127.0.0.1:${port}/cfn-response?X-Amz-Signature=test`,
-        StackId: "arn:aws:cloudformation:eu-west-1:123456789012:stack/Sealtrail/1",
-        RequestId: "request-1",
-        LogicalResourceId: "SealtrailCheckpointPublicKey",
-        ...(requestType === "Create"
-          ? {}
-          : { PhysicalResourceId: "arn:aws:kms:eu-west-1:123456789012:key/k" }),
-        ResourceProperties: { KeyId: "arn:aws:kms:eu-west-1:123456789012:key/k" },
-      });
-      return { received, kmsCalls };
-    }
-
-    it("answers SUCCESS with the exact DER SPKI, base64, even from a view into a larger buffer", async () => {
-      // Prepare: a P-256 public key as the SDK returns blobs: a Uint8Array window on a pooled buffer.
-      const der = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({
-        format: "der",
-        type: "spki",
-      });
-      const pool = new Uint8Array(der.length + 64).fill(0xee);
-      pool.set(der, 32);
-      const view = new Uint8Array(pool.buffer, 32, der.length);
-      // Act
-      const { received, kmsCalls } = await invoke("Create", {
-        KeyId: "arn:aws:kms:eu-west-1:123456789012:key/k",
-        KeySpec: "ECC_NIST_P256",
-        KeyUsage: "SIGN_VERIFY",
-        SigningAlgorithms: ["ECDSA_SHA_256"],
-        PublicKey: view,
-      });
-      // Assess
-      expect(kmsCalls).toEqual([{ KeyId: "arn:aws:kms:eu-west-1:123456789012:key/k" }]);
-      expect(received).toHaveLength(1);
-      expect(received[0]?.method).toBe("PUT");
-      // The pre-signed URL is signed without a content type, as cfn-response sends it.
-      expect(received[0]?.headers["content-type"] ?? "").toBe("");
-      expect(received[0]?.body).toMatchObject({
-        Status: "SUCCESS",
-        PhysicalResourceId: "arn:aws:kms:eu-west-1:123456789012:key/k",
-        StackId: "arn:aws:cloudformation:eu-west-1:123456789012:stack/Sealtrail/1",
-        RequestId: "request-1",
-        LogicalResourceId: "SealtrailCheckpointPublicKey",
-      });
-      const data = received[0]?.body.Data as { PublicKey: string; KeyArn: string };
-      expect(data.PublicKey).toBe(Buffer.from(der).toString("base64"));
-      expect(data.KeyArn).toBe("arn:aws:kms:eu-west-1:123456789012:key/k");
-    });
-
-    it("answers FAILED, naming the key, when the key is not an ECC_NIST_P256 signing key", async () => {
-      const { received } = await invoke("Update", {
-        KeySpec: "RSA_2048",
-        KeyUsage: "SIGN_VERIFY",
-        SigningAlgorithms: ["RSASSA_PSS_SHA_256"],
-        PublicKey: new Uint8Array([1, 2, 3]),
-      });
-      expect(received).toHaveLength(1);
-      expect(received[0]?.body).toMatchObject({ Status: "FAILED", Data: {} });
-      expect(received[0]?.body.Reason).toMatch(
-        /key\/k is RSA_2048\/SIGN_VERIFY, not an ECC_NIST_P256 signing key/,
-      );
-    });
-
-    it("answers FAILED when the bytes are not a public key, instead of outputting them", async () => {
-      const { received } = await invoke("Create", {
-        KeySpec: "ECC_NIST_P256",
-        KeyUsage: "SIGN_VERIFY",
-        SigningAlgorithms: ["ECDSA_SHA_256"],
-        PublicKey: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]),
-      });
-      expect(received[0]?.body).toMatchObject({ Status: "FAILED", Data: {} });
-    });
-
-    it("answers SUCCESS to Delete without calling KMS", async () => {
-      const { received, kmsCalls } = await invoke("Delete", {});
-      expect(kmsCalls).toEqual([]);
-      expect(received[0]?.body).toMatchObject({
-        Status: "SUCCESS",
-        PhysicalResourceId: "arn:aws:kms:eu-west-1:123456789012:key/k",
-      });
-    });
   });
 });
 
