@@ -39,7 +39,7 @@ export interface RouteDefinition {
   readonly handler: RouteHandler;
 }
 
-/** Keyed by route key, as API Gateway names routes: "POST /v1/events", "GET /v1/events/{id}", "ANY /{proxy+}". */
+/** Keyed by route key, as API Gateway names routes: "POST /v1/events", "GET /v1/events/{id}". */
 export type RouteTable = Readonly<Record<string, RouteDefinition>>;
 
 export interface LocalServerOptions {
@@ -88,18 +88,21 @@ interface RouteMatch {
   readonly pathParameters: Record<string, string> | undefined;
 }
 
+/**
+ * sealtrail's routes are exact: a method and a path of literal and `{name}` segments. API Gateway's
+ * ANY method and greedy `{name+}` segments are refused here rather than half served, since no route
+ * of the stack uses them (lambda/core/routes.ts).
+ */
 function compileRoutes(routes: RouteTable): CompiledRoute[] {
   return Object.entries(routes).map(([routeKey, definition]) => {
-    const match = /^([A-Z]+) (\/.*)$/.exec(routeKey);
+    const match = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\/[^?#]*)$/.exec(routeKey);
     if (!match?.[1] || !match[2]) {
       throw new Error(`Route key "${routeKey}" must be "<METHOD> /path", e.g. "POST /v1/events"`);
     }
     const segments = match[2].split("/").slice(1);
-    segments.forEach((segment, index) => {
-      if (segment.endsWith("+}") && index !== segments.length - 1) {
-        throw new Error(`Route key "${routeKey}": a greedy {name+} segment must be the last one`);
-      }
-    });
+    if (segments.some((segment) => segment.includes("+}"))) {
+      throw new Error(`Route key "${routeKey}": greedy {name+} segments are not served by the local server`);
+    }
     return { routeKey, method: match[1], segments, definition };
   });
 }
@@ -112,46 +115,32 @@ function safeDecode(text: string): string {
   }
 }
 
+/** The path's parameters when it fits the route's segments (undefined: none), or null when it does not. */
 function matchSegments(
   segments: readonly string[],
   path: readonly string[],
 ): Record<string, string> | undefined | null {
+  if (path.length !== segments.length) return null;
   const parameters: Record<string, string> = {};
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i] as string;
-    const variable = /^\{([^}+]+)(\+?)\}$/.exec(segment);
-    if (variable?.[2] === "+") {
-      const rest = path.slice(i);
-      if (rest.length === 0 || rest.join("/") === "") return null;
-      parameters[variable[1] as string] = safeDecode(rest.join("/"));
-      return parameters;
-    }
-    const actual = path[i];
-    if (actual === undefined) return null;
-    if (variable) {
-      if (actual === "") return null;
-      parameters[variable[1] as string] = safeDecode(actual);
-    } else if (segment !== actual) {
+  for (const [i, segment] of segments.entries()) {
+    const actual = path[i] as string;
+    const variable = /^\{([^}]+)\}$/.exec(segment)?.[1];
+    if (variable === undefined) {
+      if (segment !== actual) return null;
+    } else if (actual === "") {
       return null;
+    } else {
+      parameters[variable] = safeDecode(actual);
     }
   }
-  if (path.length !== segments.length) return null;
   return Object.keys(parameters).length > 0 ? parameters : undefined;
 }
 
-/** API Gateway prefers the most specific route: literal segments over variables over greedy ones, then methods over ANY. */
-function specificity(route: CompiledRoute): number[] {
-  return [
-    ...route.segments.map((s) => (s.endsWith("+}") ? 0 : s.startsWith("{") ? 1 : 2)),
-    route.method === "ANY" ? 0 : 1,
-  ];
-}
-
+/** As API Gateway does, a literal segment wins over a variable in the same place. */
 function compareSpecificity(a: CompiledRoute, b: CompiledRoute): number {
-  const sa = specificity(a);
-  const sb = specificity(b);
-  for (let i = 0; i < Math.max(sa.length, sb.length); i++) {
-    const diff = (sb[i] ?? -1) - (sa[i] ?? -1);
+  const literal = (route: CompiledRoute, i: number) => (route.segments[i]?.startsWith("{") ? 0 : 1);
+  for (let i = 0; i < Math.max(a.segments.length, b.segments.length); i++) {
+    const diff = literal(b, i) - literal(a, i);
     if (diff !== 0) return diff;
   }
   return 0;
@@ -164,7 +153,7 @@ function matchRoute(
 ): RouteMatch | undefined {
   const path = rawPath.split("/").slice(1);
   for (const route of routes) {
-    if (route.method !== method && route.method !== "ANY") continue;
+    if (route.method !== method) continue;
     const parameters = matchSegments(route.segments, path);
     if (parameters !== null) return { route, pathParameters: parameters };
   }

@@ -84,7 +84,7 @@ describe("local server: the event a handler receives and the response it sends",
         "POST /v1/events": { scopes: [DEFAULT_SCOPES.write], handler: recorder },
         "GET /v1/events/{id}": { scopes: [DEFAULT_SCOPES.read], handler: recorder },
         "GET /v1/events/{id}/proof": { scopes: [DEFAULT_SCOPES.read], handler: recorder },
-        "GET /v1/files/{path+}": { scopes: [DEFAULT_SCOPES.read], handler: recorder },
+        "GET /v1/events/latest": { scopes: [DEFAULT_SCOPES.read], handler: recorder },
       },
     });
     issuer = localIssuer(key, { issuer: server.issuer });
@@ -189,12 +189,12 @@ describe("local server: the event a handler receives and the response it sends",
 
     await send("GET", "/v1/events/01J%2FX", [bearer()]);
     await send("GET", "/v1/events/01JX/proof", [bearer()]);
-    await send("GET", "/v1/files/a/b/c.json", [bearer()]);
+    await send("GET", "/v1/events/latest", [bearer()]);
 
     expect(received.map((e) => [e.routeKey, e.pathParameters])).toEqual([
       ["GET /v1/events/{id}", { id: "01J/X" }],
       ["GET /v1/events/{id}/proof", { id: "01JX" }],
-      ["GET /v1/files/{path+}", { path: "a/b/c.json" }],
+      ["GET /v1/events/latest", undefined],
     ]);
     expect(received[0]).not.toHaveProperty("body");
     expect(received[0]).not.toHaveProperty("queryStringParameters");
@@ -331,5 +331,19 @@ describe("local server: the event a handler receives and the response it sends",
 
   it("listens on the loopback interface only", () => {
     expect(new URL(server.url).hostname).toBe("127.0.0.1");
+  });
+
+  it.each([
+    ["ANY /v1/events", /must be "<METHOD> \/path"/],
+    ["GET /v1/files/{path+}", /greedy \{name\+\} segments are not served/],
+  ])("refuses the route key %s, which no sealtrail route uses, before it listens", async (routeKey, message) => {
+    await expect(
+      startLocalServer({
+        port: 0,
+        issuer: { publicJwks: () => ({ keys: [] }) },
+        audience: LOCAL_AUDIENCE,
+        routes: { [routeKey]: { scopes: [DEFAULT_SCOPES.read], handler: recorder } },
+      }),
+    ).rejects.toThrow(message);
   });
 });
