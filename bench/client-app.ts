@@ -6,9 +6,12 @@
  * (what users' tokens are verified against), BENCH_AUDIT_URL and BENCH_AUDIT_TOKEN (where the audit
  * client sends), BENCH_ACCESS_LOG ("true" or "false"). Prints `listening <url>` once it serves; on
  * SIGTERM flushes the audit client and prints `stats <json>` before it exits. Answers the IPC message
- * "cpu" with its `process.cpuUsage()`, so the benchmark can count CPU time per request.
+ * "cpu" with its `process.cpuUsage()`, so the benchmark can count CPU time per request. With
+ * BENCH_CPU_PROFILE=<file>, writes the V8 CPU profile from the IPC message "profile" to SIGTERM there.
  */
+import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { Session } from "node:inspector";
 import type { AddressInfo } from "node:net";
 import { createAuditClient } from "../client/src/index";
 import { createExampleApp } from "../examples/express-api/app";
@@ -36,12 +39,28 @@ const server = createServer(
 server.listen(0, "127.0.0.1", () => {
   console.log(`listening http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 });
+const profileFile = process.env.BENCH_CPU_PROFILE;
+const profiler = profileFile ? new Session() : undefined;
 process.on("message", (message) => {
   if (message === "cpu") process.send?.({ cpu: process.cpuUsage() });
+  if (message === "profile" && profiler) {
+    profiler.connect();
+    profiler.post("Profiler.enable", () => profiler.post("Profiler.start"));
+  }
 });
+async function writeProfile(): Promise<void> {
+  if (!profiler || !profileFile) return;
+  await new Promise<void>((resolve) =>
+    profiler.post("Profiler.stop", (error, result) => {
+      if (!error) writeFileSync(profileFile, JSON.stringify(result.profile));
+      resolve();
+    }),
+  );
+}
 process.once("SIGTERM", async () => {
   server.closeAllConnections();
   server.close();
+  await writeProfile();
   await audit.shutdown({ timeoutMs: 5000 });
   console.log(`stats ${JSON.stringify(audit.stats())}`);
   process.exit(0);

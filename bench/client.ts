@@ -46,6 +46,8 @@ export interface ClientBenchOptions {
   readonly connections?: number;
   /** Events per delivery round. @default 2000 */
   readonly events?: number;
+  /** Only the middleware overhead, without the delivery and memory parts (for a quicker look). @default false */
+  readonly middlewareOnly?: boolean;
 }
 
 export interface ClientBenchResult {
@@ -65,7 +67,8 @@ export interface ClientBenchResult {
     readonly target: 0.05;
     readonly withinTarget: boolean;
   };
-  readonly delivery: {
+  /** Absent with `middlewareOnly`. */
+  readonly delivery?: {
     /** Events per round, batched. */
     readonly events: number;
     /** Events per round, one per request (fewer: each is a whole request). */
@@ -75,7 +78,8 @@ export interface ClientBenchResult {
     /** median(batched) / median(one per request). */
     readonly speedup: number;
   };
-  readonly memory: { readonly queuedEvents: number; readonly bytesPerQueuedEvent: number };
+  /** Absent with `middlewareOnly`. */
+  readonly memory?: { readonly queuedEvents: number; readonly bytesPerQueuedEvent: number };
 }
 
 interface AutocannonResult {
@@ -191,6 +195,8 @@ interface AppProcess {
   readonly url: string;
   /** Its CPU time so far (user + system), microseconds. */
   cpuMicros(): Promise<number>;
+  /** Starts the CPU profile the app writes when it stops (with BENCH_CPU_PROFILE). */
+  profile(): void;
   /** SIGTERM; resolves with its audit client's stats once it has flushed and exited. */
   stop(): Promise<ClientStats>;
 }
@@ -238,6 +244,7 @@ async function startAppProcess(env: Record<string, string>): Promise<AppProcess>
         });
         child.send("cpu");
       }),
+    profile: () => child.send("profile"),
     stop() {
       stopped ??= (async () => {
         child.kill("SIGTERM");
@@ -294,6 +301,7 @@ export async function benchClient(
     rounds: 3,
     connections: 10,
     events: 2000,
+    middlewareOnly: false,
     ...overrides,
   };
   const autocannon = ((await import("autocannon" as string)) as { default: Autocannon }).default;
@@ -333,6 +341,7 @@ export async function benchClient(
     // Each arm is the example app in its own process (one core), loaded from this one (the other core).
     const stub = await startReceiptStub();
     cleanups.push(() => close(stub.server));
+    const profileDir = process.env.SEALTRAIL_BENCH_CPU_PROFILE;
     const apps = {} as Record<"with" | "without", AppProcess>;
     for (const arm of ["with", "without"] as const) {
       apps[arm] = await startAppProcess({
@@ -342,6 +351,8 @@ export async function benchClient(
         BENCH_AUDIT_URL: stub.url,
         BENCH_AUDIT_TOKEN: writeToken,
         BENCH_ACCESS_LOG: String(arm === "with"),
+        // SEALTRAIL_BENCH_CPU_PROFILE=<dir>: a V8 CPU profile of each arm's measured rounds, <dir>/<arm>.cpuprofile.
+        ...(profileDir ? { BENCH_CPU_PROFILE: join(profileDir, `${arm}.cpuprofile`) } : {}),
       });
       cleanups.push(() => apps[arm].stop().then(() => {}));
     }
@@ -352,6 +363,8 @@ export async function benchClient(
     }
     // A shared machine's speed drifts by more than the difference measured: each round pairs the two
     // arms back to back (alternating which goes first), and the overhead is the median of the pairs.
+    apps.with.profile();
+    apps.without.profile();
     const measured = { with: [] as number[], without: [] as number[] };
     const cpu = { with: [] as number[], without: [] as number[] };
     for (let round = 0; round < options.middlewareRounds; round++) {
@@ -377,6 +390,24 @@ export async function benchClient(
       );
     }
     log(`client middleware: the audited app sent ${withStats.sent} events, none dropped`);
+    const middleware = {
+      seconds: options.seconds,
+      connections: options.connections,
+      rounds: options.middlewareRounds,
+      withoutRequestsPerSecond: measured.without,
+      withRequestsPerSecond: measured.with,
+      withoutCpuMicrosPerRequest: cpu.without,
+      withCpuMicrosPerRequest: cpu.with,
+      overhead,
+      cpuOverhead,
+      target: 0.05,
+      withinTarget: overhead <= 0.05,
+    } as const;
+    const overheadLine = `client: middleware costs ${(overhead * 100).toFixed(1)}% of requests/s (target ≤ 5%), ${(cpuOverhead * 100).toFixed(1)}% more CPU per request`;
+    if (options.middlewareOnly) {
+      log(overheadLine);
+      return { middleware };
+    }
 
     // -- delivery -----------------------------------------------------------------------------
     const batched = createAuditClient({ url: sealtrail.url, token: writeToken });
@@ -401,32 +432,19 @@ export async function benchClient(
     const bytesPerQueuedEvent = await memoryPerQueuedEvent(queuedEvents);
     log(`client memory: ${bytesPerQueuedEvent} bytes per queued access-log event (${queuedEvents} queued)`);
 
+    const speedup = round1(median(delivery.batched) / median(delivery.single));
     const result: ClientBenchResult = {
-      middleware: {
-        seconds: options.seconds,
-        connections: options.connections,
-        rounds: options.middlewareRounds,
-        withoutRequestsPerSecond: measured.without,
-        withRequestsPerSecond: measured.with,
-        withoutCpuMicrosPerRequest: cpu.without,
-        withCpuMicrosPerRequest: cpu.with,
-        overhead,
-        cpuOverhead,
-        target: 0.05,
-        withinTarget: overhead <= 0.05,
-      },
+      middleware,
       delivery: {
         events: options.events,
         oneEventPerRequestEvents: singleEvents,
         batchedEventsPerSecond: delivery.batched,
         oneEventPerRequestEventsPerSecond: delivery.single,
-        speedup: round1(median(delivery.batched) / median(delivery.single)),
+        speedup,
       },
       memory: { queuedEvents, bytesPerQueuedEvent },
     };
-    log(
-      `client: middleware costs ${(overhead * 100).toFixed(1)}% of requests/s (target ≤ 5%), ${(cpuOverhead * 100).toFixed(1)}% more CPU per request; batching delivers ${result.delivery.speedup}× the events/s of one per request`,
-    );
+    log(`${overheadLine}; batching delivers ${speedup}× the events/s of one per request`);
     return result;
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});

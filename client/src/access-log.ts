@@ -13,7 +13,13 @@
 import { randomUUID } from "node:crypto";
 import { isIP, isIPv4 } from "node:net";
 import type { AuditClient, AuditEvent } from "./index.js";
-import { type ConformingSink, encodeEvent, RECORD_CONFORMING, SERVER_LIMITS } from "./schema.js";
+import {
+  type ConformingSink,
+  encodeConformingJson,
+  encodeEvent,
+  RECORD_CONFORMING,
+  SERVER_LIMITS,
+} from "./schema.js";
 
 /** The default `action` of an access-log event. */
 export const ACCESS_LOG_ACTION = "http.request";
@@ -105,7 +111,6 @@ export interface RequestFacts {
 export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 type Outcome = AuditEvent["outcome"];
-type EventHttp = NonNullable<AuditEvent["http"]>;
 type EventActor = NonNullable<AuditEvent["actor"]>;
 
 /** 2xx/3xx success, 401/403 denied, other 4xx failure, 5xx error; no status at all is unknown. */
@@ -216,35 +221,62 @@ function rolesOf(value: unknown): string[] | undefined {
 
 const DEFAULT_ROLES_CLAIMS = ["roles", "cognito:groups", "groups"];
 
+/** Characters `JSON.stringify` escapes in a string (surrogates: only lone ones, but it is checked there). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what JSON escapes.
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * A string as JSON, exactly as `JSON.stringify` writes it: almost every value needs no escape at all.
+ * The middleware writes one event per request of the app as text, member by member, which spares the
+ * object graph, the copies that leave out undefined members, and a second walk to serialize it.
+ */
+function jsonString(value: string): string {
+  return JSON_ESCAPED.test(value) ? JSON.stringify(value) : `"${value}"`;
+}
+
+/** `,"key":"value"` for a defined value, else nothing; `key` needs no escape. */
+function stringMember(key: string, value: string | undefined): string {
+  return value === undefined ? "" : `,"${key}":${jsonString(value)}`;
+}
+
+function numberMember(key: string, value: number | undefined): string {
+  return value === undefined ? "" : `,"${key}":${JSON.stringify(value)}`;
+}
+
+/** The object of members written by the two above: `{}` without any. */
+function jsonObject(members: string): string {
+  return members === "" ? "{}" : `{${members.slice(1)}}`;
+}
+
+/** The asserted actor as JSON: token facts only, never the token. Undefined without a `sub`. */
+function actorJson(
+  claims: JwtClaims | undefined,
+  options: Pick<AccessLogOptions<unknown>, "sessionClaim" | "rolesClaims">,
+): string | undefined {
+  const sub = fitText(claims?.sub, MAX.sub);
+  if (!claims || !sub) return undefined;
+  const rolesClaim = (options.rolesClaims ?? DEFAULT_ROLES_CLAIMS).find((name) => claims[name] !== undefined);
+  const roles = rolesClaim ? rolesOf(claims[rolesClaim]) : undefined;
+  return jsonObject(
+    stringMember("sub", sub) +
+      stringMember("iss", fitText(claims.iss, MAX.iss)) +
+      stringMember("session_id", fitText(claims[options.sessionClaim ?? "sid"], MAX.sessionId)) +
+      stringMember("token_id", fitText(claims.jti, MAX.tokenId)) +
+      numberMember("token_exp", numericDate(claims.exp)) +
+      numberMember("token_iat", numericDate(claims.iat)) +
+      stringMember("azp", fitText(claims.azp, MAX.azp)) +
+      stringMember("client_id", fitText(claims.client_id, MAX.clientId)) +
+      (roles ? `,"roles":[${roles.map(jsonString).join(",")}]` : ""),
+  );
+}
+
 /** The asserted actor from verified claims: token facts only, never the token. Undefined without a `sub`. */
 export function actorOf(
   claims: JwtClaims | undefined,
   options: Pick<AccessLogOptions<unknown>, "sessionClaim" | "rolesClaims"> = {},
 ): EventActor | undefined {
-  const sub = fitText(claims?.sub, MAX.sub);
-  if (!claims || !sub) return undefined;
-  const rolesClaim = (options.rolesClaims ?? DEFAULT_ROLES_CLAIMS).find((name) => claims[name] !== undefined);
-  return definedOnly({
-    sub,
-    iss: fitText(claims.iss, MAX.iss),
-    session_id: fitText(claims[options.sessionClaim ?? "sid"], MAX.sessionId),
-    token_id: fitText(claims.jti, MAX.tokenId),
-    token_exp: numericDate(claims.exp),
-    token_iat: numericDate(claims.iat),
-    azp: fitText(claims.azp, MAX.azp),
-    client_id: fitText(claims.client_id, MAX.clientId),
-    roles: rolesClaim ? rolesOf(claims[rolesClaim]) : undefined,
-  }) as EventActor;
-}
-
-/**
- * A copy without the undefined members, in the same key order. A copy rather than `delete`: an object
- * that lost a key is slow to serialize, and every event is serialized.
- */
-function definedOnly(object: Record<string, unknown>): Record<string, unknown> {
-  const copy: Record<string, unknown> = {};
-  for (const key in object) if (object[key] !== undefined) copy[key] = object[key];
-  return copy;
+  const json = actorJson(claims, options);
+  return json === undefined ? undefined : (JSON.parse(json) as EventActor);
 }
 
 /** Refuses an allowlist that names a credential header, at setup rather than on the first request. */
@@ -290,45 +322,65 @@ function durationOf(ms: number): number | undefined {
   return Math.min(SERVER_LIMITS.maxDurationMs, Math.max(0, Math.round(ms * 1000) / 1000));
 }
 
-/** The access-log event of one request. */
-export function accessLogEvent(facts: RequestFacts, options: EventOptions = {}): AuditEvent {
-  const http = definedOnly({
-    request_id: fitText(facts.requestId, MAX.requestId),
-    method: /^[A-Z]{1,16}$/.test(facts.method) ? facts.method : undefined,
-    route: fitText(facts.route, MAX.route),
-    endpoint: fitText(pathWithoutQuery(facts.path), MAX.endpoint),
-    status: statusOf(facts.status),
-    duration_ms: durationOf(facts.durationMs),
-    source_ip: normalizeIp(facts.sourceIp),
-    user_agent: fitText(facts.userAgent, MAX.userAgent),
-  }) as EventHttp;
+const ANONYMOUS_ACTOR_JSON = JSON.stringify(ANONYMOUS_ACTOR);
 
-  let details: { aborted?: true; headers?: Record<string, string> } | undefined;
-  if (facts.aborted) details = { aborted: true };
-  for (const name of options.headers ?? []) {
+/** An access-log event as the JSON the client sends. */
+export interface AccessLogJson {
+  readonly json: string;
+  /**
+   * Whether the event has `details` (aborted, allowlisted headers): their total size is not bounded
+   * here, so such an event still goes through the validator.
+   */
+  readonly hasDetails: boolean;
+}
+
+/** The access-log event of one request, as JSON: exactly `JSON.stringify(accessLogEvent(facts, options))`. */
+export function accessLogJson(facts: RequestFacts, options: EventOptions = {}): AccessLogJson {
+  const http = jsonObject(
+    stringMember("request_id", fitText(facts.requestId, MAX.requestId)) +
+      stringMember("method", /^[A-Z]{1,16}$/.test(facts.method) ? facts.method : undefined) +
+      stringMember("route", fitText(facts.route, MAX.route)) +
+      stringMember("endpoint", fitText(pathWithoutQuery(facts.path), MAX.endpoint)) +
+      numberMember("status", statusOf(facts.status)) +
+      numberMember("duration_ms", durationOf(facts.durationMs)) +
+      stringMember("source_ip", normalizeIp(facts.sourceIp)) +
+      stringMember("user_agent", fitText(facts.userAgent, MAX.userAgent)),
+  );
+
+  let headers = "";
+  const names = options.headers ?? [];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    // A name listed twice is one member, as in an object; `__proto__` is no member of one.
+    if (name === "__proto__" || names.indexOf(name) !== i) continue;
     const value = fitText(headerValue(facts.headers[name]), MAX.header);
-    if (value === undefined) continue;
-    details ??= {};
-    details.headers ??= {};
-    details.headers[name] = value;
+    if (value !== undefined) headers += `,${jsonString(name)}:${jsonString(value)}`;
   }
+  const details =
+    (facts.aborted ? ',"aborted":true' : "") + (headers === "" ? "" : `,"headers":${jsonObject(headers)}`);
 
-  const event: AuditEvent = {
-    action: options.action ?? ACCESS_LOG_ACTION,
-    outcome: outcomeOf(facts.status),
-    occurred_at: new Date(facts.startedAt).toISOString(),
-    http,
-  };
   // A subject token makes sealtrail take the actor from it (verified); the server refuses both at once.
-  const actor = actorOf(facts.claims, options);
+  const actor = actorJson(facts.claims, options);
   const subjectToken =
-    options.forwardSubjectToken && actor
+    options.forwardSubjectToken && actor !== undefined
       ? bearerTokenOf(headerValue(facts.headers.authorization))
       : undefined;
-  if (subjectToken) event.subject_token = subjectToken;
-  else event.actor = actor ?? { ...ANONYMOUS_ACTOR };
-  if (details !== undefined) event.details = details;
-  return event;
+  const json =
+    `{"action":${jsonString(options.action ?? ACCESS_LOG_ACTION)}` +
+    `,"outcome":"${outcomeOf(facts.status)}"` +
+    `,"occurred_at":"${new Date(facts.startedAt).toISOString()}"` +
+    `,"http":${http}` +
+    (subjectToken
+      ? `,"subject_token":${jsonString(subjectToken)}`
+      : `,"actor":${actor ?? ANONYMOUS_ACTOR_JSON}`) +
+    (details === "" ? "" : `,"details":${jsonObject(details)}`) +
+    "}";
+  return { json, hasDetails: details !== "" };
+}
+
+/** The access-log event of one request. */
+export function accessLogEvent(facts: RequestFacts, options: EventOptions = {}): AuditEvent {
+  return JSON.parse(accessLogJson(facts, options).json) as AuditEvent;
 }
 
 /** The part every adapter shares: options checked once, then one `record` per request that never throws. */
@@ -363,10 +415,12 @@ export function accessLogRecorder<Req>(
     ((error: unknown) =>
       console.warn(`sealtrail: an access-log event was not recorded: ${(error as Error)?.message ?? error}`));
   const claimsOf = options.claims ?? defaultClaims;
-  // The events built here conform by construction: the client takes them without validating them again.
+  // The events built here conform by construction: the client takes their JSON without validating it again.
   const sink: AccessLogSink & ConformingSink = options.client;
   const conforming = sink[RECORD_CONFORMING];
-  const recordEvent = conforming ? conforming.bind(sink) : (event: AuditEvent) => sink.record(event);
+  const recordEvent = conforming
+    ? ({ json, hasDetails }: AccessLogJson) => conforming.call(sink, encodeConformingJson(json, hasDetails))
+    : ({ json }: AccessLogJson) => sink.record(JSON.parse(json) as AuditEvent);
   return {
     skips: (req) => options.skip?.(req) === true,
     claimsOf: (req) => {
@@ -375,7 +429,7 @@ export function accessLogRecorder<Req>(
     },
     record(facts) {
       try {
-        recordEvent(accessLogEvent(facts, settings));
+        recordEvent(accessLogJson(facts, settings));
       } catch (error) {
         onError(error);
       }

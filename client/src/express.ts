@@ -29,6 +29,15 @@ export function expressRouteOf(req: Request): string | undefined {
   return `${req.baseUrl ?? ""}${typeof path === "string" ? path : String(path)}`;
 }
 
+/**
+ * `req.ip`, without its cost where Express itself says the answer is the socket's address: with
+ * `trust proxy` false (the default) `req.ip` parses X-Forwarded-For only to ignore it.
+ */
+function clientIpOf(req: Request): string | undefined {
+  if (req.app?.get("trust proxy") === false) return req.socket.remoteAddress;
+  return req.ip ?? req.socket.remoteAddress;
+}
+
 function defaultClaims(req: Request): JwtClaims | undefined {
   return (req as Request & { auth?: JwtClaims }).auth;
 }
@@ -40,7 +49,7 @@ export function sealtrailAccessLog(options: ExpressAccessLogOptions): RequestHan
     // originalUrl: routers rewrite req.url to the part below their mount path.
     path: (req) => req.originalUrl ?? req.url,
     route: options.route ?? expressRouteOf,
-    sourceIp: (req) => req.ip ?? req.socket.remoteAddress,
+    sourceIp: clientIpOf,
     claims: (req) => recorder.claimsOf(req),
   };
   return (req, res, next) => {

@@ -15,11 +15,20 @@ export const SERVER_LIMITS = {
   maxDurationMs: MAX_DURATION_MS,
 } as const;
 
-/** An event as it goes on the wire: its JSON and that JSON's size in bytes. */
+/**
+ * An event as it goes on the wire: its JSON and that JSON's size in bytes. The access-log middleware's
+ * events are queued as JSON only (`event` absent): the object is read back from it only when a callback
+ * needs it (a drop or a refusal), so a waiting event costs the queue one string.
+ */
 export interface EncodedEvent {
-  readonly event: AuditEvent;
+  readonly event?: AuditEvent;
   readonly json: string;
   readonly bytes: number;
+}
+
+/** The event of an encoded event: the one recorded, or read back from its JSON. */
+export function eventOf(encoded: EncodedEvent): AuditEvent {
+  return encoded.event ?? (JSON.parse(encoded.json) as AuditEvent);
 }
 
 /** The body that carries `events`; its size is BODY_OVERHEAD_BYTES + their bytes + one comma between each two. */
@@ -66,16 +75,24 @@ export const RECORD_CONFORMING = Symbol("sealtrail.recordConforming");
 
 /** A sink that may take conforming events; a sink without the entry gets them through `record`. */
 export interface ConformingSink {
-  readonly [RECORD_CONFORMING]?: (event: AuditEvent) => void;
+  readonly [RECORD_CONFORMING]?: (event: EncodedEvent) => void;
 }
 
 /**
- * An event the access-log builder made (every text fitted, every number bounded: see access-log.ts),
- * encoded without validating it again. The validator is what makes `record` cost tens of microseconds,
- * and the access log would pay that on every request of the app. The builder is held to the server's
- * validator by a property test (test/unit/client/access-log.test.ts); an event with `details` (allowlisted
- * headers, whose total the builder does not bound) or past the size limit still goes through it.
+ * An event the access-log builder wrote as JSON (every text fitted, every number bounded: see
+ * access-log.ts), encoded without validating it again. The validator is what makes `record` cost tens of
+ * microseconds, and the access log would pay that on every request of the app. The builder is held to
+ * the server's validator by a property test (test/unit/client/access-log-conformance.test.ts); an event
+ * with `details` (allowlisted headers, whose total the builder does not bound) or past the size limit
+ * still goes through it.
  */
+export function encodeConformingJson(json: string, hasDetails: boolean): EncodedEvent {
+  if (hasDetails) return encodeEvent(JSON.parse(json) as AuditEvent);
+  const bytes = Buffer.byteLength(json, "utf8");
+  return bytes > LIMITS.maxEventBytes ? encodeEvent(JSON.parse(json) as AuditEvent) : { json, bytes };
+}
+
+/** `encodeConformingJson` of an event object the builder made (`accessLogEvent`), keeping the object. */
 export function encodeConformingEvent(event: AuditEvent): EncodedEvent {
   if (event.details !== undefined) return encodeEvent(event);
   const json = JSON.stringify(event);
