@@ -2,11 +2,18 @@
  * The one way sealtrail builds a Lambda function, shared by the Sealtrail construct, the checkpoint
  * signer and the query API, plus helpers for a function's own role and cdk-nag's wildcard findings.
  */
+import { existsSync } from "node:fs";
+import { basename, extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { Architecture, Code, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import {
+  type BundlingOptions,
+  NodejsFunction,
+  type NodejsFunctionProps,
+  OutputFormat,
+} from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct, IConstruct } from "constructs";
 
@@ -34,9 +41,64 @@ export interface SealtrailFunctionOptions {
 }
 
 /**
- * One function: ARM64, current Node.js, ESM bundled by local esbuild, source maps, tracing (unless
- * turned off), its own role and log group. The role, log group and function are children of `scope` named `${id}Role`,
- * `${id}Logs` and `id`.
+ * How every function is bundled from source: scripts/build-construct.ts prebuilds the packaged code with
+ * these same options (by synthesizing the construct from source), so both ways give the same files.
+ */
+const BUNDLING: BundlingOptions = {
+  // jose v6 is ESM-only, so the bundle is ESM (index.mjs). Dependencies still written as CommonJS
+  // call require() at run time: the banner gives ESM code a require function.
+  format: OutputFormat.ESM,
+  mainFields: ["module", "main"],
+  banner:
+    "import { createRequire as __sealtrailCreateRequire } from 'node:module';" +
+    "const require = __sealtrailCreateRequire(import.meta.url);",
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  // Bundle the pinned AWS SDK versions the code is tested with, not the runtime's copy.
+  bundleAwsSDK: true,
+  // Bundling uses the project's esbuild (a devDependency); Docker is never needed.
+  forceDockerBundling: false,
+};
+
+/**
+ * The prebuilt Lambda code of the installed package: dist/lambda/ beside dist/index.js, the bundle of
+ * this module. From the repository's source (lib/function.ts) there is no lib/lambda/, so the functions
+ * are bundled from source as `cdk synth` always did.
+ */
+const PREBUILT = fileURLToPath(new URL("./lambda/", import.meta.url));
+const prebuilt = existsSync(PREBUILT);
+
+/** The prebuilt code's directory name of a handler module: its file name without the extension. */
+export function prebuiltName(entry: string): string {
+  return basename(entry, extname(entry));
+}
+
+/** The handler module each function bundled from source was built from, for scripts/build-construct.ts. */
+const entries = new WeakMap<NodejsFunction, string>();
+
+/** The absolute path of the handler module `fn` was bundled from; undefined for prebuilt code. */
+export function bundledEntry(fn: NodejsFunction): string | undefined {
+  return entries.get(fn);
+}
+
+/** The function's code: the package's prebuilt directory when there is one, else bundled from source. */
+function functionCode(entry: string): Pick<NodejsFunctionProps, "entry" | "code" | "handler" | "bundling"> {
+  if (!prebuilt) return { entry, handler: "handler", bundling: BUNDLING };
+  const dir = `${PREBUILT}${prebuiltName(entry)}`;
+  if (!existsSync(dir)) {
+    throw new Error(
+      `the packaged sealtrail has no prebuilt code for ${prebuiltName(entry)} (${dir}): ` +
+        "rebuild the package with `npm pack` (scripts/build-construct.ts builds every function)",
+    );
+  }
+  return { code: Code.fromAsset(dir), handler: "index.handler" };
+}
+
+/**
+ * One function: ARM64, current Node.js, ESM bundled by local esbuild (or prebuilt so, in the package),
+ * source maps, tracing (unless turned off), its own role and log group. The role, log group and function
+ * are children of `scope` named `${id}Role`, `${id}Logs` and `id`.
  */
 export function sealtrailFunction(
   scope: Construct,
@@ -56,9 +118,9 @@ export function sealtrailFunction(
   });
   logGroup.grantWrite(role);
 
+  const entry = fileURLToPath(new URL(options.entry, import.meta.url));
   const fn = new NodejsFunction(scope, id, {
-    entry: fileURLToPath(new URL(options.entry, import.meta.url)),
-    handler: "handler",
+    ...functionCode(entry),
     description: options.description,
     runtime: Runtime.NODEJS_24_X,
     architecture: Architecture.ARM_64,
@@ -75,23 +137,8 @@ export function sealtrailFunction(
       POWERTOOLS_SERVICE_NAME: options.serviceName,
       NODE_OPTIONS: "--enable-source-maps",
     },
-    bundling: {
-      // jose v6 is ESM-only, so the bundle is ESM (index.mjs). Dependencies still written as CommonJS
-      // call require() at run time: the banner gives ESM code a require function.
-      format: OutputFormat.ESM,
-      mainFields: ["module", "main"],
-      banner:
-        "import { createRequire as __sealtrailCreateRequire } from 'node:module';" +
-        "const require = __sealtrailCreateRequire(import.meta.url);",
-      minify: true,
-      sourceMap: true,
-      sourcesContent: false,
-      // Bundle the pinned AWS SDK versions the code is tested with, not the runtime's copy.
-      bundleAwsSDK: true,
-      // Bundling uses the project's esbuild (a devDependency); Docker is never needed.
-      forceDockerBundling: false,
-    },
   });
+  if (!prebuilt) entries.set(fn, entry);
 
   if (tracing) {
     Validations.of(role).acknowledge({
