@@ -32,7 +32,7 @@ import {
   PRESTO_VIEW_EXPANDED_TEXT,
   TABLE_NAMES,
 } from "../lambda/core/athena";
-import { CHAINS_PREFIX, EVENTS_PREFIX } from "../lambda/core/paths";
+import { CHAINS_PREFIX, EVENTS_PARTITIONS, EVENTS_PREFIX } from "../lambda/core/paths";
 import { wildcardFinding } from "./function";
 
 /** 10 GiB: a year of a busy tenant's day-partitioned queries fits; a forgotten date range does not. */
@@ -42,6 +42,8 @@ const MIN_BYTES_SCANNED_CUTOFF = 10 * 1024 ** 2;
 export const DEFAULT_RESULTS_RETENTION_DAYS = 30;
 /** The engine the view SQL and named queries are written and tested for (Trino-based). */
 export const ATHENA_ENGINE_VERSION = "Athena engine version 3";
+const { date: DT, hour: HR } = EVENTS_PARTITIONS;
+
 /** First day of the dt projection: no event predates it (ingest stamps the server's receive time). */
 export const DEFAULT_FIRST_DATE = "2026-01-01";
 /** Prefix of query results in the results bucket. */
@@ -148,15 +150,15 @@ export class SealtrailSearch extends Construct {
         // Partition projection: partitions are computed from the key layout, never registered, so a
         // new hour is queryable at once and no crawler or MSCK run is needed.
         "projection.enabled": "true",
-        "projection.dt.type": "date",
-        "projection.dt.format": "yyyy-MM-dd",
-        "projection.dt.range": `${firstDate},NOW`,
-        "projection.dt.interval": "1",
-        "projection.dt.interval.unit": "DAYS",
-        "projection.hr.type": "integer",
-        "projection.hr.range": "0,23",
-        "projection.hr.digits": "2",
-        "storage.location.template": `${archiveUrl(EVENTS_PREFIX)}dt=\${dt}/hr=\${hr}/`,
+        [`projection.${DT}.type`]: "date",
+        [`projection.${DT}.format`]: "yyyy-MM-dd",
+        [`projection.${DT}.range`]: `${firstDate},NOW`,
+        [`projection.${DT}.interval`]: "1",
+        [`projection.${DT}.interval.unit`]: "DAYS",
+        [`projection.${HR}.type`]: "integer",
+        [`projection.${HR}.range`]: "0,23",
+        [`projection.${HR}.digits`]: "2",
+        "storage.location.template": `${archiveUrl(EVENTS_PREFIX)}${DT}=\${${DT}}/${HR}=\${${HR}}/`,
         compressionType: "gzip",
       },
     });

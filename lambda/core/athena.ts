@@ -10,7 +10,7 @@
 import { Buffer } from "node:buffer";
 import { z } from "zod";
 import { type ChainLink, GENESIS_PREV, parseLink, serializeLink } from "./link";
-import { CHAIN_ID_PATTERN, CHAINS_PREFIX, dataObjectKey, SEQ_DIGITS } from "./paths";
+import { CHAIN_ID_PATTERN, CHAINS_PREFIX, dataObjectKey, EVENTS_PARTITIONS, SEQ_DIGITS } from "./paths";
 import { EventRecordSchema } from "./schema";
 
 // ---------------------------------------------------------------------------------------------------
@@ -208,8 +208,8 @@ export const EVENTS_COLUMNS: readonly GlueColumn[] = columnsOf(
  * `events/dt=YYYY-MM-DD/hr=HH/…` (strings, as in the key).
  */
 export const EVENTS_PARTITION_KEYS: readonly GlueColumn[] = [
-  { name: "dt", type: "string" },
-  { name: "hr", type: "string" },
+  { name: EVENTS_PARTITIONS.date, type: "string" },
+  { name: EVENTS_PARTITIONS.hour, type: "string" },
 ];
 
 /**
@@ -389,7 +389,7 @@ const LAST_DATE: QueryParameter = {
 };
 
 /** `dt` between the two date parameters: partition projection turns this into the S3 prefixes read. */
-const DATE_RANGE = `dt BETWEEN ? AND ?`;
+const DATE_RANGE = `${EVENTS_PARTITIONS.date} BETWEEN ? AND ?`;
 
 export const NAMED_QUERIES: readonly NamedQuery[] = [
   {
@@ -454,7 +454,7 @@ ORDER BY failed_logins DESC, source_ip`,
   "resource"."type" AS resource_type, "resource"."id" AS resource_id, "details", "id"
 FROM linked_events
 WHERE regexp_like("action", '${PERMISSION_ACTION_PATTERN}')
-  AND dt >= CAST(CAST(current_timestamp - INTERVAL '7' DAY AS DATE) AS VARCHAR)
+  AND ${EVENTS_PARTITIONS.date} >= CAST(CAST(current_timestamp - INTERVAL '7' DAY AS DATE) AS VARCHAR)
   AND from_iso8601_timestamp("time") >= current_timestamp - INTERVAL '7' DAY
 ORDER BY "time", "id"`,
   },

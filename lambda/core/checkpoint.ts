@@ -102,6 +102,11 @@ export async function signCheckpoint(payload: CheckpointPayload, key: Checkpoint
 /**
  * KMS returns ECDSA signatures DER-encoded (SEQUENCE of two INTEGERs); JOSE wants r ‖ s, each
  * left-padded to the curve's 32 bytes. Throws on anything that is not exactly such a SEQUENCE.
+ *
+ * Written here rather than taken from a package: Node's crypto converts only signatures it makes or
+ * checks itself (`dsaEncoding: "ieee-p1363"`), and KMS signs; jose exposes no converter; and
+ * ecdsa-sig-formatter would be a dependency (with safe-buffer) for this one strict parse, which the
+ * checkpoint tests check against Node's own DER and P1363 encodings of the same signatures.
  */
 export function ecdsaDerToJose(der: Uint8Array, size = 32): Buffer {
   const fail = (why: string): never => {

@@ -12,6 +12,13 @@ export const EVENTS_PREFIX = "events/";
 export const CHAINS_PREFIX = "chains/";
 export const CHECKPOINTS_PREFIX = "checkpoints/";
 
+/**
+ * The partition names of a data object's key (`events/dt=YYYY-MM-DD/hr=HH/…`), which Athena's events
+ * table reads as its partition columns and projection (lambda/core/athena.ts, lib/search.ts).
+ */
+export const EVENTS_PARTITIONS = { date: "dt", hour: "hr" } as const;
+const { date: DT, hour: HR } = EVENTS_PARTITIONS;
+
 /** Chain ids are "0" … "1023": a deployment has at most this many chains. */
 export const MAX_CHAIN_COUNT = 1024;
 /** Digits of a seq in a key: zero-padded so that keys list in seq order. */
@@ -26,7 +33,7 @@ export const CHAIN_ID_PATTERN = "(0|[1-9][0-9]{0,3})";
 const CHAIN_ID = new RegExp(`^${CHAIN_ID_PATTERN}$`);
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const DATA_OBJECT_KEY = new RegExp(
-  `^${EVENTS_PREFIX}dt=([0-9]{4})-([0-9]{2})-([0-9]{2})/hr=([0-9]{2})/([0-9a-f]{64})\\.jsonl\\.gz$`,
+  `^${EVENTS_PREFIX}${DT}=([0-9]{4})-([0-9]{2})-([0-9]{2})/${HR}=([0-9]{2})/([0-9a-f]{64})\\.jsonl\\.gz$`,
 );
 const LINK_KEY = new RegExp(`^${CHAINS_PREFIX}${CHAIN_ID_PATTERN}/([0-9]{${SEQ_DIGITS}})\\.json$`);
 const CHECKPOINT_KEY = new RegExp(`^${CHECKPOINTS_PREFIX}([0-9]{${SEQ_DIGITS}})\\.jws$`);
@@ -48,7 +55,7 @@ export function dataObjectKey(time: Date, sha256Hex: string): string {
   if (!SHA256_HEX.test(sha256Hex)) {
     throw new RangeError(`data object hash "${sha256Hex}" is not 64 lowercase hex digits`);
   }
-  return `${EVENTS_PREFIX}dt=${iso.slice(0, 10)}/hr=${iso.slice(11, 13)}/${sha256Hex}.jsonl.gz`;
+  return `${EVENTS_PREFIX}${DT}=${iso.slice(0, 10)}/${HR}=${iso.slice(11, 13)}/${sha256Hex}.jsonl.gz`;
 }
 
 export interface DataObjectKeyParts {
