@@ -11,6 +11,7 @@ import type { ObjectStore } from "../archive/object-store";
 import { readBatchLines } from "../core/batch";
 import { sha256Hex } from "../core/hash";
 import { parseLink } from "../core/link";
+import { mapLimit } from "../core/map-limit";
 import { leafHash, merkleRoot } from "../core/merkle";
 import { linkKey, linkPrefix, parseLinkKey } from "../core/paths";
 import type { EventRecord } from "../core/schema";
@@ -63,34 +64,24 @@ export async function reindexChains(
   chains: readonly string[],
   concurrency = 1,
 ): Promise<ReindexResult> {
-  let linksIndexed = 0;
-  let linksRejected = 0;
-  let linksFailed = 0;
-  const chainsFailed: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < chains.length) {
-      const chain = chains[next++] as string;
-      let result: ChainResult;
-      try {
-        result = await reindexChain(deps, chain);
-      } catch (error) {
-        // The chain could not be read (S3 or DynamoDB failing): the other chains are still indexed.
-        deps.onProblem?.("chain could not be reindexed; the next run tries again", {
-          chain,
-          error: String(error),
-        });
-        chainsFailed.push(chain);
-        continue;
-      }
-      linksIndexed += result.linksIndexed;
-      linksRejected += result.linksRejected;
-      linksFailed += result.linksFailed;
+  // Each chain's outcome in chain order, however the chains finished: a result, or undefined when the
+  // chain could not be read at all (S3 or DynamoDB failing); the other chains are still indexed.
+  const outcomes = await mapLimit(chains, concurrency, async (chain) => {
+    try {
+      return await reindexChain(deps, chain);
+    } catch (error) {
+      deps.onProblem?.("chain could not be reindexed; the next run tries again", {
+        chain,
+        error: String(error),
+      });
+      return undefined;
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, chains.length)) }, worker));
-  // In chain order, however the workers finished.
-  chainsFailed.sort((a, b) => chains.indexOf(a) - chains.indexOf(b));
+  });
+  const sum = (field: keyof ChainResult) => outcomes.reduce((total, r) => total + (r?.[field] ?? 0), 0);
+  const linksIndexed = sum("linksIndexed");
+  const linksRejected = sum("linksRejected");
+  const linksFailed = sum("linksFailed");
+  const chainsFailed = chains.filter((_, i) => outcomes[i] === undefined);
   return { linksIndexed, linksRejected, linksFailed, chainsFailed };
 }
 
