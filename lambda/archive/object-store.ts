@@ -5,12 +5,16 @@
  * MemoryObjectStore in memory. Nothing here can overwrite or delete.
  */
 
-export type PutOutcome = "created" | "exists";
+/**
+ * created: this put stored the object. exists: the key was there already (412). conflict: another
+ * conditional write of the key is in flight (S3's 409), so whether it will exist is not known yet.
+ */
+export type PutOutcome = "created" | "exists" | "conflict";
 
 export interface ObjectStore {
   /**
-   * Creates the object unless the key exists (If-None-Match: *, with a SHA-256 checksum). Transient
-   * errors are thrown for the caller to judge.
+   * Creates the object unless the key exists (If-None-Match: *, with a SHA-256 checksum). Any other
+   * failure is thrown once the client's own retries are spent; the put's outcome is then unknown.
    */
   putIfAbsent(key: string, bytes: Uint8Array, contentType: string): Promise<PutOutcome>;
   /** The current bytes of `key`; undefined when there is no such object. */

@@ -19,45 +19,55 @@ export const EMULATOR_CREDENTIALS = {
   secretAccessKey: "sealtrail-local",
 } as const;
 
+/**
+ * The one retry policy of every SDK client sealtrail makes: the SDK's standard strategy (exponential
+ * backoff with full jitter, a retry quota that stops retrying when most calls fail, throttles and
+ * 5xx and lost responses retried, 4xx not). No module above the adapters loops on these errors again;
+ * the write path adds only what its protocol needs (lambda/ingest/write-exactly.ts), so one put is
+ * sent at most SDK_MAX_ATTEMPTS times per protocol round, and throttling is not amplified.
+ */
+export const SDK_MAX_ATTEMPTS = 3;
+const RETRY_POLICY = { maxAttempts: SDK_MAX_ATTEMPTS, retryMode: "standard" } as const;
+
 function emulatorCredentials(target: AwsTarget) {
   if (!target.endpoint || process.env.AWS_ACCESS_KEY_ID) return undefined;
   return EMULATOR_CREDENTIALS;
 }
 
-export function s3Client(
-  target: AwsTarget,
-  overrides: Partial<ConstructorParameters<typeof S3Client>[0]> = {},
-): S3Client {
-  return new S3Client({
+/** What every client shares: region, endpoint, credentials and the retry policy. */
+function commonConfig(target: AwsTarget) {
+  return {
     region: target.region,
     endpoint: target.endpoint,
-    // Emulators serve buckets by path, not by virtual host.
-    forcePathStyle: target.endpoint !== undefined,
     credentials: emulatorCredentials(target),
+    ...RETRY_POLICY,
+  };
+}
+
+type Overrides<Client extends abstract new (...args: never) => unknown> = Partial<
+  NonNullable<ConstructorParameters<Client>[0]>
+>;
+
+export function s3Client(target: AwsTarget, overrides: Overrides<typeof S3Client> = {}): S3Client {
+  // Emulators serve buckets by path, not by virtual host.
+  return new S3Client({
+    ...commonConfig(target),
+    forcePathStyle: target.endpoint !== undefined,
     ...overrides,
   });
 }
 
-export function dynamoClient(target: AwsTarget): DynamoDBClient {
-  return new DynamoDBClient({
-    region: target.region,
-    endpoint: target.endpoint,
-    credentials: emulatorCredentials(target),
-  });
+export function dynamoClient(
+  target: AwsTarget,
+  overrides: Overrides<typeof DynamoDBClient> = {},
+): DynamoDBClient {
+  return new DynamoDBClient({ ...commonConfig(target), ...overrides });
 }
 
-export function kmsClient(target: AwsTarget): KMSClient {
-  return new KMSClient({
-    region: target.region,
-    endpoint: target.endpoint,
-    credentials: emulatorCredentials(target),
-  });
+export function kmsClient(target: AwsTarget, overrides: Overrides<typeof KMSClient> = {}): KMSClient {
+  return new KMSClient({ ...commonConfig(target), ...overrides });
 }
 
-export function snsClient(target: AwsTarget): SNSClient {
-  return new SNSClient({
-    region: target.region,
-    endpoint: target.endpoint,
-    credentials: emulatorCredentials(target),
-  });
+export function snsClient(target: AwsTarget, overrides: Overrides<typeof SNSClient> = {}): SNSClient {
+  return new SNSClient({ ...commonConfig(target), ...overrides });
 }

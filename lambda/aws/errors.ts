@@ -4,7 +4,6 @@ interface SdkError {
   name?: string;
   code?: string;
   $metadata?: { httpStatusCode?: number };
-  $retryable?: unknown;
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -25,33 +24,11 @@ export function isConditionalCheckFailed(error: unknown): boolean {
   return (error as SdkError | undefined)?.name === "ConditionalCheckFailedException";
 }
 
-const TRANSIENT_NAMES = new Set([
-  "TimeoutError",
-  "AbortError",
-  "RequestTimeout",
-  "RequestTimeoutException",
-  "ConditionalRequestConflict",
-  "SlowDown",
-  "ThrottlingException",
-  "ProvisionedThroughputExceededException",
-  "RequestLimitExceeded",
-  "InternalError",
-  "ServiceUnavailable",
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "EPIPE",
-  "ETIMEDOUT",
-]);
-
 /**
- * An error after which the same request may be sent again: a 409 from a concurrent conditional
- * write, throttling, a 5xx, or a lost response (timeout, reset) where the outcome is unknown.
+ * 409 ConditionalRequestConflict: S3 is completing another conditional write of the key. The SDK's
+ * retry policy does not resend it, so the write path's protocol decides (lambda/ingest/write-exactly.ts).
  */
-export function isTransient(error: unknown): boolean {
+export function isConditionalConflict(error: unknown): boolean {
   const e = error as SdkError | undefined;
-  if (!e) return false;
-  const status = statusOf(e);
-  if (status === 409 || status === 429 || (status !== undefined && status >= 500)) return true;
-  // No HTTP response at all (timeout, reset): the outcome is unknown, so the same request is retried.
-  return TRANSIENT_NAMES.has(e.name ?? "") || TRANSIENT_NAMES.has(e.code ?? "");
+  return statusOf(e) === 409 || e?.name === "ConditionalRequestConflict";
 }

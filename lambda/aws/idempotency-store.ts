@@ -6,11 +6,22 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { idempotencyKey } from "../core/index-items";
 import { PARTITION_KEY, TTL_ATTRIBUTE } from "../core/index-table";
+import { decideOnStoredClaim, type StoredClaim } from "../ingest/idempotency-claim";
 import type { IdempotencyClaim, IdempotencyScope, IdempotencyStore } from "../ingest/ports";
 import { isConditionalCheckFailed } from "./errors";
 
 /** How long a key is remembered. */
 const RETENTION_SECONDS = 7 * 86_400;
+
+function storedClaimOf(item: Record<string, unknown>): StoredClaim {
+  return {
+    state: item.state === "done" ? "done" : "pending",
+    owner: String(item.owner),
+    bodyHash: String(item.body_hash),
+    claimUntil: Number(item.claim_until),
+    receipt: item.receipt === undefined ? undefined : String(item.receipt),
+  };
+}
 
 export class DynamoIdempotencyStore implements IdempotencyStore {
   constructor(
@@ -35,11 +46,8 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
       const existing = (
         await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }))
       ).Item;
-      if (existing && existing.body_hash !== bodyHash) return { kind: "conflict" };
-      if (existing?.state === "done")
-        return { kind: "completed", bodyHash, receipt: JSON.parse(String(existing.receipt)) };
-      if (existing?.state === "pending" && Number(existing.claim_until) > nowMs)
-        return { kind: "in_progress" };
+      const decided = decideOnStoredClaim(existing && storedClaimOf(existing), bodyHash, owner, nowMs);
+      if (decided !== "take") return decided;
       try {
         await this.doc.send(
           new PutCommand({

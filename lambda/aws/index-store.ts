@@ -29,6 +29,11 @@ import { isConditionalCheckFailed } from "./errors";
 
 /** DynamoDB's BatchWriteItem limit. */
 const BATCH_WRITE_LIMIT = 25;
+/**
+ * Rounds of resending UnprocessedItems. This is protocol, not a second retry policy: a BatchWriteItem
+ * that left items unprocessed succeeded (HTTP 200), so the SDK never resends it; a call that failed
+ * was already retried by the SDK (lambda/aws/clients.ts) and is thrown, not looped on here.
+ */
 const MAX_UNPROCESSED_ROUNDS = 10;
 
 export function documentClient(dynamo: DynamoDBClient): DynamoDBDocumentClient {

@@ -5,7 +5,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { ObjectStore, PutOutcome } from "../archive/object-store";
 import { checksumSha256Base64 } from "../core/batch";
-import { isNotFound, isPreconditionFailed } from "./errors";
+import { isConditionalConflict, isNotFound, isPreconditionFailed } from "./errors";
 
 export class S3ObjectStore implements ObjectStore {
   constructor(
@@ -29,6 +29,7 @@ export class S3ObjectStore implements ObjectStore {
       return "created";
     } catch (error) {
       if (isPreconditionFailed(error)) return "exists";
+      if (isConditionalConflict(error)) return "conflict";
       throw error;
     }
   }

@@ -16,6 +16,7 @@
  * the links; that is also how a run that crashed between the two writes is completed.
  */
 import type { JWK } from "jose";
+import type { PutOutcome } from "../archive/object-store";
 import { type ArchiveSource, byKey, isSingleObject } from "../archive/source";
 import {
   type CheckpointKey,
@@ -58,7 +59,7 @@ export interface SignerStateStore {
 export interface SignerDeps {
   readonly source: ArchiveSource;
   /** Creates the checkpoint object unless the key exists. */
-  readonly putCheckpoint: (key: string, bytes: Buffer) => Promise<"created" | "exists">;
+  readonly putCheckpoint: (key: string, bytes: Buffer) => Promise<PutOutcome>;
   readonly state: SignerStateStore;
   readonly key: CheckpointKey;
   readonly now: () => number;
@@ -98,6 +99,9 @@ export async function runCheckpoint(deps: SignerDeps): Promise<SignerOutcome> {
     const jws = await signCheckpoint(payload, deps.key);
     const created = await deps.putCheckpoint(checkpointKey(seq), Buffer.from(jws, "ascii"));
     if (created === "exists") return await adopt(deps, state, loaded?.version, seq);
+    // Another run is writing this seq right now (S3's 409); the next run adopts what it wrote.
+    if (created === "conflict")
+      return { status: "raced", seq, detail: "another run is writing this checkpoint" };
     const next: SignerState = {
       v: 1,
       seq,

@@ -44,8 +44,6 @@ export interface ChainWriterOptions {
   readonly holder: string;
   readonly leaseMs: number;
   readonly now?: () => number;
-  /** Sends of the same link bytes before the attempted seq is read and the chain given up. */
-  readonly sameBytesAttempts?: number;
   /** Seqs to advance past (collisions with other writers) before giving up. */
   readonly maxRounds?: number;
   readonly onWarning?: (message: string, detail: Record<string, unknown>) => void;
@@ -157,7 +155,6 @@ export class ChainWriter {
   private async writeLink(chain: string, key: string, bytes: Buffer): Promise<"ours" | Buffer> {
     try {
       return await writeExactly(this.options.objects, key, bytes, LINK_CONTENT_TYPE, {
-        attempts: this.options.sameBytesAttempts ?? 4,
         onRoundTrip: (ms) => {
           this.roundTripMs = 0.8 * this.roundTripMs + 0.2 * ms;
         },

@@ -333,7 +333,7 @@ export class IngestService {
 
   /** A content-addressed key: an existing object with this key must hold the same bytes. */
   private async putDataObject(key: string, bytes: Buffer): Promise<void> {
-    const stored = await writeExactly(this.deps.objects, key, bytes, DATA_CONTENT_TYPE, { attempts: 4 });
+    const stored = await writeExactly(this.deps.objects, key, bytes, DATA_CONTENT_TYPE);
     if (stored !== "ours")
       throw new WriteUnconfirmedError(key, "exists with other bytes than its name's hash");
   }

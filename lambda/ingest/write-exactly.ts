@@ -1,19 +1,23 @@
 /**
  * The one rule for creating an archive object: put with If-None-Match: *, and when the key exists
- * (or the response was lost) the stored bytes decide. Identical bytes are our own earlier attempt;
- * other bytes are returned for the caller to judge. Transient failures resend the same bytes, and
- * after the last one the key is read once more before giving up.
+ * or the put's outcome is unknown, the stored bytes decide. Identical bytes are our own earlier
+ * attempt; other bytes are returned for the caller to judge.
+ *
+ * Resending after a throttle, a 5xx or a lost response is the SDK's job, under the one retry policy
+ * configured in lambda/aws/clients.ts: a send the SDK retried after a lost response comes back as
+ * "exists", and the read below tells our bytes from another writer's. What this module adds is only
+ * what the protocol needs on top:
+ * - "exists" but not readable yet, or "conflict" (S3's 409: another conditional write of this key is
+ *   in flight, often our own lost one): the same bytes are sent again, at most CONFIRM_ROUNDS times;
+ * - a put that failed after the SDK's retries: the key is read once, and absent means not written.
+ * So one object costs at most the SDK's attempts per round, never attempts × attempts.
  */
 import type { ObjectStore } from "../archive/object-store";
-// The one value this service module takes from lambda/aws/: which thrown errors leave a put's outcome
-// unknown. errors.ts loads no SDK (it reads an error's name and HTTP status), but what those are is the
-// adapter's knowledge. It stays here until the retry work of issue 13 (item 5) reshapes this loop, so
-// retry behaviour is not changed in passing.
-import { isTransient } from "../aws/errors";
+
+/** Sends of the same bytes while a write of the key is in flight or not yet readable. */
+export const CONFIRM_ROUNDS = 3;
 
 export interface WriteExactlyOptions {
-  /** Sends of the same bytes before the key is read a last time. */
-  readonly attempts: number;
   /** Reports each put's round trip (the chain writer's unit of backoff). */
   readonly onRoundTrip?: (ms: number) => void;
 }
@@ -33,34 +37,38 @@ export async function writeExactly(
   key: string,
   bytes: Buffer,
   contentType: string,
-  options: WriteExactlyOptions,
+  options: WriteExactlyOptions = {},
 ): Promise<"ours" | Buffer> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < options.attempts; attempt++) {
-    if (attempt > 0) await sleep(Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random()));
+  for (let round = 0; round < CONFIRM_ROUNDS; round++) {
+    if (round > 0) await sleep(50 * 2 ** round * (0.5 + Math.random()));
+    let outcome: Awaited<ReturnType<ObjectStore["putIfAbsent"]>>;
     try {
       const started = performance.now();
-      const outcome = await objects.putIfAbsent(key, bytes, contentType);
+      outcome = await objects.putIfAbsent(key, bytes, contentType);
       options.onRoundTrip?.(performance.now() - started);
-      if (outcome === "created") return "ours";
-      const stored = await objects.get(key);
-      if (stored === undefined) continue; // 412 but not readable yet: ask again.
-      return stored.equals(bytes) ? "ours" : stored;
     } catch (error) {
-      if (!isTransient(error)) throw new WriteUnconfirmedError(key, "the write failed", { cause: error });
-      lastError = error;
+      // The SDK has resent what it could; whether the last send was stored is unknown: the key decides.
+      const stored = await readStored(objects, key, error);
+      if (stored) return stored.equals(bytes) ? "ours" : stored;
+      throw new WriteUnconfirmedError(key, "the write failed and the key holds nothing", { cause: error });
     }
+    if (outcome === "created") return "ours";
+    const stored = await readStored(objects, key);
+    if (stored) return stored.equals(bytes) ? "ours" : stored;
   }
-  // The outcome of the last send is unknown: the stored object decides.
-  let stored: Buffer | undefined;
+  throw new WriteUnconfirmedError(key, `still in flight or unreadable after ${CONFIRM_ROUNDS} rounds`);
+}
+
+async function readStored(
+  objects: ObjectStore,
+  key: string,
+  putError?: unknown,
+): Promise<Buffer | undefined> {
   try {
-    stored = await objects.get(key);
+    return await objects.get(key);
   } catch (error) {
-    lastError = error;
+    throw new WriteUnconfirmedError(key, "the key could not be read to confirm the write", {
+      cause: putError === undefined ? error : new AggregateError([putError, error]),
+    });
   }
-  if (stored?.equals(bytes)) return "ours";
-  if (stored) return stored;
-  throw new WriteUnconfirmedError(key, `not confirmed after ${options.attempts} attempts`, {
-    cause: lastError,
-  });
 }

@@ -69,7 +69,8 @@ const absorbed: Scenario[] = kinds.flatMap((kind) => [
 
 /** Faults that outlast the retries: some requests fail with 5xx, but nothing acknowledged is lost. */
 const outlasting: Scenario[] = [
-  // Finding the head is a read with no retry of its own: that request fails, the next ones succeed.
+  // Finding the head is a read with no retry beyond the SDK's: a fault the SDK does not resend (409)
+  // fails that request, the next ones succeed.
   ...kinds.map((kind) => ({
     name: `chain listing: ${kind} once`,
     s3: [{ command: "ListObjectsV2Command", kind, times: 1 }],

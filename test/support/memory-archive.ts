@@ -11,6 +11,7 @@ import type { SignerState, SignerStateStore } from "../../lambda/checkpoint/sign
 import type { IndexItem } from "../../lambda/core/index-items";
 import { indexedMarkerKey, reindexWatermarkKey } from "../../lambda/core/index-items";
 import { GLOBAL_INDEXES, KEY_SIZE_LIMITS, PARTITION_KEY, SORT_KEY } from "../../lambda/core/index-table";
+import { decideOnStoredClaim, type StoredClaim } from "../../lambda/ingest/idempotency-claim";
 import type {
   ChainLeases,
   IdempotencyClaim,
@@ -284,14 +285,7 @@ export class MemoryIndex implements ReindexIndex, EventIndex, LinkMarkers {
   }
 }
 
-interface IdempotencyRecord {
-  state: "pending" | "done";
-  owner: string;
-  bodyHash: string;
-  claimUntil: number;
-  /** JSON text, as the table holds it. */
-  receipt?: string;
-}
+type IdempotencyRecord = { -readonly [K in keyof StoredClaim]: StoredClaim[K] };
 
 /** Idempotency records with the DynamoDB store's rules (lambda/aws/idempotency-store.ts). */
 export class MemoryIdempotencyStore implements IdempotencyStore {
@@ -309,11 +303,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     claimMs: number,
   ): Promise<IdempotencyClaim> {
     const id = MemoryIdempotencyStore.id(scope);
-    const existing = this.records.get(id);
-    if (existing && existing.bodyHash !== bodyHash) return { kind: "conflict" };
-    if (existing?.state === "done")
-      return { kind: "completed", bodyHash, receipt: JSON.parse(existing.receipt ?? "null") };
-    if (existing?.state === "pending" && existing.claimUntil > nowMs) return { kind: "in_progress" };
+    const decided = decideOnStoredClaim(this.records.get(id), bodyHash, owner, nowMs);
+    if (decided !== "take") return decided;
     this.records.set(id, { state: "pending", owner, bodyHash, claimUntil: nowMs + claimMs });
     return { kind: "claimed", owner };
   }

@@ -25,8 +25,6 @@ const SERVICES = ["lambda/ingest", "lambda/query", "lambda/proof", "lambda/check
 
 /** The service imports of lambda/aws/ that stay, each explained in a comment beside it. */
 const SERVICE_IMPORTS_OF_ADAPTERS = new Set([
-  // Error classification of the write rule's retry loop, until issue 13's retry work reshapes it.
-  "lambda/ingest/write-exactly.ts → lambda/aws/errors.ts",
   // A type: where the adapters' clients point, part of the checkpoint job's configuration.
   "lambda/checkpoint/config.ts → lambda/aws/clients.ts (type)",
 ]);
