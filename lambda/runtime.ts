@@ -20,6 +20,7 @@ import { createUlidGenerator } from "./core/ulid";
 import { ChainWriter } from "./ingest/chain-writer";
 import { IngestService, type ServiceLogger } from "./ingest/ingest-service";
 import { SubjectTokenVerifier } from "./ingest/subject-token";
+import { traced } from "./tracing";
 
 export interface RuntimeOverrides {
   readonly s3?: S3Client;
@@ -55,9 +56,9 @@ export function createArchiveStores(
   config: SealtrailConfig,
   overrides: RuntimeOverrides = {},
 ): ArchiveStores {
-  const doc = documentClient(overrides.dynamo ?? dynamoClient(config.aws));
+  const doc = documentClient(overrides.dynamo ?? traced(dynamoClient(config.aws)));
   return {
-    objects: new S3ObjectStore(overrides.s3 ?? s3Client(config.aws), config.bucket),
+    objects: new S3ObjectStore(overrides.s3 ?? traced(s3Client(config.aws)), config.bucket),
     index: new IndexStore(doc, config.table),
     doc,
     logger: overrides.logger ?? createLogger(),

@@ -1,20 +1,15 @@
 /** The alarm topic as the scheduled verifier publishes its own message to it (sns:Publish only). */
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import type { AlertPublisher } from "../verify/scheduled";
-import { type AwsTarget, snsClient } from "./clients";
 
 /** SNS takes a subject of fewer than 100 printable ASCII characters, without line breaks. */
 const MAX_SUBJECT = 99;
 
 export class SnsAlertPublisher implements AlertPublisher {
-  private readonly sns: SNSClient;
-
   constructor(
-    target: AwsTarget,
+    private readonly sns: SNSClient,
     readonly topicArn: string,
-  ) {
-    this.sns = snsClient(target);
-  }
+  ) {}
 
   async publish(subject: string, message: string): Promise<void> {
     const plain = subject

@@ -14,6 +14,7 @@ import { runCheckpoint, type SignerOutcome } from "../checkpoint/signer";
 import type { CheckpointKey } from "../core/checkpoint";
 import { CHECKPOINT_METRICS } from "../core/metrics";
 import { createLogger } from "../runtime";
+import { traced } from "../tracing";
 
 export type CheckpointJob = () => Promise<SignerOutcome>;
 
@@ -30,7 +31,7 @@ export function createCheckpointJob(
   config: CheckpointConfig,
   options: CheckpointJobOptions = {},
 ): CheckpointJob {
-  const s3 = s3Client(config.aws);
+  const s3 = traced(s3Client(config.aws));
   const archive = new S3ObjectStore(s3, config.bucket);
   const source = new S3ArchiveSource(s3, config.bucket);
   const state = new S3SignerStateStore(s3, config.stateBucket);
@@ -38,7 +39,7 @@ export function createCheckpointJob(
   const metrics = options.metrics ?? createCheckpointMetrics();
   let key: Promise<CheckpointKey> | undefined = options.key ? Promise.resolve(options.key) : undefined;
   return async () => {
-    key ??= kmsCheckpointKey(kmsClient(config.aws), config.keyId).catch((error) => {
+    key ??= kmsCheckpointKey(traced(kmsClient(config.aws)), config.keyId).catch((error) => {
       key = undefined;
       throw error;
     });

@@ -19,6 +19,7 @@ import { LatestCheckpointFinder } from "../query/checkpoints";
 import { IntegrityError } from "../query/pointers";
 import { type ProofProvider, type QueryRequest, QueryService } from "../query/query-service";
 import { createLogger, createWritePath, type RuntimeOverrides, serviceLogger } from "../runtime";
+import { traced } from "../tracing";
 
 export type QueryHandler = (
   event: APIGatewayProxyEventV2WithJWTAuthorizer,
@@ -88,13 +89,13 @@ export function createQueryHandler(
   const proof =
     overrides.proof ??
     proofProvider({
-      source: new S3ArchiveSource(overrides.s3 ?? s3Client(config.aws), config.bucket),
+      source: new S3ArchiveSource(overrides.s3 ?? traced(s3Client(config.aws)), config.bucket),
       markers: index,
       newestCheckpointKey: async () => (await checkpoints.find())?.key,
     });
   let cursorKey = overrides.cursorKey;
   if (!cursorKey && config.cursorKeyId) {
-    cursorKey = kmsMacKey(overrides.kms ?? kmsClient(config.aws), config.cursorKeyId);
+    cursorKey = kmsMacKey(overrides.kms ?? traced(kmsClient(config.aws)), config.cursorKeyId);
   }
   if (!cursorKey) {
     logger.warn("no cursor key configured (SEALTRAIL_CURSOR_KEY_ID): cursors are valid in this process only");

@@ -7,13 +7,14 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { S3ArchiveSource } from "../aws/archive-source";
-import { dynamoClient, s3Client } from "../aws/clients";
+import { dynamoClient, s3Client, snsClient } from "../aws/clients";
 import { eventPointers } from "../aws/index-reader";
 import { documentClient } from "../aws/index-store";
 import { publicJwkFromSpki } from "../aws/kms-checkpoint-key";
 import { S3VerifierStore } from "../aws/verifier-state-store";
 import { keyIdOf, parseTrustedKeys, type TrustedKey, trustFileOf } from "../core/checkpoint";
 import { createLogger } from "../runtime";
+import { traced } from "../tracing";
 import {
   type AlertPublisher,
   errorMessage,
@@ -69,15 +70,15 @@ async function trustedFromPublicKey(publicKey: string | undefined): Promise<Trus
 async function snsAlerts(config: VerifierConfig): Promise<AlertPublisher | undefined> {
   if (!config.alarmTopicArn) return undefined;
   const { SnsAlertPublisher } = await import("../aws/alert-topic");
-  return new SnsAlertPublisher(config.aws, config.alarmTopicArn);
+  return new SnsAlertPublisher(traced(snsClient(config.aws)), config.alarmTopicArn);
 }
 
 export function createVerifierJob(config: VerifierConfig, options: VerifierJobOptions = {}): VerifierJob {
-  const s3 = s3Client(config.aws);
+  const s3 = traced(s3Client(config.aws));
   const source = new S3ArchiveSource(s3, config.bucket);
   const store = new S3VerifierStore(s3, config.stateBucket);
   const table = config.table;
-  const doc = table ? documentClient(dynamoClient(config.aws)) : undefined;
+  const doc = table ? documentClient(traced(dynamoClient(config.aws))) : undefined;
   const index = doc && table ? () => eventPointers(doc, table) : undefined;
   const logger = createLogger();
   const metrics = options.metrics ?? createVerifierMetrics();

@@ -14,7 +14,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { ArchiveSource } from "../../lambda/archive/source";
 import { SnsAlertPublisher } from "../../lambda/aws/alert-topic";
 import { S3ArchiveSource } from "../../lambda/aws/archive-source";
-import { EMULATOR_CREDENTIALS } from "../../lambda/aws/clients";
+import { EMULATOR_CREDENTIALS, snsClient } from "../../lambda/aws/clients";
 import { S3VerifierStore, VERIFIER_STATE_KEY } from "../../lambda/aws/verifier-state-store";
 import { checkpointKeyFromPrivateJwk, generateCheckpointPrivateJwk } from "../../lambda/checkpoint/local-key";
 import type { Receipt } from "../../lambda/core/api-schema";
@@ -735,8 +735,8 @@ describe("scheduled verifier: its message goes to the alarm topic through SNS", 
       credentials: EMULATOR_CREDENTIALS,
     });
     const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: uniqueName("sealtrail-alarms") }));
-    const publisher = new SnsAlertPublisher(target, TopicArn as string);
-    const missing = new SnsAlertPublisher(target, `${TopicArn}-missing`);
+    const publisher = new SnsAlertPublisher(snsClient(target), TopicArn as string);
+    const missing = new SnsAlertPublisher(snsClient(target), `${TopicArn}-missing`);
     // Act, Assess: a subject SNS refuses (over 100 characters, a newline) is cut to what it accepts.
     await expect(
       publisher.publish(`sealtrail verification FAILED\n${"x".repeat(200)}`, "the findings"),
