@@ -200,6 +200,28 @@ export interface CallerRefusal {
   readonly details?: { readonly claim: string };
 }
 
+/** What each kind of route needs a token for: the refusal names it. */
+const ACCESS_PURPOSES = { write: "send events", read: "read events" } as const;
+
+/** The deployment's settings the first step reads (SealtrailConfig has them). */
+export interface AccessSettings {
+  readonly scopes: { readonly write: string; readonly read: string };
+  readonly tenantClaim?: string;
+}
+
+/** authorizeCaller for a write (POST /v1/events) or read route, with the deployment's scope. */
+export function authorizeAccess(
+  context: AuthorizerContext,
+  settings: AccessSettings,
+  access: keyof typeof ACCESS_PURPOSES,
+): ReturnType<typeof authorizeCaller> {
+  return authorizeCaller(context, {
+    scope: settings.scopes[access],
+    purpose: ACCESS_PURPOSES[access],
+    tenantClaim: settings.tenantClaim,
+  });
+}
+
 /**
  * The step every API route takes first. The authorizer checked the token; the handler still refuses a
  * request without claims or without `scope` (what the token needs it for, in `purpose`), and one whose

@@ -14,10 +14,9 @@ import { METRIC_SERVICES } from "../core/metrics";
 import type { QueryRouteKey } from "../core/routes";
 import { BufferedAccessMetrics, type MetricsSink, powertoolsMetrics } from "../emf-metrics";
 import { type ApiResponse, errorResponse, toProxyResult } from "../http";
-import { proofProvider } from "../proof/proof-service";
-import { LatestCheckpointFinder } from "../query/checkpoints";
+import { composeQueryService } from "../query/compose";
 import { IntegrityError } from "../query/pointers";
-import { type ProofProvider, type QueryRequest, QueryService } from "../query/query-service";
+import type { ProofProvider, QueryRequest, QueryService } from "../query/query-service";
 import { createLogger, createWritePath, type RuntimeOverrides, serviceLogger } from "../runtime";
 import { traced } from "../tracing";
 
@@ -85,14 +84,6 @@ export function createQueryHandler(
     logger.warn("read metrics not published", { error: String(error) }),
   );
   const { service: ingest, objects, index } = createWritePath(config, { ...overrides, logger });
-  const checkpoints = new LatestCheckpointFinder(objects);
-  const proof =
-    overrides.proof ??
-    proofProvider({
-      source: new S3ArchiveSource(overrides.s3 ?? traced(s3Client(config.aws)), config.bucket),
-      markers: index,
-      newestCheckpointKey: async () => (await checkpoints.find())?.key,
-    });
   let cursorKey = overrides.cursorKey;
   if (!cursorKey && config.cursorKeyId) {
     cursorKey = kmsMacKey(overrides.kms ?? traced(kmsClient(config.aws)), config.cursorKeyId);
@@ -101,14 +92,15 @@ export function createQueryHandler(
     logger.warn("no cursor key configured (SEALTRAIL_CURSOR_KEY_ID): cursors are valid in this process only");
     cursorKey = randomMacKey();
   }
-  const service = new QueryService({
+  const service = composeQueryService({
     config,
     objects,
     index,
+    source: new S3ArchiveSource(overrides.s3 ?? traced(s3Client(config.aws)), config.bucket),
+    markers: index,
+    ingest,
+    proof: overrides.proof,
     cursorKey,
-    checkpoints,
-    archive: (caller, events) => ingest.archiveServerEvents(caller, events),
-    proof,
     metrics,
     logger: serviceLogger(logger),
   });

@@ -8,7 +8,7 @@ import type { ObjectStore } from "../archive/object-store";
 import { DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS, type SealtrailConfig } from "../config";
 import type { Receipt } from "../core/api-schema";
 import { linkBatchOf, type SealedBatch, sealBatch } from "../core/batch";
-import { apiGatewayClaims, authorizeCaller, verifiedCallerOf } from "../core/claims";
+import { apiGatewayClaims, authorizeAccess, verifiedCallerOf } from "../core/claims";
 import { sha256Hex } from "../core/hash";
 import {
   type AccessMetrics,
@@ -102,11 +102,7 @@ export class IngestService {
   async ingest(request: IngestRequest): Promise<ApiResponse> {
     const { config } = this.deps;
     // 1. The authorizer checked the token; the handler still refuses a request without claims or scope.
-    const authorized = authorizeCaller(request, {
-      scope: config.scopes.write,
-      purpose: "send events",
-      tenantClaim: config.tenantClaim,
-    });
+    const authorized = authorizeAccess(request, config, "write");
     if (!authorized.ok) return refusalResponse(authorized.refusal);
     const { principal: reporter, tenant } = authorized.caller;
 

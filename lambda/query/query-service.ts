@@ -14,7 +14,7 @@ import {
   type LatestCheckpoint,
   LatestCheckpointQuerySchema,
 } from "../core/api-schema";
-import { authorizeCaller } from "../core/claims";
+import { authorizeAccess } from "../core/claims";
 import {
   type CursorBinding,
   decodeCursor,
@@ -254,11 +254,7 @@ export class QueryService {
   /** The route scope again (the authorizer checked it), the caller's principal and tenant. */
   private authorize(request: QueryRequest): Parsed<Caller> {
     const { config } = this.deps;
-    const authorized = authorizeCaller(request, {
-      scope: config.scopes.read,
-      purpose: "read events",
-      tenantClaim: config.tenantClaim,
-    });
+    const authorized = authorizeAccess(request, config, "read");
     if (!authorized.ok) return fail(refusalResponse(authorized.refusal));
     return {
       ok: true,

@@ -6,7 +6,7 @@
 import { type CfnElement, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { Alarm, Metric } from "aws-cdk-lib/aws-cloudwatch";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ENV } from "../../lambda/config";
 import { accessMetricPoints } from "../../lambda/core/metrics";
 import { OUTCOMES } from "../../lambda/core/schema";
@@ -15,6 +15,7 @@ import { createIngestMetrics } from "../../lambda/handlers/ingest";
 import { configureApp } from "../../lib/app";
 import { Sealtrail } from "../../lib/sealtrail";
 import { SealtrailStack } from "../../lib/sealtrail-stack";
+import { emfDocumentsOf, expectEmfFeedsAlarm } from "../support/emf";
 import { flatten, logicalId, newApp, TEST_CONTEXT } from "./helpers";
 
 type Properties = Record<string, unknown>;
@@ -104,46 +105,20 @@ describe("refused subject tokens", () => {
   });
 
   it("watch what the ingest function's own metrics publish for a refusal (namespace, name, dimensions)", () => {
-    // Prepare: the function's environment as deployed, metrics enabled (vitest disables them), the
-    // handler's Metrics behind the same buffer it uses; stdout captured, where Powertools writes EMF.
+    // Prepare: the function's environment as deployed, the handler's Metrics behind the buffer it uses.
     const ingest = properties(logicalId(template, "AWS::Lambda::Function", "SealtrailIngestFunction"));
     const variables = (ingest.Environment as { Variables: Record<string, string> }).Variables;
-    for (const [name, value] of Object.entries(variables)) vi.stubEnv(name, value);
-    vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "false");
-    const lines: string[] = [];
-    const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-      lines.push(String(chunk));
-      return true;
-    });
-    try {
-      // Act: what the ingest service records for a token of another tenant, published as the handler does.
+    // Act: what the ingest service records for a token of another tenant, published as the handler does.
+    const documents = emfDocumentsOf(variables, () => {
       const metrics = new BufferedAccessMetrics(createIngestMetrics());
       metrics.record(accessMetricPoints.subjectTokenRefused("subject_token_tenant_mismatch"));
       metrics.publish();
-    } finally {
-      write.mockRestore();
-      vi.unstubAllEnvs();
-    }
+    });
     // Assess: one EMF document, with the alarm's namespace, metric, dimension names and values.
-    const documents = lines.map(
-      (line) =>
-        JSON.parse(line) as {
-          _aws: {
-            CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[];
-          };
-        } & Properties,
-    );
     expect(documents).toHaveLength(1);
-    const [document] = documents;
     const refused = alarm("SubjectTokenRefusedsubjecttokentenantmismatch");
-    const dimensions = refused.Dimensions as { Name: string; Value: string }[];
-    const [directive] = document?._aws.CloudWatchMetrics ?? [];
-    expect(directive?.Namespace).toBe(refused.Namespace);
-    expect(directive?.Metrics.map((m) => m.Name)).toEqual([refused.MetricName]);
-    expect(directive?.Dimensions.map((set) => [...set].sort())).toEqual([
-      dimensions.map((d) => d.Name).sort(),
-    ]);
-    for (const { Name, Value } of dimensions) expect(document?.[Name], Name).toBe(Value);
+    expectEmfFeedsAlarm(documents[0], refused);
+    expect(documents[0]?._aws.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name)).toEqual([refused.MetricName]);
   });
 
   it("are alarmed apart from the stage's auth failures, which stay", () => {

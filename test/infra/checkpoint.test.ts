@@ -7,13 +7,13 @@
 import type { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { CHECKPOINT_ENV } from "../../lambda/checkpoint/config";
 import { DEFAULT_CHAINS, ENV } from "../../lambda/config";
 import { createCheckpointMetrics, publishOutcomeMetrics } from "../../lambda/handlers/checkpoint";
-import { configureApp } from "../../lib/app";
 import { CHECKPOINT_SERVICE_NAME } from "../../lib/checkpoint";
 import { SealtrailStack } from "../../lib/sealtrail-stack";
+import { emfDocumentsOf, expectEmfFeedsAlarm } from "../support/emf";
 import {
   allowsAction,
   asArray,
@@ -24,18 +24,14 @@ import {
   newApp,
   roleStatements,
   type Statement,
+  synthesizeTestStack,
   TEST_CONTEXT,
+  type TemplateResource,
 } from "./helpers";
-
-type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
-/** An EMF document as Powertools writes it: the directive, then each dimension and metric by name. */
-type EmfDocument = {
-  _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
-} & Record<string, unknown>;
 
 let app: App;
 let template: Template;
-let resources: Record<string, Resource>;
+let resources: Record<string, TemplateResource>;
 let archive: string;
 let archiveKey: string;
 let signingKey: string;
@@ -63,11 +59,8 @@ const resourcesOf = (statements: Statement[]) =>
 const alarm = (prefix: string) => properties(logicalId(template, "AWS::CloudWatch::Alarm", prefix));
 
 beforeAll(() => {
-  // Prepare
-  app = newApp({ ...TEST_CONTEXT });
-  // Act
-  template = Template.fromStack(configureApp(app));
-  resources = template.toJSON().Resources;
+  // Prepare, Act
+  ({ app, template, resources } = synthesizeTestStack());
   archive = logicalId(template, "AWS::S3::Bucket", "SealtrailArchiveBucket");
   archiveKey = logicalId(template, "AWS::KMS::Key", "SealtrailArchiveKey");
   signingKey = logicalId(template, "AWS::KMS::Key", "SealtrailCheckpointSigningKey");
@@ -466,64 +459,25 @@ describe("alarms", () => {
   });
 
   it("watch what the signer's own code emits for a refusal: namespace, metric name and the `service` dimension", () => {
-    // Prepare: the function's environment as deployed, metrics enabled (vitest disables them), and the
-    // handler's own Metrics; stdout captured, where Powertools writes its EMF line.
+    // Prepare: the function's environment as deployed.
     const variables = (properties(signerFn).Environment as { Variables: Record<string, string> }).Variables;
-    for (const [name, value] of Object.entries(variables)) vi.stubEnv(name, value);
-    vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "false");
-    const lines: string[] = [];
-    const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-      lines.push(String(chunk));
-      return true;
-    });
-    try {
-      // Act: the handler's metric recording for a refused run.
-      publishOutcomeMetrics(createCheckpointMetrics(), { status: "refused", reasons: ["chain 0 rewritten"] });
-    } finally {
-      write.mockRestore();
-      vi.unstubAllEnvs();
-    }
-    // Assess: the one EMF document names the alarm's namespace, metric and dimensions with their values.
-    const emf = lines.map((line) => JSON.parse(line) as EmfDocument);
-    expect(emf).toHaveLength(1);
-    const [document] = emf as [EmfDocument];
+    // Act: the handler's metric recording for a refused run.
+    const documents = emfDocumentsOf(variables, () =>
+      publishOutcomeMetrics(createCheckpointMetrics(), { status: "refused", reasons: ["chain 0 rewritten"] }),
+    );
+    // Assess: one EMF document, naming the alarm's namespace, metric and dimensions with their values.
+    expect(documents).toHaveLength(1);
     const refused = alarm("SealtrailCheckpointRefusedAlarm");
-    const dimensions = refused.Dimensions as { Name: string; Value: string }[];
-    expect(document._aws.CloudWatchMetrics).toEqual([
-      {
-        Namespace: refused.Namespace,
-        Dimensions: [dimensions.map((d) => d.Name)],
-        Metrics: [expect.objectContaining({ Name: refused.MetricName })],
-      },
-    ]);
-    for (const { Name, Value } of dimensions) expect(document[Name]).toBe(Value);
-    expect(document[refused.MetricName as string]).toBe(1);
+    expectEmfFeedsAlarm(documents[0], refused);
+    expect(documents[0]?.[refused.MetricName as string]).toBe(1);
   });
 
   it("watch what the signer's own code emits for a signed run (the staleness alarm's metric)", () => {
     const variables = (properties(signerFn).Environment as { Variables: Record<string, string> }).Variables;
-    for (const [name, value] of Object.entries(variables)) vi.stubEnv(name, value);
-    vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "false");
-    const lines: string[] = [];
-    const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-      lines.push(String(chunk));
-      return true;
-    });
-    try {
-      publishOutcomeMetrics(createCheckpointMetrics(), { status: "signed", seq: 3, newLinks: 2, chains: 16 });
-    } finally {
-      write.mockRestore();
-      vi.unstubAllEnvs();
-    }
-    const [document] = lines.map((line) => JSON.parse(line) as EmfDocument);
-    const stale = alarm("SealtrailCheckpointStaleAlarm");
-    const [directive] = document?._aws.CloudWatchMetrics ?? [];
-    expect(directive?.Namespace).toBe(stale.Namespace);
-    expect(directive?.Metrics.map((m) => m.Name)).toContain(stale.MetricName);
-    expect(directive?.Dimensions).toEqual([(stale.Dimensions as { Name: string }[]).map((d) => d.Name)]);
-    for (const { Name, Value } of stale.Dimensions as { Name: string; Value: string }[]) {
-      expect(document?.[Name]).toBe(Value);
-    }
+    const documents = emfDocumentsOf(variables, () =>
+      publishOutcomeMetrics(createCheckpointMetrics(), { status: "signed", seq: 3, newLinks: 2, chains: 16 }),
+    );
+    expectEmfFeedsAlarm(documents[0], alarm("SealtrailCheckpointStaleAlarm"));
   });
 
   it("fire on a 4xx spike on the API stage (auth failures), 100 per 5 minutes by default", () => {

@@ -1,24 +1,11 @@
-/**
- * `npm pack` of the repository gives a construct library that a CDK app which has never seen this
- * repository installs, type-checks under NodeNext and synthesizes offline, with the Lambda code
- * prebuilt in the package: no esbuild, Docker or source at the app's synth.
- *
- * The app's aws-cdk-lib, constructs, zod and @types/node are installed from npm's cache at the versions
- * the repository uses (`--prefer-offline`: the registry only for what the cache lacks).
- */
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { packIntoFreshApp, REPO, run } from "../support/packed-app";
 import { logicalId } from "./helpers";
 
-const run = promisify(execFile);
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
 /** Each function of the construct (logical ID prefix) and its prebuilt directory in the package. */
 const FUNCTIONS = {
   SealtrailIngestFunction: "ingest",
@@ -60,33 +47,10 @@ describe("the packed sealtrail construct", () => {
 
   beforeAll(async () => {
     // Prepare: pack (prepack builds dist/), and a fresh app outside the repository that installs it.
-    dir = await mkdtemp(join(tmpdir(), "sealtrail-construct-pack-"));
-    const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", dir], {
-      cwd: REPO,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    const [packed] = JSON.parse(stdout.slice(stdout.indexOf("["))) as Array<{ filename: string }>;
-    app = join(dir, "app");
-    await mkdir(app);
-    await writeFile(
-      join(app, "package.json"),
-      JSON.stringify({ name: "app", private: true, type: "module" }),
-    );
-    const versions = JSON.parse(await readFile(join(REPO, "package.json"), "utf8")).devDependencies;
-    await run(
-      "npm",
-      [
-        "install",
-        "--prefer-offline",
-        "--no-audit",
-        "--no-fund",
-        join(dir, packed?.filename ?? ""),
-        `aws-cdk-lib@${versions["aws-cdk-lib"]}`,
-        `constructs@${versions.constructs}`,
-        `@types/node@${versions["@types/node"]}`,
-      ],
-      { cwd: app, maxBuffer: 16 * 1024 * 1024 },
-    );
+    ({ dir, app } = await packIntoFreshApp({
+      prefix: "sealtrail-construct-pack-",
+      alongside: ["aws-cdk-lib", "constructs", "@types/node"],
+    }));
     pkg = join(app, "node_modules", "sealtrail");
 
     // Act: type-check and compile the app under NodeNext, then synthesize it with Docker unreachable.

@@ -1,7 +1,8 @@
 /** Shared setup of the infra tests: apps built like `cdk synth` builds them (cdk.json feature flags). */
 import { readFileSync } from "node:fs";
 import { App } from "aws-cdk-lib";
-import type { Template } from "aws-cdk-lib/assertions";
+import { Template } from "aws-cdk-lib/assertions";
+import { configureApp } from "../../lib/app";
 
 /** The context of cdk.json, so the tests see the feature flags `cdk synth` applies. */
 export function cdkJsonContext(): Record<string, unknown> {
@@ -28,6 +29,25 @@ export function newApp(context: Record<string, unknown> = {}, options: { bundle?
       ...context,
     },
   });
+}
+
+/** A resource of a synthesized template, as the infra tests read it. */
+export interface TemplateResource {
+  readonly Type: string;
+  readonly Properties: Record<string, unknown>;
+  readonly DeletionPolicy?: string;
+  readonly UpdateReplacePolicy?: string;
+}
+
+/** The stack `cdk synth` builds from the test context, its template and its resources by logical id. */
+export function synthesizeTestStack(): {
+  app: App;
+  template: Template;
+  resources: Record<string, TemplateResource>;
+} {
+  const app = newApp({ ...TEST_CONTEXT });
+  const template = Template.fromStack(configureApp(app));
+  return { app, template, resources: template.toJSON().Resources };
 }
 
 export interface Statement {

@@ -23,7 +23,9 @@ import {
   newApp,
   roleStatements,
   type Statement,
+  synthesizeTestStack,
   TEST_CONTEXT,
+  type TemplateResource,
 } from "./helpers";
 
 type Resource = {
@@ -35,7 +37,7 @@ type Resource = {
 
 let app: App;
 let template: Template;
-let resources: Record<string, Resource>;
+let resources: Record<string, TemplateResource>;
 let archive: string;
 let cursorKey: string;
 let queryFn: string;
@@ -73,11 +75,8 @@ const SAMPLE_KEYS = {
 };
 
 beforeAll(() => {
-  // Prepare
-  app = newApp({ ...TEST_CONTEXT });
-  // Act
-  template = Template.fromStack(configureApp(app));
-  resources = template.toJSON().Resources;
+  // Prepare, Act
+  ({ app, template, resources } = synthesizeTestStack());
   archive = logicalId(template, "AWS::S3::Bucket", "SealtrailArchiveBucket");
   cursorKey = logicalId(template, "AWS::KMS::Key", "SealtrailQueryCursorKey");
   queryFn = logicalId(template, "AWS::Lambda::Function", "SealtrailQueryFunction");

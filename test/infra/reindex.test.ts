@@ -1,21 +1,11 @@
-/**
- * The reindex job's alarms: a link it cannot index, or one whose batch does not match it, does not fail
- * the run (the job goes on with the rest), so each raises its own alarm from the job's metrics; and the
- * metrics the handler emits are exactly the ones the alarms watch.
- */
-import type { App } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
+import type { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createReindexMetrics } from "../../lambda/handlers/reindex";
 import { REINDEX_METRICS } from "../../lambda/ingest/reindex";
-import { configureApp } from "../../lib/app";
-import { logicalId, newApp, TEST_CONTEXT } from "./helpers";
+import { logicalId, synthesizeTestStack, type TemplateResource } from "./helpers";
 
-type Properties = Record<string, unknown>;
-
-let app: App;
 let template: Template;
-let resources: Record<string, { Properties: Properties }>;
+let resources: Record<string, TemplateResource>;
 let topic: string;
 let reindexFn: string;
 
@@ -23,11 +13,8 @@ const properties = (id: string) => resources[id]?.Properties ?? {};
 const alarm = (prefix: string) => properties(logicalId(template, "AWS::CloudWatch::Alarm", prefix));
 
 beforeAll(() => {
-  // Prepare
-  app = newApp({ ...TEST_CONTEXT });
-  // Act
-  template = Template.fromStack(configureApp(app));
-  resources = template.toJSON().Resources;
+  // Prepare, Act
+  ({ template, resources } = synthesizeTestStack());
   topic = logicalId(template, "AWS::SNS::Topic", "SealtrailAlarmTopic");
   reindexFn = logicalId(template, "AWS::Lambda::Function", "SealtrailReindexFunction");
 }, 120_000);

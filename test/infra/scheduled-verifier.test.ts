@@ -23,13 +23,15 @@ import {
   newApp,
   roleStatements,
   type Statement,
+  synthesizeTestStack,
   TEST_CONTEXT,
+  type TemplateResource,
 } from "./helpers";
 
 type Properties = Record<string, unknown>;
 
 let template: Template;
-let resources: Record<string, { Properties: Properties }>;
+let resources: Record<string, TemplateResource>;
 let fnId: string;
 let roleId: string;
 let stateBucket: string;
@@ -43,8 +45,7 @@ const alarm = (prefix: string) =>
 
 beforeAll(() => {
   // Prepare, Act
-  template = Template.fromStack(configureApp(newApp({ ...TEST_CONTEXT })));
-  resources = template.toJSON().Resources;
+  ({ template, resources } = synthesizeTestStack());
   fnId = logicalId(template, "AWS::Lambda::Function", "SealtrailVerifierFunction");
   roleId = functionRole(template, "SealtrailVerifierFunction");
   stateBucket = logicalId(template, "AWS::S3::Bucket", "SealtrailVerifierStateBucket");

@@ -1,6 +1,6 @@
 /** The HTTP API, the functions, their permissions, the reindex schedule, alarms and outputs. */
 
-import { Match, Template } from "aws-cdk-lib/assertions";
+import { Match, type Template } from "aws-cdk-lib/assertions";
 import { Runtime } from "aws-cdk-lib/aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -11,15 +11,14 @@ import {
   ENV,
 } from "../../lambda/config";
 import { DEFAULT_WATCHED_PATTERNS } from "../../lambda/core/watched-actions";
-import { configureApp } from "../../lib/app";
 import {
   asArray,
   flatten,
   functionRole,
   logicalId,
-  newApp,
   roleStatements,
   type Statement,
+  synthesizeTestStack,
   TEST_CONTEXT,
 } from "./helpers";
 
@@ -32,11 +31,8 @@ const fn = (prefix: string) =>
   resources[logicalId(template, "AWS::Lambda::Function", prefix)]?.Properties ?? {};
 
 beforeAll(() => {
-  // Prepare
-  const app = newApp({ ...TEST_CONTEXT });
-  // Act
-  template = Template.fromStack(configureApp(app));
-  resources = template.toJSON().Resources;
+  // Prepare, Act
+  ({ template, resources } = synthesizeTestStack());
   archive = logicalId(template, "AWS::S3::Bucket", "SealtrailArchiveBucket");
   table = logicalId(template, "AWS::DynamoDB::Table", "SealtrailIndexTable");
   archiveKey = logicalId(template, "AWS::KMS::Key", "SealtrailArchiveKey");

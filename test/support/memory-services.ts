@@ -9,9 +9,8 @@ import { createUlidGenerator } from "../../lambda/core/ulid";
 import { ChainWriter } from "../../lambda/ingest/chain-writer";
 import { type IngestRequest, IngestService, type ServiceLogger } from "../../lambda/ingest/ingest-service";
 import { SubjectTokenVerifier } from "../../lambda/ingest/subject-token";
-import { proofProvider } from "../../lambda/proof/proof-service";
-import { LatestCheckpointFinder } from "../../lambda/query/checkpoints";
-import { type QueryRequest, QueryService } from "../../lambda/query/query-service";
+import { composeQueryService } from "../../lambda/query/compose";
+import type { QueryRequest, QueryService } from "../../lambda/query/query-service";
 import { WRITE_CLAIMS } from "./api-event";
 import { MemoryIdempotencyStore, MemoryIndex, MemoryLeases, MemoryObjectStore } from "./memory-archive";
 
@@ -79,20 +78,15 @@ export function memoryServices(overrides: Partial<SealtrailConfig> = {}): Memory
     now,
     logger,
   });
-  const checkpoints = new LatestCheckpointFinder(objects);
   const cursorKey = hmacSha256Key(Buffer.alloc(32, 7));
-  const query = new QueryService({
+  const query = composeQueryService({
     config,
     objects,
     index,
+    source: objects,
+    markers: index,
+    ingest,
     cursorKey,
-    checkpoints,
-    archive: (caller, events) => ingest.archiveServerEvents(caller, events),
-    proof: proofProvider({
-      source: objects,
-      markers: index,
-      newestCheckpointKey: async () => (await checkpoints.find())?.key,
-    }),
     logger,
   });
   return {

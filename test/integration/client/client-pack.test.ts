@@ -1,18 +1,8 @@
-/**
- * `npm pack -w client` gives a tarball that installs into an app that has never seen this
- * repository (no workspace, no zod, no parent node_modules), whose every subpath imports, whose
- * client validates with the server's rules, and whose declarations type-check a strict app.
- */
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { packIntoFreshApp, REPO, run } from "../../support/packed-app";
 
-const run = promisify(execFile);
-const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const SUBPATHS = [".", "./express", "./fastify", "./node", "./lambda"];
 
 describe("the packed @sealtrail/client", () => {
@@ -20,39 +10,14 @@ describe("the packed @sealtrail/client", () => {
   let app: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "sealtrail-pack-"));
-    const { stdout } = await run("npm", ["pack", "-w", "client", "--json", "--pack-destination", dir], {
-      cwd: REPO,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    const [packed] = JSON.parse(stdout.slice(stdout.indexOf("["))) as Array<{ filename: string }>;
-    app = join(dir, "app");
-    await run("mkdir", ["-p", app]);
-    await writeFile(
-      join(app, "package.json"),
-      JSON.stringify({ name: "app", private: true, type: "module" }),
-    );
     // The tarball has no dependencies: it installs offline. The peers and type packages the app
     // itself would have come from the registry (npm's cache first), at the versions the repo uses.
-    await run("npm", ["install", "--offline", "--no-audit", "--no-fund", join(dir, packed?.filename ?? "")], {
-      cwd: app,
-    });
-    const versions = JSON.parse(await readFile(join(REPO, "package.json"), "utf8")).devDependencies;
-    await run(
-      "npm",
-      [
-        "install",
-        "--prefer-offline",
-        "--no-audit",
-        "--no-fund",
-        `@types/node@${versions["@types/node"]}`,
-        `@types/express@${versions["@types/express"]}`,
-        `@types/aws-lambda@${versions["@types/aws-lambda"]}`,
-        `express@${versions.express}`,
-        `fastify@${versions.fastify}`,
-      ],
-      { cwd: app },
-    );
+    ({ dir, app } = await packIntoFreshApp({
+      prefix: "sealtrail-pack-",
+      workspace: "client",
+      tarballOffline: true,
+      alongside: ["@types/node", "@types/express", "@types/aws-lambda", "express", "fastify"],
+    }));
   }, 240_000);
 
   afterAll(async () => {
