@@ -16,7 +16,7 @@ import type { AddressInfo } from "node:net";
 import { createAuditClient } from "../client/src/index";
 import { createExampleApp } from "../examples/express-api/app";
 import { localIdentityProvider } from "../examples/express-api/identity";
-import { openLocalIssuer } from "../lambda/local/issuer";
+import { openLocalIssuer } from "../local/issuer";
 
 function required(name: string): string {
   const value = process.env[name];

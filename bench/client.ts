@@ -29,11 +29,11 @@ import { type AuditClient, type AuditEvent, type ClientStats, createAuditClient 
 import { localIdentityProvider } from "../examples/express-api/identity";
 import { dynamoClient, s3Client } from "../lambda/aws/clients";
 import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
-import { DEFAULT_CHAINS, DEFAULT_LEASE_SECONDS, DEFAULT_SCOPES } from "../lambda/config";
 import { createIngestHandler } from "../lambda/handlers/ingest";
-import type { Emulator } from "../lambda/local/emulator";
-import { LOCAL_AUDIENCE, loadOrCreateIssuerKey, localIssuer } from "../lambda/local/issuer";
-import { startLocalServer } from "../lambda/local/server";
+import { DEFAULT_CHAINS, DEFAULT_LEASE_SECONDS, DEFAULT_SCOPES } from "../lambda/runtime/config";
+import type { Emulator } from "../local/emulator";
+import { LOCAL_AUDIENCE, loadOrCreateIssuerKey, localIssuer } from "../local/issuer";
+import { startLocalServer } from "../local/server";
 
 export interface ClientBenchOptions {
   /** Seconds of load per arm and middleware round. @default 3 */

@@ -8,14 +8,14 @@ import { BatchWriteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynam
 import { dynamoClient, s3Client } from "../lambda/aws/clients";
 import { documentClient } from "../lambda/aws/index-store";
 import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
-import { DEFAULT_SCOPES } from "../lambda/config";
 import { checksumSha256Base64, linkBatchOf, sealBatch } from "../lambda/core/batch";
 import { eventPointerItem, headHintKey, indexedMarkerKey } from "../lambda/core/index-items";
 import { linkHash, serializeLink } from "../lambda/core/link";
 import { linkKey } from "../lambda/core/paths";
 import { buildRecord } from "../lambda/core/record";
 import { createIngestHandler } from "../lambda/handlers/ingest";
-import type { Emulator } from "../lambda/local/emulator";
+import { DEFAULT_SCOPES } from "../lambda/runtime/config";
+import type { Emulator } from "../local/emulator";
 import { postEventsEvent } from "../test/support/api-event";
 
 export interface IngestBenchResult {

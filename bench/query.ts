@@ -12,14 +12,14 @@ import { dynamoClient, s3Client } from "../lambda/aws/clients";
 import { documentClient, IndexStore } from "../lambda/aws/index-store";
 import { S3ObjectStore } from "../lambda/aws/object-store";
 import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
-import { DEFAULT_SCOPES, type SealtrailConfig } from "../lambda/config";
 import { sealBatch } from "../lambda/core/batch";
 import { eventPointerItem } from "../lambda/core/index-items";
 import { buildRecord } from "../lambda/core/record";
 import type { EventRecord, Principal } from "../lambda/core/schema";
 import { createUlidGenerator } from "../lambda/core/ulid";
 import { createQueryHandler, type QueryRouteKey } from "../lambda/handlers/query";
-import type { Emulator } from "../lambda/local/emulator";
+import { DEFAULT_SCOPES, type SealtrailConfig } from "../lambda/runtime/config";
+import type { Emulator } from "../local/emulator";
 import { queryEvent } from "../test/support/query-event";
 
 export interface QueryBenchOptions {

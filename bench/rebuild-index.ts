@@ -28,7 +28,7 @@ import { CHAINS_PREFIX, parseLinkKey } from "../lambda/core/paths";
 import type { EventRecord } from "../lambda/core/schema";
 import { indexLinkedBatch, type LinkedBatch } from "../lambda/ingest/indexer";
 import { rebuildIndex } from "../lambda/ingest/rebuild-index";
-import type { Emulator } from "../lambda/local/emulator";
+import type { Emulator } from "../local/emulator";
 import { fixtureDirFor, writeArchiveFixture } from "./archive-fixture";
 
 export interface RebuildBenchOptions {

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { startEmulator } from "../lambda/local/emulator";
+import { startEmulator } from "../local/emulator";
 import { benchClient } from "./client";
 import { benchIngest } from "./ingest";
 import { benchMerkle } from "./merkle";

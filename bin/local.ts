@@ -22,12 +22,6 @@ import { join, relative } from "node:path";
 import { dynamoClient, EMULATOR_CREDENTIALS, s3Client } from "../lambda/aws/clients";
 import { createArchiveBucket, createIndexTable, createStateBucket } from "../lambda/aws/provision";
 import { loadOrCreateCheckpointKey } from "../lambda/checkpoint/local-key";
-import {
-  DEFAULT_CHAINS,
-  DEFAULT_LEASE_SECONDS,
-  DEFAULT_SCOPES,
-  type SealtrailConfig,
-} from "../lambda/config";
 import { parseTrustedKeys, trustFileOf } from "../lambda/core/checkpoint";
 import { openApiDocument } from "../lambda/core/openapi";
 import { INGEST_ROUTE, QUERY_ROUTES } from "../lambda/core/routes";
@@ -36,7 +30,14 @@ import { createIngestHandler, type IngestHandler } from "../lambda/handlers/inge
 import { createQueryHandler, type QueryHandler } from "../lambda/handlers/query";
 import { createReindexJob } from "../lambda/handlers/reindex";
 import { createVerifierJob } from "../lambda/handlers/verifier";
-import { type Emulator, startEmulator } from "../lambda/local/emulator";
+import {
+  DEFAULT_CHAINS,
+  DEFAULT_LEASE_SECONDS,
+  DEFAULT_SCOPES,
+  type SealtrailConfig,
+} from "../lambda/runtime/config";
+import { DEFAULT_VERIFIER_MAX_AGE_MINUTES } from "../lambda/verify/scheduled-config";
+import { type Emulator, startEmulator } from "../local/emulator";
 import {
   LOCAL_AUDIENCE,
   LOCAL_STATE_FILE,
@@ -44,9 +45,8 @@ import {
   loadOrCreateIssuerKey,
   localIssuer,
   localStateDir,
-} from "../lambda/local/issuer";
-import { type LocalServer, startLocalServer } from "../lambda/local/server";
-import { DEFAULT_VERIFIER_MAX_AGE_MINUTES } from "../lambda/verify/scheduled-config";
+} from "../local/issuer";
+import { type LocalServer, startLocalServer } from "../local/server";
 
 const REINDEX_INTERVAL_MS = 60_000;
 /** The signals that stop npm, a terminal or a process manager would send; each stops local mode. */

@@ -5,11 +5,11 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { CliError, EXIT } from "../lambda/cli/exit";
-import { proofCommand } from "../lambda/cli/proof";
-import { queryCommand } from "../lambda/cli/query";
-import { rebuildIndexCommand } from "../lambda/cli/rebuild-index";
-import { trustCommand, verifyCommand, verifyProofCommand } from "../lambda/cli/verify";
+import { CliError, EXIT } from "../cli/exit";
+import { proofCommand } from "../cli/proof";
+import { queryCommand } from "../cli/query";
+import { rebuildIndexCommand } from "../cli/rebuild-index";
+import { trustCommand, verifyCommand, verifyProofCommand } from "../cli/verify";
 
 /** The version is package.json's: one place to bump it. */
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {

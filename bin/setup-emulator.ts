@@ -1,5 +1,5 @@
 // Creates the project-local moto virtualenv (.venv-emulator) ahead of the first test run or `npm start`.
-import { ensureEmulatorVirtualenv } from "../lambda/local/emulator";
+import { ensureEmulatorVirtualenv } from "../local/emulator";
 
 try {
   await ensureEmulatorVirtualenv({ log: (line) => console.error(line) });

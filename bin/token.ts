@@ -9,14 +9,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { DEFAULT_SCOPES } from "../lambda/config";
+import { DEFAULT_SCOPES } from "../lambda/runtime/config";
 import {
   ISSUER_KEY_FILE,
   LOCAL_STATE_FILE,
   loadOrCreateIssuerKey,
   localIssuer,
   localStateDir,
-} from "../lambda/local/issuer";
+} from "../local/issuer";
 
 class TokenError extends Error {}
 

@@ -2,7 +2,7 @@
  * The archive of DESIGN.md ("Stored formats"): its KMS key (or the caller's), the Object-Locked archive
  * bucket with its append-only policy, the bucket its server access logs go to, and the DynamoDB index
  * table, plus the grant that gives a function the write path's access AND names the bucket and table in
- * its environment, so the variables lambda/config.ts reads and the permissions cannot drift apart.
+ * its environment, so the variables lambda/runtime/config.ts reads and the permissions cannot drift apart.
  */
 import { RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
@@ -11,9 +11,9 @@ import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { Bucket } from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
-import { ENV } from "../lambda/config";
 import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from "../lambda/core/index-table";
 import { CHAINS_PREFIX, EVENTS_PREFIX } from "../lambda/core/paths";
+import { ENV } from "../lambda/runtime/config";
 import { accessLogBucket, lockedArchiveBucket } from "./archive-bucket";
 import { ownRole, wildcardFinding } from "./function";
 

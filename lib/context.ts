@@ -3,15 +3,16 @@
  * context with these definitions, refuses any other key of its own, and the README's table of context
  * keys is rendered from them (test/infra/context.test.ts keeps the two equal).
  */
+
+import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
+import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
+import type { WatchedAction } from "../lambda/core/watched-actions";
 import {
   DEFAULT_CHAINS,
   DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
   MAX_SUBJECT_TOKEN_LEEWAY_SECONDS,
   type SubjectIssuer,
-} from "../lambda/config";
-import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
-import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
-import type { WatchedAction } from "../lambda/core/watched-actions";
+} from "../lambda/runtime/config";
 import {
   DEFAULT_VERIFIER_MAX_AGE_MINUTES,
   DEFAULT_VERIFIER_PERIOD_MINUTES,

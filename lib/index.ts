@@ -3,8 +3,9 @@
  * deployable stack. scripts/build-construct.ts bundles it into dist/index.js with the Lambda code
  * prebuilt beside it (docs/construct.md, "Use it in your own CDK app").
  */
-export type { SubjectIssuer } from "../lambda/config";
+
 export type { WatchedAction } from "../lambda/core/watched-actions";
+export type { SubjectIssuer } from "../lambda/runtime/config";
 export type { SealtrailReplicaDestination } from "./replication";
 export { addSealtrailOutputs, Sealtrail, type SealtrailProps, type SealtrailScopes } from "./sealtrail";
 export { SealtrailStack, type SealtrailStackProps } from "./sealtrail-stack";

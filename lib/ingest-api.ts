@@ -54,7 +54,7 @@ export const ACCESS_LOG_FIELDS = {
 export interface IngestApiProps {
   /** The archive the functions append to and read (bound with `SealtrailArchive.bindWritePath`). */
   readonly archive: SealtrailArchive;
-  /** The configuration every function of the API reads (lambda/config.ts), bucket and table aside. */
+  /** The configuration every function of the API reads (lambda/runtime/config.ts), bucket and table aside. */
   readonly environment: Record<string, string>;
   readonly logRetention: RetentionDays;
   /** Issuer and accepted audiences of the JWT authorizer. */

@@ -22,10 +22,10 @@ import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { ENV } from "../lambda/config";
 import { METRIC_SERVICES } from "../lambda/core/metrics";
 import { CHECKPOINTS_PREFIX, EVENTS_PREFIX } from "../lambda/core/paths";
 import { QUERY_ROUTES } from "../lambda/core/routes";
+import { ENV } from "../lambda/runtime/config";
 import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
 import { reservedKeyPolicy, reserveKeyUse } from "./key-policy";
 
@@ -38,7 +38,7 @@ export const CURSOR_KEY_ACTIONS = ["kms:GenerateMac", "kms:VerifyMac"] as const;
 export interface QueryApiProps {
   /** The archive bucket: the function reads checkpoints/ (and, granted by the caller, events/ and chains/). */
   readonly archiveBucket: IBucket;
-  /** Environment shared by the ingest and reindex functions (lambda/config.ts parses all of it). */
+  /** Environment shared by the ingest and reindex functions (lambda/runtime/config.ts parses all of it). */
   readonly environment: Record<string, string>;
   readonly logRetention: RetentionDays;
 }

@@ -13,15 +13,6 @@ import type { IKey, Key } from "aws-cdk-lib/aws-kms";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
-import {
-  DEFAULT_CHAINS,
-  DEFAULT_LEASE_SECONDS,
-  DEFAULT_SCOPES,
-  DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
-  ENV,
-  MAX_SUBJECT_TOKEN_LEEWAY_SECONDS,
-  type SubjectIssuer,
-} from "../lambda/config";
 import { METRICS_NAMESPACE } from "../lambda/core/metrics";
 import { DEFAULT_RETENTION_DAYS } from "../lambda/core/object-lock";
 import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
@@ -31,6 +22,15 @@ import {
   watchedActionProblems,
   watchedPatterns,
 } from "../lambda/core/watched-actions";
+import {
+  DEFAULT_CHAINS,
+  DEFAULT_LEASE_SECONDS,
+  DEFAULT_SCOPES,
+  DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
+  ENV,
+  MAX_SUBJECT_TOKEN_LEEWAY_SECONDS,
+  type SubjectIssuer,
+} from "../lambda/runtime/config";
 import { AccessAlarms, alarmTopic, WritePathAlarms } from "./alarms";
 import { SealtrailArchive } from "./archive";
 import { BucketPolicyFollowsBucket } from "./bucket-policy-retention";
@@ -362,7 +362,7 @@ export class Sealtrail extends Construct {
 }
 
 /**
- * The configuration every function of the API reads (lambda/config.ts parses all of it), except the
+ * The configuration every function of the API reads (lambda/runtime/config.ts parses all of it), except the
  * archive's bucket and table, which `SealtrailArchive.bindWritePath` sets with the grants; the query
  * function adds its cursor key.
  */

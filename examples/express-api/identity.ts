@@ -4,7 +4,7 @@
  * is your IdP (Cognito, Auth0, Keycloak…): tokens come from it, and the app verifies them against its JWKS.
  */
 import { createRemoteJWKSet, jwtVerify } from "jose";
-import type { LocalIssuer } from "../../lambda/local/issuer.js";
+import type { LocalIssuer } from "../../local/issuer.js";
 import type { IdentityProvider } from "./app.js";
 
 /** The scope of the users' tokens: they open this app, and never write to sealtrail. */

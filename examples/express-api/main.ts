@@ -8,13 +8,8 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 // In your app: from "@sealtrail/client" (this repo runs the source).
 import { createAuditClient } from "../../client/src/index.js";
-import { DEFAULT_SCOPES } from "../../lambda/config.js";
-import {
-  LOCAL_STATE_FILE,
-  type LocalState,
-  localStateDir,
-  openLocalIssuer,
-} from "../../lambda/local/issuer.js";
+import { DEFAULT_SCOPES } from "../../lambda/runtime/config.js";
+import { LOCAL_STATE_FILE, type LocalState, localStateDir, openLocalIssuer } from "../../local/issuer.js";
 import { createExampleApp } from "./app.js";
 import { localIdentityProvider } from "./identity.js";
 

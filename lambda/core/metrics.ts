@@ -130,7 +130,7 @@ export const accessMetricPoints = {
   crossTenantRead: (): MetricPoint => ({ metric: ACCESS_METRICS.crossTenantReads, value: 1, dimensions: {} }),
 } as const;
 
-/** Where the services report their metrics (the port; lambda/emf-metrics.ts is the Powertools adapter). */
+/** Where the services report their metrics (the port; lambda/runtime/emf-metrics.ts is the Powertools adapter). */
 export interface AccessMetrics {
   record(point: MetricPoint): void;
 }

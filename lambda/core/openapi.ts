@@ -5,7 +5,7 @@
  * (zod's "input" side), responses as the API answers them ("output" side). Pure: no AWS SDK.
  */
 import { z } from "zod";
-import { DEFAULT_SCOPES } from "../config";
+import { DEFAULT_SCOPES } from "../runtime/config";
 import {
   ErrorSchema,
   EventIdSchema,

@@ -2,12 +2,12 @@
 
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { configFromEnv, type SealtrailConfig } from "../config";
 import { METRIC_SERVICES } from "../core/metrics";
-import { BufferedAccessMetrics, type MetricsSink, powertoolsMetrics } from "../emf-metrics";
-import { errorResponse, toProxyResult } from "../http";
 import type { IngestRequest } from "../ingest/ingest-service";
-import { createLogger, createWritePath, type RuntimeOverrides } from "../runtime";
+import { configFromEnv, type SealtrailConfig } from "../runtime/config";
+import { BufferedAccessMetrics, type MetricsSink, powertoolsMetrics } from "../runtime/emf-metrics";
+import { errorResponse, toProxyResult } from "../runtime/http";
+import { createLogger, createWritePath, type RuntimeOverrides } from "../runtime/wiring";
 
 export type IngestHandler = (
   event: APIGatewayProxyEventV2WithJWTAuthorizer,

@@ -8,17 +8,17 @@ import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructured
 import { S3ArchiveSource } from "../aws/archive-source";
 import { kmsClient, s3Client } from "../aws/clients";
 import { kmsMacKey } from "../aws/kms-mac-key";
-import { configFromEnv, type SealtrailConfig } from "../config";
 import { type MacKey, randomMacKey } from "../core/cursor";
 import { METRIC_SERVICES } from "../core/metrics";
 import type { QueryRouteKey } from "../core/routes";
-import { BufferedAccessMetrics, type MetricsSink, powertoolsMetrics } from "../emf-metrics";
-import { type ApiResponse, errorResponse, toProxyResult } from "../http";
 import { composeQueryService } from "../query/compose";
 import { IntegrityError } from "../query/pointers";
 import type { ProofProvider, QueryRequest, QueryService } from "../query/query-service";
-import { createLogger, createWritePath, type RuntimeOverrides, serviceLogger } from "../runtime";
-import { traced } from "../tracing";
+import { configFromEnv, type SealtrailConfig } from "../runtime/config";
+import { BufferedAccessMetrics, type MetricsSink, powertoolsMetrics } from "../runtime/emf-metrics";
+import { type ApiResponse, errorResponse, toProxyResult } from "../runtime/http";
+import { traced } from "../runtime/tracing";
+import { createLogger, createWritePath, type RuntimeOverrides, serviceLogger } from "../runtime/wiring";
 
 export type QueryHandler = (
   event: APIGatewayProxyEventV2WithJWTAuthorizer,

@@ -4,9 +4,9 @@
  * at all fails the invocation once every other chain is done, so the errors alarm sees an outage.
  */
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { configFromEnv, type SealtrailConfig } from "../config";
 import { REINDEX_METRICS, type ReindexResult, reindexAllChains } from "../ingest/reindex";
-import { createArchiveStores, type RuntimeOverrides } from "../runtime";
+import { configFromEnv, type SealtrailConfig } from "../runtime/config";
+import { createArchiveStores, type RuntimeOverrides } from "../runtime/wiring";
 
 /** What the job needs of Powertools' Metrics (tests pass a recorder). */
 export interface ReindexMetricsSink {

@@ -5,7 +5,6 @@
  */
 
 import type { ObjectStore } from "../archive/object-store";
-import { DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS, type SealtrailConfig } from "../config";
 import type { Receipt } from "../core/api-schema";
 import { linkBatchOf, type SealedBatch, sealBatch } from "../core/batch";
 import { apiGatewayClaims, authorizeAccess, verifiedCallerOf } from "../core/claims";
@@ -20,7 +19,8 @@ import { buildRecord } from "../core/record";
 import { type EventInput, EventInputSchema, type EventRecord, type Principal } from "../core/schema";
 import { validateIngestBody } from "../core/validation";
 import { countWatchedActions, DEFAULT_WATCHED_PATTERNS } from "../core/watched-actions";
-import { type ApiResponse, errorResponse, refusalResponse } from "../http";
+import { DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS, type SealtrailConfig } from "../runtime/config";
+import { type ApiResponse, errorResponse, refusalResponse } from "../runtime/http";
 import type { AppendedLink, ChainWriter } from "./chain-writer";
 import { indexLinkedBatch } from "./indexer";
 import type { IdempotencyScope, IdempotencyStore, LinkIndex } from "./ports";
@@ -65,7 +65,7 @@ export class ArchiveUnavailableError extends Error {
   }
 }
 
-/** Where the services log (the ingest and the query service): Powertools' Logger in Lambda (runtime.ts). */
+/** Where the services log (the ingest and the query service): Powertools' Logger in Lambda (lambda/runtime/wiring.ts). */
 export interface ServiceLogger {
   info(message: string, detail?: Record<string, unknown>): void;
   warn(message: string, detail?: Record<string, unknown>): void;

@@ -12,10 +12,10 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from "jose";
-import type { SubjectIssuer } from "../config";
 import { ClaimError, type ClaimSource, jwtPayloadClaims, principalFromClaims } from "../core/claims";
 import { type EventInput, LIMITS, type Principal } from "../core/schema";
-import { type ApiResponse, errorResponse } from "../http";
+import type { SubjectIssuer } from "../runtime/config";
+import { type ApiResponse, errorResponse } from "../runtime/http";
 
 export class SubjectTokenError extends Error {
   constructor(message: string) {

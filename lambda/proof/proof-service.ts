@@ -16,8 +16,8 @@ import { mapLimit } from "../core/map-limit";
 import { merkleRoot } from "../core/merkle";
 import { linkKey } from "../core/paths";
 import { buildProofBundle, type ProofBundle } from "../core/proof";
-import { errorResponse } from "../http";
 import type { ProofProvider } from "../query/query-service";
+import { errorResponse } from "../runtime/http";
 
 /** One "indexed" marker as the index holds it: not trusted, the bundle is checked against the signed root. */
 export interface IndexedMarker {

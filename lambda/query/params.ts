@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { type ListEventsQuery, ListEventsQuerySchema } from "../core/api-schema";
 import { issueWords, quoted, typeWords } from "../core/schema-words";
-import { type ApiResponse, errorResponse } from "../http";
+import { type ApiResponse, errorResponse } from "../runtime/http";
 
 export type Parsed<T> =
   | { readonly ok: true; readonly value: T }

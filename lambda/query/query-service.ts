@@ -6,7 +6,6 @@
  * answers: when that write fails, the answer is 503 and carries no data.
  */
 import type { ObjectReader } from "../archive/object-store";
-import type { SealtrailConfig } from "../config";
 import {
   EventIdSchema,
   type EventList,
@@ -26,8 +25,9 @@ import type { EventLocation } from "../core/index-items";
 import { type AccessMetrics, accessMetricPoints, NO_ACCESS_METRICS } from "../core/metrics";
 import type { QueryRouteKey } from "../core/routes";
 import type { EventInput } from "../core/schema";
-import { type ApiResponse, errorResponse, refusalResponse } from "../http";
 import type { ServerEventCaller, ServiceLogger } from "../ingest/ingest-service";
+import type { SealtrailConfig } from "../runtime/config";
+import { type ApiResponse, errorResponse, refusalResponse } from "../runtime/http";
 import type { LatestCheckpointFinder } from "./checkpoints";
 import { readIndexPage } from "./index-pages";
 import { type Parsed, parseListEvents, parseParameters, queryParameters } from "./params";

@@ -8,15 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_SCOPES } from "../../lambda/config";
 import { createIngestHandler } from "../../lambda/handlers/ingest";
-import {
-  LOCAL_AUDIENCE,
-  type LocalIssuer,
-  loadOrCreateIssuerKey,
-  localIssuer,
-} from "../../lambda/local/issuer";
-import { type LocalServer, startLocalServer } from "../../lambda/local/server";
+import { DEFAULT_SCOPES } from "../../lambda/runtime/config";
+import { LOCAL_AUDIENCE, type LocalIssuer, loadOrCreateIssuerKey, localIssuer } from "../../local/issuer";
+import { type LocalServer, startLocalServer } from "../../local/server";
 import { readBatchLines, snapshot } from "../support/archive-state";
 import { createTestArchive, type TestArchive } from "../support/aws";
 import { testConfig } from "../support/config";

@@ -6,20 +6,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createIngestHandler } from "../../lambda/handlers/ingest";
 import {
   DEFAULT_CHAINS,
   DEFAULT_LEASE_SECONDS,
   DEFAULT_SCOPES,
   type SealtrailConfig,
-} from "../../lambda/config";
-import { createIngestHandler } from "../../lambda/handlers/ingest";
-import {
-  LOCAL_AUDIENCE,
-  type LocalIssuer,
-  loadOrCreateIssuerKey,
-  localIssuer,
-} from "../../lambda/local/issuer";
-import { type LocalServer, type RouteHandler, startLocalServer } from "../../lambda/local/server";
+} from "../../lambda/runtime/config";
+import { LOCAL_AUDIENCE, type LocalIssuer, loadOrCreateIssuerKey, localIssuer } from "../../local/issuer";
+import { type LocalServer, type RouteHandler, startLocalServer } from "../../local/server";
 import { createTestArchive, type TestArchive } from "../support/aws";
 import { archiveContents, BAD_TOKENS, EXAMPLE_EVENTS } from "./support";
 

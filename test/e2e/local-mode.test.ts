@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { calculateJwkThumbprint, decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_SCOPES } from "../../lambda/config";
+import { DEFAULT_SCOPES } from "../../lambda/runtime/config";
 import {
   acceptsConnections,
   type LocalModeProcess,

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { LocalState } from "../../lambda/local/issuer";
+import type { LocalState } from "../../local/issuer";
 
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The banner's last line: once it is out, local mode serves requests. */

@@ -8,20 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_SCOPES } from "../../lambda/config";
-import {
-  LOCAL_AUDIENCE,
-  type LocalIssuer,
-  loadOrCreateIssuerKey,
-  localIssuer,
-} from "../../lambda/local/issuer";
+import { DEFAULT_SCOPES } from "../../lambda/runtime/config";
+import { LOCAL_AUDIENCE, type LocalIssuer, loadOrCreateIssuerKey, localIssuer } from "../../local/issuer";
 import {
   HEADERS_TIMEOUT_MS,
   KEEP_ALIVE_TIMEOUT_MS,
   type LocalServer,
   type RouteHandler,
   startLocalServer,
-} from "../../lambda/local/server";
+} from "../../local/server";
 
 describe("local server: the event a handler receives and the response it sends", () => {
   let stateDir: string;

@@ -3,8 +3,8 @@ import { createHmac, createPublicKey, type JsonWebKey } from "node:crypto";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { ListObjectVersionsCommand } from "@aws-sdk/client-s3";
 import { base64url, generateKeyPair, type JWTPayload, SignJWT } from "jose";
-import { DEFAULT_SCOPES } from "../../lambda/config";
-import type { LocalIssuer } from "../../lambda/local/issuer";
+import { DEFAULT_SCOPES } from "../../lambda/runtime/config";
+import type { LocalIssuer } from "../../local/issuer";
 import type { TestArchive } from "../support/aws";
 
 export const EXAMPLE_EVENTS = {

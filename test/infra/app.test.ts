@@ -3,7 +3,7 @@ import { type App, Validations } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ENV } from "../../lambda/config";
+import { ENV } from "../../lambda/runtime/config";
 import { configureApp, PLACEHOLDER_AUDIENCE, PLACEHOLDER_ISSUER } from "../../lib/app";
 import type { SealtrailStack } from "../../lib/sealtrail-stack";
 import { newApp, TEST_CONTEXT } from "./helpers";

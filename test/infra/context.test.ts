@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { App, type Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
-import { ENV } from "../../lambda/config";
+import { ENV } from "../../lambda/runtime/config";
 import { appConfigFromContext, configureApp } from "../../lib/app";
 import { CONTEXT_KEY_NAMES, contextKeysMarkdown, readContext } from "../../lib/context";
 import { newApp, TEST_CONTEXT } from "./helpers";

@@ -8,8 +8,8 @@ import type { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_SCOPES, ENV } from "../../lambda/config";
 import { QUERY_ROUTES } from "../../lambda/handlers/query";
+import { DEFAULT_SCOPES, ENV } from "../../lambda/runtime/config";
 import { configureApp } from "../../lib/app";
 import { QUERY_SERVICE_NAME } from "../../lib/query";
 import { SealtrailStack } from "../../lib/sealtrail-stack";
@@ -180,7 +180,7 @@ describe("query function", () => {
     });
   });
 
-  it("gets the cursor key's ARN under the name lambda/config.ts reads", () => {
+  it("gets the cursor key's ARN under the name lambda/runtime/config.ts reads", () => {
     expect(ENV.cursorKeyId).toBe("SEALTRAIL_CURSOR_KEY_ID");
     expect(variablesOf(queryFn)[ENV.cursorKeyId]).toEqual({ "Fn::GetAtt": [cursorKey, "Arn"] });
   });
@@ -190,7 +190,7 @@ describe("query function", () => {
     const { POWERTOOLS_SERVICE_NAME: _ingest, ...ingestShared } = variablesOf(ingestFn);
     expect(service).toBe(QUERY_SERVICE_NAME);
     expect(shared).toEqual(ingestShared);
-    // The configuration lambda/config.ts requires is among it.
+    // The configuration lambda/runtime/config.ts requires is among it.
     expect(Object.keys(shared)).toEqual(expect.arrayContaining([ENV.bucket, ENV.table, ENV.readScope]));
   });
 

@@ -3,14 +3,14 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { Runtime } from "aws-cdk-lib/aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_WATCHED_PATTERNS } from "../../lambda/core/watched-actions";
 import {
   DEFAULT_CHAINS,
   DEFAULT_LEASE_SECONDS,
   DEFAULT_SCOPES,
   DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
   ENV,
-} from "../../lambda/config";
-import { DEFAULT_WATCHED_PATTERNS } from "../../lambda/core/watched-actions";
+} from "../../lambda/runtime/config";
 import {
   asArray,
   flatten,
@@ -123,7 +123,7 @@ describe("functions", () => {
     }
   });
 
-  it("get the configuration lambda/config.ts reads, by its ENV names", () => {
+  it("get the configuration lambda/runtime/config.ts reads, by its ENV names", () => {
     for (const [prefix, service] of [
       ["SealtrailIngestFunction", "sealtrail-ingest"],
       ["SealtrailReindexFunction", "sealtrail-reindex"],

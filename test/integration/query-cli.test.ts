@@ -10,11 +10,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COLUMN_NAMES } from "../../lambda/cli/columns";
-import { DEFAULT_SCOPES } from "../../lambda/config";
+import { COLUMN_NAMES } from "../../cli/columns";
 import type { EventRecord } from "../../lambda/core/schema";
 import { createIngestHandler } from "../../lambda/handlers/ingest";
 import { createQueryHandler, QUERY_ROUTES } from "../../lambda/handlers/query";
+import { DEFAULT_SCOPES } from "../../lambda/runtime/config";
 import {
   LOCAL_AUDIENCE,
   LOCAL_STATE_FILE,
@@ -22,8 +22,8 @@ import {
   type LocalState,
   loadOrCreateIssuerKey,
   localIssuer,
-} from "../../lambda/local/issuer";
-import { type LocalServer, startLocalServer } from "../../lambda/local/server";
+} from "../../local/issuer";
+import { type LocalServer, startLocalServer } from "../../local/server";
 import { postEventsEvent } from "../support/api-event";
 import { createTestArchive, type TestArchive } from "../support/aws";
 import { type CliRun, sealtrail as runCli } from "../support/cli";

@@ -10,14 +10,13 @@
  * the filters and counts, are compared too).
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { runRebuildIndex } from "../../cli/rebuild-index";
 import { S3ArchiveSource } from "../../lambda/aws/archive-source";
 import { dynamoClient, s3Client } from "../../lambda/aws/clients";
 import { documentClient, IndexStore } from "../../lambda/aws/index-store";
 import { S3ObjectStore } from "../../lambda/aws/object-store";
 import { createIndexTable } from "../../lambda/aws/provision";
 import { DynamoRebuildStateStore } from "../../lambda/aws/rebuild-state-store";
-import { runRebuildIndex } from "../../lambda/cli/rebuild-index";
-import type { SealtrailConfig } from "../../lambda/config";
 import { ListEventsQuerySchema } from "../../lambda/core/api-schema";
 import { hmacSha256Key } from "../../lambda/core/cursor";
 import { serializeLink } from "../../lambda/core/link";
@@ -29,6 +28,7 @@ import { rebuildExitCode, rebuildIndex } from "../../lambda/ingest/rebuild-index
 import { proofProvider } from "../../lambda/proof/proof-service";
 import { LatestCheckpointFinder } from "../../lambda/query/checkpoints";
 import { QueryService } from "../../lambda/query/query-service";
+import type { SealtrailConfig } from "../../lambda/runtime/config";
 import { postEventsEvent, WRITE_CLAIMS } from "../support/api-event";
 import { tableItems } from "../support/archive-state";
 import { createTestArchive, type TestArchive, uniqueName } from "../support/aws";

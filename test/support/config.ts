@@ -1,5 +1,5 @@
 /** A SealtrailConfig pointing at a test archive. */
-import { DEFAULT_SCOPES, type SealtrailConfig } from "../../lambda/config";
+import { DEFAULT_SCOPES, type SealtrailConfig } from "../../lambda/runtime/config";
 import type { TestArchive } from "./aws";
 
 export function testConfig(archive: TestArchive, overrides: Partial<SealtrailConfig> = {}): SealtrailConfig {

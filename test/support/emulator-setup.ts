@@ -1,6 +1,6 @@
 /** Starts one emulator for the integration run; every suite makes its own bucket and table on it. */
 import type { TestProject } from "vitest/node";
-import { startEmulator } from "../../lambda/local/emulator";
+import { startEmulator } from "../../local/emulator";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,9 +1,9 @@
 /**
- * The ingest and query services wired to the in-memory ports of memory-archive.ts, as lambda/runtime.ts
+ * The ingest and query services wired to the in-memory ports of memory-archive.ts, as lambda/runtime/wiring.ts
  * and lambda/handlers/query.ts wire them to AWS: one archive (objects), one index, one idempotency
  * store, one chain writer. For unit tests of the services: fast, no emulator, no timing.
  */
-import { DEFAULT_SCOPES, type SealtrailConfig } from "../../lambda/config";
+
 import { hmacSha256Key, type MacKey } from "../../lambda/core/cursor";
 import { createUlidGenerator } from "../../lambda/core/ulid";
 import { ChainWriter } from "../../lambda/ingest/chain-writer";
@@ -11,6 +11,7 @@ import { type IngestRequest, IngestService, type ServiceLogger } from "../../lam
 import { SubjectTokenVerifier } from "../../lambda/ingest/subject-token";
 import { composeQueryService } from "../../lambda/query/compose";
 import type { QueryRequest, QueryService } from "../../lambda/query/query-service";
+import { DEFAULT_SCOPES, type SealtrailConfig } from "../../lambda/runtime/config";
 import { WRITE_CLAIMS } from "./api-event";
 import { MemoryIdempotencyStore, MemoryIndex, MemoryLeases, MemoryObjectStore } from "./memory-archive";
 

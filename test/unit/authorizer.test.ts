@@ -15,14 +15,14 @@ import {
   SignJWT,
 } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_SCOPES } from "../../lambda/config";
+import { DEFAULT_SCOPES } from "../../lambda/runtime/config";
 import {
   type AuthorizationResult,
   authorizeRequest,
   flattenClaimValue,
   type JwtAuthorizerConfig,
-} from "../../lambda/local/authorizer";
-import { LOCAL_AUDIENCE, type LocalIssuer, openLocalIssuer } from "../../lambda/local/issuer";
+} from "../../local/authorizer";
+import { LOCAL_AUDIENCE, type LocalIssuer, openLocalIssuer } from "../../local/issuer";
 
 const ISSUER = "http://127.0.0.1:3000";
 const NOW = new Date("2030-01-01T00:00:00Z");

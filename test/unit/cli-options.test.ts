@@ -4,13 +4,13 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { describe, expect, it } from "vitest";
-import { type ApiConnection, describeHttpError, HttpError } from "../../lambda/cli/api";
-import { COLUMN_NAMES, parseColumns } from "../../lambda/cli/columns";
-import { wholeNumber } from "../../lambda/cli/numbers";
-import { rebuildIndexCommand } from "../../lambda/cli/rebuild-index";
-import { parseTime, sinceTime } from "../../lambda/cli/time-range";
-import { hintedUsageError } from "../../lambda/cli/usage";
-import { verifyCommand } from "../../lambda/cli/verify";
+import { type ApiConnection, describeHttpError, HttpError } from "../../cli/api";
+import { COLUMN_NAMES, parseColumns } from "../../cli/columns";
+import { wholeNumber } from "../../cli/numbers";
+import { rebuildIndexCommand } from "../../cli/rebuild-index";
+import { parseTime, sinceTime } from "../../cli/time-range";
+import { hintedUsageError } from "../../cli/usage";
+import { verifyCommand } from "../../cli/verify";
 import { MAX_PAGE_LIMIT } from "../../lambda/core/api-schema";
 
 describe("--from / --to", () => {

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ensureEmulatorVirtualenv } from "../../lambda/local/emulator";
+import { ensureEmulatorVirtualenv } from "../../local/emulator";
 
 /** A `python -m venv` that creates a bin/python whose `-m pip install` prints pip-like lines. */
 function fakePython(dir: string, pipExitCode: number): string {

@@ -1,6 +1,6 @@
 /**
- * The AWS SDK only in the adapters: a module under lambda/ or bin/ outside lambda/aws/ imports no
- * `@aws-sdk/*` package, except the wiring modules (lambda/handlers/*, lambda/runtime.ts), which may
+ * The AWS SDK only in the adapters: a module under lambda/, cli/, local/ or bin/ outside lambda/aws/ imports no
+ * `@aws-sdk/*` package, except the wiring modules (lambda/handlers/*, lambda/runtime/*), which may
  * name SDK client types (their clients come from lambda/aws/clients.ts), and the deployment-time
  * custom-resource functions (lambda/custom-resources/: bundled alone, run by CloudFormation, never on
  * the request path; each says in its header why it calls the SDK itself). And the services (ingest,
@@ -18,7 +18,7 @@ const shown = (file: string) => relative(ROOT, file).split(sep).join("/");
 const under = (file: string, dir: string) => shown(file).startsWith(`${dir}/`);
 
 const ADAPTERS = "lambda/aws";
-const WIRING = (file: string) => under(file, "lambda/handlers") || shown(file) === "lambda/runtime.ts";
+const WIRING = (file: string) => under(file, "lambda/handlers") || under(file, "lambda/runtime");
 /** Deployment-time Lambda functions of the stack's custom resources, each its own small bundle. */
 const CUSTOM_RESOURCES = "lambda/custom-resources";
 const SERVICES = ["lambda/ingest", "lambda/query", "lambda/proof", "lambda/checkpoint", "lambda/archive"];
@@ -30,7 +30,7 @@ const SERVICE_IMPORTS_OF_ADAPTERS = new Set([
 ]);
 
 function sources(): string[] {
-  return [...tsFilesUnder(join(ROOT, "lambda")), ...tsFilesUnder(join(ROOT, "bin"))];
+  return ["lambda", "cli", "local", "bin"].flatMap((dir) => tsFilesUnder(join(ROOT, dir)));
 }
 
 describe("the AWS SDK boundary", () => {

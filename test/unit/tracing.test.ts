@@ -6,7 +6,7 @@ const TARGET = { region: "us-east-1", endpoint: "http://127.0.0.1:9" };
 /** A fresh copy of the tracing module, so each case's environment decides its Tracer. */
 async function freshTraced() {
   vi.resetModules();
-  return (await import("../../lambda/tracing")).traced;
+  return (await import("../../lambda/runtime/tracing")).traced;
 }
 
 const middlewareNames = (client: ReturnType<typeof s3Client>) =>

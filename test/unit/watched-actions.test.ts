@@ -1,6 +1,5 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { configFromEnv, ENV } from "../../lambda/config";
 import { OUTCOMES } from "../../lambda/core/schema";
 import {
   countWatchedActions,
@@ -12,6 +11,7 @@ import {
   watchedActionProblems,
   watchedPatterns,
 } from "../../lambda/core/watched-actions";
+import { configFromEnv, ENV } from "../../lambda/runtime/config";
 
 describe("watched-action patterns", () => {
   it.each([

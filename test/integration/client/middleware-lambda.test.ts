@@ -4,8 +4,8 @@
  */
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from "aws-lambda";
 import { sealtrailAccessLog } from "../../../client/src/lambda";
-import { LOCAL_AUDIENCE } from "../../../lambda/local/issuer";
-import { startLocalServer } from "../../../lambda/local/server";
+import { LOCAL_AUDIENCE } from "../../../local/issuer";
+import { startLocalServer } from "../../../local/server";
 import { describeAccessLogs } from "./middleware-scenario";
 
 describeAccessLogs({

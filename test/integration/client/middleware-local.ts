@@ -8,17 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
-import { DEFAULT_SCOPES, type SealtrailConfig } from "../../../lambda/config";
 import type { EventRecord } from "../../../lambda/core/schema";
 import { createIngestHandler } from "../../../lambda/handlers/ingest";
 import { createQueryHandler, QUERY_ROUTES } from "../../../lambda/handlers/query";
-import {
-  LOCAL_AUDIENCE,
-  type LocalIssuer,
-  loadOrCreateIssuerKey,
-  localIssuer,
-} from "../../../lambda/local/issuer";
-import { type LocalServer, startLocalServer } from "../../../lambda/local/server";
+import { DEFAULT_SCOPES, type SealtrailConfig } from "../../../lambda/runtime/config";
+import { LOCAL_AUDIENCE, type LocalIssuer, loadOrCreateIssuerKey, localIssuer } from "../../../local/issuer";
+import { type LocalServer, startLocalServer } from "../../../local/server";
 import { objectVersions, readObject, tableItems } from "../../support/archive-state";
 import { createTestArchive, type TestArchive } from "../../support/aws";
 import { createTestSigner, type TestSigner } from "../../support/checkpoint";

@@ -25,7 +25,7 @@ export const LOCAL_AUDIENCE = "sealtrail-local";
 export const ISSUER_ALGORITHM = "RS256";
 export const ISSUER_KEY_FILE = "issuer-key.json";
 
-const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
  * Where local mode keeps its state (issuer key, local.json): `SEALTRAIL_STATE_DIR`, or

@@ -6,19 +6,19 @@
  */
 import { SingleBar } from "cli-progress";
 import { Command } from "commander";
-import { S3ArchiveSource } from "../aws/archive-source";
-import { dynamoClient, s3Client } from "../aws/clients";
-import { documentClient, IndexStore } from "../aws/index-store";
-import { S3ObjectStore } from "../aws/object-store";
-import { DynamoRebuildStateStore } from "../aws/rebuild-state-store";
-import { CHAINS_PREFIX } from "../core/paths";
+import { S3ArchiveSource } from "../lambda/aws/archive-source";
+import { dynamoClient, s3Client } from "../lambda/aws/clients";
+import { documentClient, IndexStore } from "../lambda/aws/index-store";
+import { S3ObjectStore } from "../lambda/aws/object-store";
+import { DynamoRebuildStateStore } from "../lambda/aws/rebuild-state-store";
+import { CHAINS_PREFIX } from "../lambda/core/paths";
 import {
   type RebuildProgress,
   RebuildRefusedError,
   type RebuildResult,
   rebuildExitCode,
   rebuildIndex,
-} from "../ingest/rebuild-index";
+} from "../lambda/ingest/rebuild-index";
 import { CliError } from "./exit";
 import { wholeNumber } from "./numbers";
 import { withUsageHints } from "./usage";

@@ -22,7 +22,7 @@ export interface Emulator {
   stop(): Promise<void>;
 }
 
-const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 const venvDir = join(projectRoot, ".venv-emulator");
 const requirementsFile = join(projectRoot, "emulator", "requirements.txt");
 const launcherScript = join(projectRoot, "emulator", "serve.py");

@@ -5,9 +5,9 @@
  * `verify --bucket` on either copy for that.
  */
 import { writeFileSync } from "node:fs";
-import { s3Client } from "../aws/clients";
-import { S3ComparedBucket } from "../aws/compared-bucket";
-import { type CompareReport, compareArchives, type KeyContents } from "../verify/compare";
+import { s3Client } from "../lambda/aws/clients";
+import { S3ComparedBucket } from "../lambda/aws/compared-bucket";
+import { type CompareReport, compareArchives, type KeyContents } from "../lambda/verify/compare";
 import { CliError, EXIT } from "./exit";
 
 export interface CompareFlags {

@@ -9,17 +9,17 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { JWTVerifyGetKey } from "jose";
-import { dynamoClient, s3Client } from "./aws/clients";
-import { DynamoIdempotencyStore } from "./aws/idempotency-store";
-import { documentClient, IndexStore } from "./aws/index-store";
-import { DynamoChainLeases } from "./aws/lease-store";
-import { S3ObjectStore } from "./aws/object-store";
+import { dynamoClient, s3Client } from "../aws/clients";
+import { DynamoIdempotencyStore } from "../aws/idempotency-store";
+import { documentClient, IndexStore } from "../aws/index-store";
+import { DynamoChainLeases } from "../aws/lease-store";
+import { S3ObjectStore } from "../aws/object-store";
+import type { AccessMetrics } from "../core/metrics";
+import { createUlidGenerator } from "../core/ulid";
+import { ChainWriter } from "../ingest/chain-writer";
+import { IngestService, type ServiceLogger } from "../ingest/ingest-service";
+import { SubjectTokenVerifier } from "../ingest/subject-token";
 import type { SealtrailConfig, SubjectIssuer } from "./config";
-import type { AccessMetrics } from "./core/metrics";
-import { createUlidGenerator } from "./core/ulid";
-import { ChainWriter } from "./ingest/chain-writer";
-import { IngestService, type ServiceLogger } from "./ingest/ingest-service";
-import { SubjectTokenVerifier } from "./ingest/subject-token";
 import { traced } from "./tracing";
 
 export interface RuntimeOverrides {

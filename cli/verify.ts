@@ -7,16 +7,16 @@ import { type Dirent, existsSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from "node:path";
 import { SingleBar } from "cli-progress";
 import { Command, Option } from "commander";
-import { DirectorySource } from "../archive/source";
-import { S3ArchiveSource } from "../aws/archive-source";
-import { dynamoClient, s3Client } from "../aws/clients";
-import { eventPointers } from "../aws/index-reader";
-import { documentClient } from "../aws/index-store";
-import { publicJwkFromSpki } from "../aws/kms-checkpoint-key";
-import { keyIdOf, parseTrustedKeys, type TrustedKey, trustFileOf } from "../core/checkpoint";
-import { ProofBundleSchema, verifyProofBundle } from "../core/proof";
-import { describeSchemaIssues } from "../core/schema-words";
-import { describeFinding, reportJson } from "../verify/report";
+import { DirectorySource } from "../lambda/archive/source";
+import { S3ArchiveSource } from "../lambda/aws/archive-source";
+import { dynamoClient, s3Client } from "../lambda/aws/clients";
+import { eventPointers } from "../lambda/aws/index-reader";
+import { documentClient } from "../lambda/aws/index-store";
+import { publicJwkFromSpki } from "../lambda/aws/kms-checkpoint-key";
+import { keyIdOf, parseTrustedKeys, type TrustedKey, trustFileOf } from "../lambda/core/checkpoint";
+import { ProofBundleSchema, verifyProofBundle } from "../lambda/core/proof";
+import { describeSchemaIssues } from "../lambda/core/schema-words";
+import { describeFinding, reportJson } from "../lambda/verify/report";
 import {
   ARCHIVE_ROOTS,
   exitCodeFor,
@@ -24,8 +24,8 @@ import {
   type VerifierState,
   type VerifyReport,
   verifyArchive,
-} from "../verify/verifier";
-import { defaultWorkerCount, WorkerBatchChecker } from "../verify/worker-pool";
+} from "../lambda/verify/verifier";
+import { defaultWorkerCount, WorkerBatchChecker } from "../lambda/verify/worker-pool";
 import { CliError, EXIT } from "./exit";
 import { wholeNumber } from "./numbers";
 import { runCompare } from "./verify-compare";
@@ -93,7 +93,7 @@ interface VerifyFlags {
   table?: string;
   /** Required unless `compare` is given. */
   trust?: string;
-  /** `--compare OTHER`: compare the two buckets instead of verifying (lambda/cli/verify-compare.ts). */
+  /** `--compare OTHER`: compare the two buckets instead of verifying (cli/verify-compare.ts). */
   compare?: string;
   compareRegion?: string;
   compareProfile?: string;

@@ -3,7 +3,7 @@
  * times (with milliseconds) the query API takes and normalizes to: what a cursor is bound to.
  */
 import { InvalidArgumentError } from "commander";
-import { isoDateTime } from "../core/schema";
+import { isoDateTime } from "../lambda/core/schema";
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 

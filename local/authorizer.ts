@@ -28,7 +28,7 @@ import {
   type JWTPayload,
   type ProtectedHeaderParameters,
 } from "jose";
-import { jwtPayloadClaims, scopesOf } from "../core/claims";
+import { jwtPayloadClaims, scopesOf } from "../lambda/core/claims";
 
 export interface JwtAuthorizerConfig {
   /** Must equal the token's `iss` exactly. */

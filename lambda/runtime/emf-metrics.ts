@@ -5,7 +5,7 @@
  * the points are published in one EMF document per dimension set.
  */
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { type AccessMetrics, METRICS_NAMESPACE, type MetricPoint } from "./core/metrics";
+import { type AccessMetrics, METRICS_NAMESPACE, type MetricPoint } from "../core/metrics";
 
 /** What the adapter needs of Powertools' Metrics (a Metrics instance is one). */
 export interface MetricsSink {

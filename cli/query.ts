@@ -8,9 +8,9 @@
  * Exit codes: 0 answered, 1 the API answered an error, 2 usage, configuration or network error.
  */
 import { Command, Option } from "commander";
-import { MAX_PAGE_LIMIT } from "../core/api-schema";
-import type { EventRecord } from "../core/schema";
-import { READ_AUDIT_ACTION } from "../query/read-audit";
+import { MAX_PAGE_LIMIT } from "../lambda/core/api-schema";
+import type { EventRecord } from "../lambda/core/schema";
+import { READ_AUDIT_ACTION } from "../lambda/query/read-audit";
 import { apiConnection, describeHttpError, getJson, HttpError } from "./api";
 import { COLUMN_NAMES, type ColumnName, cellText, DEFAULT_COLUMNS, parseColumns } from "./columns";
 import { CliError, EXIT } from "./exit";

@@ -1,6 +1,6 @@
 /** JSON responses for the HTTP API, with errors that name a code and what to do. */
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import type { CallerRefusal } from "./core/claims";
+import type { CallerRefusal } from "../core/claims";
 
 export interface ApiResponse {
   readonly status: number;

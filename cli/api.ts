@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_SCOPES } from "../config";
+import { DEFAULT_SCOPES } from "../lambda/runtime/config";
 import {
   ISSUER_KEY_FILE,
   LOCAL_STATE_FILE,

@@ -3,9 +3,9 @@
  * local mode and tests). The CDK construct sets exactly these variables.
  */
 import { z } from "zod";
-import type { AwsTarget } from "./aws/clients";
-import { MAX_CHAIN_COUNT } from "./core/paths";
-import { patternProblem } from "./core/watched-actions";
+import type { AwsTarget } from "../aws/clients";
+import { MAX_CHAIN_COUNT } from "../core/paths";
+import { patternProblem } from "../core/watched-actions";
 
 /** An issuer whose end-user tokens may be forwarded in X-Sealtrail-Subject-Token. */
 const SubjectIssuerSchema = z.object({

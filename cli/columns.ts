@@ -3,7 +3,7 @@
  * (lambda/core/schema.ts EventRecordSchema). The names are the documented `--columns` values.
  */
 import { InvalidArgumentError } from "commander";
-import type { EventRecord } from "../core/schema";
+import type { EventRecord } from "../lambda/core/schema";
 
 type Cell = (record: EventRecord) => string | number | boolean | null | undefined;
 
