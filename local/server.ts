@@ -12,7 +12,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
 } from "aws-lambda";
 import type { JSONWebKeySet } from "jose";
-import { authorizeRequest, type JwtAuthorizerConfig } from "./authorizer";
+import { type Authorized, authorizeRequest, type JwtAuthorizerConfig } from "./authorizer";
 
 /** API Gateway's payload limit for HTTP APIs. */
 export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -296,6 +296,88 @@ function writeResult(
   send(response, result.statusCode, headers, body);
 }
 
+/** The payload v2 event API Gateway would hand the route's function for this request. */
+function apiGatewayEvent(
+  request: IncomingMessage,
+  body: Buffer,
+  context: {
+    readonly route: RouteMatch;
+    readonly claims: Authorized;
+    readonly requestId: string;
+    readonly started: Date;
+    readonly baseUrl: string;
+    readonly accountId: string;
+    readonly apiId: string;
+  },
+): APIGatewayProxyEventV2WithJWTAuthorizer {
+  const method = (request.method ?? "GET").toUpperCase();
+  const { rawPath, rawQueryString } = splitTarget(request.url ?? "/");
+  const { headers, cookies } = eventHeaders(request);
+  const sourceIp = sourceIpOf(request);
+  headers["x-forwarded-for"] ??= sourceIp;
+  headers["x-forwarded-proto"] ??= "http";
+  headers["x-forwarded-port"] ??= String(request.socket.localPort ?? "");
+  headers["x-amzn-trace-id"] ??= traceId(context.started);
+  const domainName = headers.host ?? new URL(context.baseUrl).host;
+  const queryStringParameters = queryParameters(rawQueryString);
+
+  return {
+    version: "2.0",
+    routeKey: context.route.route.routeKey,
+    rawPath,
+    rawQueryString,
+    ...(cookies.length > 0 ? { cookies } : {}),
+    headers,
+    ...(queryStringParameters ? { queryStringParameters } : {}),
+    requestContext: {
+      accountId: context.accountId,
+      apiId: context.apiId,
+      authorizer: { jwt: { claims: context.claims.claims, scopes: context.claims.scopes } },
+      domainName,
+      domainPrefix: domainName.split(".")[0] ?? domainName,
+      http: {
+        method,
+        path: rawPath,
+        protocol: `HTTP/${request.httpVersion}`,
+        sourceIp,
+        userAgent: headers["user-agent"] ?? "",
+      },
+      requestId: context.requestId,
+      routeKey: context.route.route.routeKey,
+      stage: "$default",
+      time: requestTime(context.started),
+      timeEpoch: context.started.getTime(),
+    },
+    ...(context.route.pathParameters ? { pathParameters: context.route.pathParameters } : {}),
+    ...eventBody(body),
+  };
+}
+
+/** A request target's path and query string, as API Gateway's rawPath and rawQueryString. */
+function splitTarget(target: string): { readonly rawPath: string; readonly rawQueryString: string } {
+  const queryAt = target.indexOf("?");
+  return queryAt === -1
+    ? { rawPath: target, rawQueryString: "" }
+    : { rawPath: target.slice(0, queryAt), rawQueryString: target.slice(queryAt + 1) };
+}
+
+/** Listens on 127.0.0.1; rejects when the port cannot be had. */
+function listen(server: Server, port: number | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => {
+      server.off("listening", onListening);
+      reject(error);
+    };
+    const onListening = () => {
+      server.off("error", onError);
+      resolve();
+    };
+    server.once("error", onError);
+    server.once("listening", onListening);
+    server.listen(port, "127.0.0.1");
+  });
+}
+
 /** Starts the server on 127.0.0.1; rejects (EADDRINUSE and the like) when it cannot listen. */
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const routes = compileRoutes(options.routes).sort(compareSpecificity);
@@ -311,10 +393,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const started = new Date();
     const requestId = newRequestId();
     const method = (request.method ?? "GET").toUpperCase();
-    const target = request.url ?? "/";
-    const queryAt = target.indexOf("?");
-    const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
-    const rawQueryString = queryAt === -1 ? "" : target.slice(queryAt + 1);
+    const { rawPath } = splitTarget(request.url ?? "/");
 
     if (method === "GET" && rawPath === JWKS_PATH) {
       send(
@@ -383,45 +462,15 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       throw error;
     }
 
-    const { headers, cookies } = eventHeaders(request);
-    const sourceIp = sourceIpOf(request);
-    headers["x-forwarded-for"] ??= sourceIp;
-    headers["x-forwarded-proto"] ??= "http";
-    headers["x-forwarded-port"] ??= String(request.socket.localPort ?? "");
-    headers["x-amzn-trace-id"] ??= traceId(started);
-    const domainName = headers.host ?? new URL(baseUrl).host;
-    const queryStringParameters = queryParameters(rawQueryString);
-
-    const event: APIGatewayProxyEventV2WithJWTAuthorizer = {
-      version: "2.0",
-      routeKey: match.route.routeKey,
-      rawPath,
-      rawQueryString,
-      ...(cookies.length > 0 ? { cookies } : {}),
-      headers,
-      ...(queryStringParameters ? { queryStringParameters } : {}),
-      requestContext: {
-        accountId,
-        apiId,
-        authorizer: { jwt: { claims: auth.claims, scopes: auth.scopes } },
-        domainName,
-        domainPrefix: domainName.split(".")[0] ?? domainName,
-        http: {
-          method,
-          path: rawPath,
-          protocol: `HTTP/${request.httpVersion}`,
-          sourceIp,
-          userAgent: headers["user-agent"] ?? "",
-        },
-        requestId,
-        routeKey: match.route.routeKey,
-        stage: "$default",
-        time: requestTime(started),
-        timeEpoch: started.getTime(),
-      },
-      ...(match.pathParameters ? { pathParameters: match.pathParameters } : {}),
-      ...eventBody(body),
-    };
+    const event = apiGatewayEvent(request, body, {
+      route: match,
+      claims: auth,
+      requestId,
+      started,
+      baseUrl,
+      accountId,
+      apiId,
+    });
 
     let result: APIGatewayProxyResultV2 | APIGatewayProxyStructuredResultV2;
     try {
@@ -447,19 +496,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     },
   );
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error) => {
-      server.off("listening", onListening);
-      reject(error);
-    };
-    const onListening = () => {
-      server.off("error", onError);
-      resolve();
-    };
-    server.once("error", onError);
-    server.once("listening", onListening);
-    server.listen(options.port, "127.0.0.1");
-  });
+  await listen(server, options.port);
 
   const port = (server.address() as AddressInfo).port;
   baseUrl = `http://127.0.0.1:${port}`;

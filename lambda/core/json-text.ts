@@ -104,7 +104,12 @@ function decodeString(token: string): string {
   return token.includes("\\") ? (JSON.parse(token) as string) : token.slice(1, -1);
 }
 
-/** Checks a valid JSON text; returns [] when its parsed value is exactly what it says. */
+/**
+ * Checks a valid JSON text; returns [] when its parsed value is exactly what it says. One function,
+ * over 80 lines, on purpose: a single pass over every ingest body whose cursor, container stack and
+ * surrogate search are shared by every branch; split up, each token would pay a call and that state
+ * would be passed around. The per-token decisions are the small functions above.
+ */
 export function findJsonTextProblems(text: string, limits: JsonTextLimits): JsonTextProblem[] {
   const problems: JsonTextProblem[] = [];
   const stack: Frame[] = [];

@@ -267,6 +267,19 @@ export function validateIngestBody(
   isBase64Encoded = false,
   labels: BodyLabels = {},
 ): ValidationResult {
+  const parsed = parseBody(body, isBase64Encoded, labels);
+  if (!parsed.ok) return parsed;
+  const events = eventsOf(parsed.value);
+  if (!Array.isArray(events)) return events;
+  return validateEvents(events);
+}
+
+/** The body as JSON: labelled as such, within the size limit, decoded, parsed, and its text faithful. */
+function parseBody(
+  body: string | undefined,
+  isBase64Encoded: boolean,
+  labels: BodyLabels,
+): { readonly ok: true; readonly value: unknown } | ValidationFailure {
   const mislabelled = checkLabels(labels);
   if (mislabelled) return failure(415, [mislabelled]);
   if (body !== undefined && bodyBytes(body, isBase64Encoded) > LIMITS.maxBodyBytes) {
@@ -311,7 +324,11 @@ export function validateIngestBody(
       }),
     );
   }
+  return { ok: true, value: parsed };
+}
 
+/** The events array of a parsed body `{"events":[...]}`, holding nothing else and 1 to 1000 events. */
+function eventsOf(parsed: unknown): unknown[] | ValidationFailure {
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     return failure(400, [
       {
@@ -354,7 +371,11 @@ export function validateIngestBody(
       },
     ]);
   }
+  return events;
+}
 
+/** Every event against the schema: all of them valid, or every problem listed (up to a bound). */
+function validateEvents(events: readonly unknown[]): ValidationResult {
   const valid: EventInput[] = [];
   const errors: FieldError[] = [];
   let tooLarge = false;

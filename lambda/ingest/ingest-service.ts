@@ -136,56 +136,14 @@ export class IngestService {
     }
     const subjects = resolved.subjects;
 
-    let idempotency: { scope: IdempotencyScope; owner: string } | undefined;
-    if (request.idempotencyKey !== undefined) {
-      if (!IDEMPOTENCY_KEY.test(request.idempotencyKey)) {
-        return errorResponse(
-          400,
-          "invalid_idempotency_key",
-          "Idempotency-Key must be 1 to 255 printable ASCII characters",
-        );
-      }
-      const scope = idempotencyScopeOf(tenant, reporter, request.idempotencyKey);
-      const bodyHash = sha256Hex(request.body ?? "");
-      const owner = request.requestId;
-      const claim = await this.deps.idempotency.claim(
-        scope,
-        bodyHash,
-        owner,
-        this.deps.now(),
-        IDEMPOTENCY_CLAIM_MS,
-      );
-      if (claim.kind === "conflict") {
-        return errorResponse(
-          422,
-          "idempotency_key_reused",
-          "this Idempotency-Key was used with a different body; use a new key",
-        );
-      }
-      if (claim.kind === "in_progress") {
-        return errorResponse(
-          409,
-          "idempotency_in_progress",
-          "a request with this Idempotency-Key is still in progress; retry shortly",
-          {},
-          { "retry-after": "2" },
-        );
-      }
-      if (claim.kind === "completed") return this.replay(claim.receipt as Receipt);
-      idempotency = { scope, owner };
-    }
+    // The Idempotency-Key's claim: a replay, a refusal, or ours to seal under.
+    const claimed = await this.claimIdempotencyKey(request, tenant, reporter);
+    if (claimed.response) return claimed.response;
+    const idempotency = claimed.claim;
 
     // 3–4. Seal, store, link: the link is the acknowledgement.
     const receivedAt = new Date(this.deps.now());
-    const time = receivedAt.toISOString();
-    const ingest = {
-      request_id: request.requestId,
-      source_ip: request.sourceIp,
-      user_agent: request.userAgent,
-    };
-    const records: EventRecord[] = events.map((event, i) =>
-      buildRecord(event, { id: this.deps.newId(), time, reporter, subject: subjects[i], tenant, ingest }),
-    );
+    const records = this.recordsOf(request, events, { reporter, subjects, tenant, receivedAt });
     const batch = sealBatch(records, receivedAt);
     let receipt: Receipt;
     try {
@@ -213,6 +171,90 @@ export class IngestService {
     }
     await this.index(receipt, records, batch);
     return { status: 201, body: receipt };
+  }
+
+  /**
+   * Claims the request's Idempotency-Key (when it has one) for this request. Answers instead with a
+   * refusal (a bad or reused key, another request in progress) or the first receipt (a replay).
+   */
+  private async claimIdempotencyKey(
+    request: IngestRequest,
+    tenant: string,
+    reporter: Principal,
+  ): Promise<{ readonly claim?: IdempotencyHold; readonly response?: ApiResponse }> {
+    if (request.idempotencyKey === undefined) return {};
+    if (!IDEMPOTENCY_KEY.test(request.idempotencyKey)) {
+      return {
+        response: errorResponse(
+          400,
+          "invalid_idempotency_key",
+          "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        ),
+      };
+    }
+    const scope = idempotencyScopeOf(tenant, reporter, request.idempotencyKey);
+    const owner = request.requestId;
+    const bodyHash = sha256Hex(request.body ?? "");
+    const claim = await this.deps.idempotency.claim(
+      scope,
+      bodyHash,
+      owner,
+      this.deps.now(),
+      IDEMPOTENCY_CLAIM_MS,
+    );
+    switch (claim.kind) {
+      case "conflict":
+        return {
+          response: errorResponse(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different body; use a new key",
+          ),
+        };
+      case "in_progress":
+        return {
+          response: errorResponse(
+            409,
+            "idempotency_in_progress",
+            "a request with this Idempotency-Key is still in progress; retry shortly",
+            {},
+            { "retry-after": "2" },
+          ),
+        };
+      case "completed":
+        return { response: await this.replay(claim.receipt as Receipt) };
+      case "claimed":
+        return { claim: { scope, owner } };
+    }
+  }
+
+  /** The request's events as records: one id each, the time received, who sent them and about whom. */
+  private recordsOf(
+    request: IngestRequest,
+    events: readonly EventInput[],
+    about: {
+      readonly reporter: Principal;
+      readonly subjects: readonly (Principal | undefined)[];
+      readonly tenant: string;
+      readonly receivedAt: Date;
+    },
+  ): EventRecord[] {
+    const time = about.receivedAt.toISOString();
+    const ingest = {
+      request_id: request.requestId,
+      source_ip: request.sourceIp,
+      user_agent: request.userAgent,
+    };
+    return events.map((event, i) =>
+      buildRecord(event, {
+        id: this.deps.newId(),
+        time,
+        reporter: about.reporter,
+        subject: about.subjects[i],
+        tenant: about.tenant,
+        ingest,
+      }),
+    );
   }
 
   /** The receipt of an earlier request with this Idempotency-Key and body, if it was sealed. */
@@ -347,6 +389,12 @@ export class IngestService {
     }
     return { status: 201, body: receipt, headers: { "idempotent-replayed": "true" } };
   }
+}
+
+/** A claimed Idempotency-Key: released when sealing fails, completed with the receipt. */
+interface IdempotencyHold {
+  readonly scope: IdempotencyScope;
+  readonly owner: string;
 }
 
 function idempotencyScopeOf(tenant: string, reporter: Principal, key: string): IdempotencyScope {

@@ -170,43 +170,8 @@ export async function resolveSubjects(
   request: SubjectsRequest,
 ): Promise<SubjectsOutcome> {
   const { events, headerToken } = request;
-  const refuse = (
-    status: number,
-    code: string,
-    message: string,
-    index?: number,
-    path?: string,
-  ): SubjectsOutcome => ({
-    ok: false,
-    response: errorResponse(
-      status,
-      code,
-      index === undefined ? message : `events[${index}]: ${message}`,
-      index === undefined
-        ? {}
-        : { errors: [{ index, path: path ?? `events[${index}].subject_token`, code, message }] },
-    ),
-  });
-  for (const [index, event] of events.entries()) {
-    const hasToken = headerToken !== undefined || event.subject_token !== undefined;
-    if (hasToken && event.actor !== undefined) {
-      return refuse(
-        400,
-        "actor_with_subject_token",
-        "send either a subject token or an actor, not both: remove the actor, the subject token names it",
-        index,
-        `events[${index}].actor`,
-      );
-    }
-    if (headerToken !== undefined && event.subject_token !== undefined) {
-      return refuse(
-        400,
-        "subject_token_twice",
-        "send the subject token either in X-Sealtrail-Subject-Token or in the event, not both",
-        index,
-      );
-    }
-  }
+  const misplaced = misplacedToken(request);
+  if (misplaced) return misplaced;
 
   const check = async (
     token: string,
@@ -232,7 +197,7 @@ export async function resolveSubjects(
   if (headerToken !== undefined) {
     const subject = await check(headerToken, 0);
     if (subject === KEYS_UNAVAILABLE) return keysUnavailableResponse();
-    if (typeof subject === "string") return refuse(401, codeOf(subject), subject);
+    if (typeof subject === "string") return subjectRefusal(401, codeOf(subject), subject);
     return { ok: true, subjects: events.map(() => subject) };
   }
   const verifications = new Map<string, Promise<Principal | string | typeof KEYS_UNAVAILABLE>>();
@@ -251,10 +216,56 @@ export async function resolveSubjects(
   const subjects: Array<Principal | undefined> = [];
   for (const [index, event] of events.entries()) {
     const result = event.subject_token === undefined ? undefined : results.get(event.subject_token);
-    if (typeof result === "string") return refuse(401, codeOf(result), result, index);
+    if (typeof result === "string") return subjectRefusal(401, codeOf(result), result, index);
     subjects.push(result);
   }
   return { ok: true, subjects };
+}
+
+/** A refusal of the request, naming the event (and its field) when one event is to blame. */
+function subjectRefusal(
+  status: number,
+  code: string,
+  message: string,
+  index?: number,
+  path?: string,
+): SubjectsOutcome {
+  return {
+    ok: false,
+    response: errorResponse(
+      status,
+      code,
+      index === undefined ? message : `events[${index}]: ${message}`,
+      index === undefined
+        ? {}
+        : { errors: [{ index, path: path ?? `events[${index}].subject_token`, code, message }] },
+    ),
+  };
+}
+
+/** A subject token beside an actor, or in both the header and an event: refused before any is verified. */
+function misplacedToken({ events, headerToken }: SubjectsRequest): SubjectsOutcome | undefined {
+  for (const [index, event] of events.entries()) {
+    const hasToken = headerToken !== undefined || event.subject_token !== undefined;
+    if (hasToken && event.actor !== undefined) {
+      return subjectRefusal(
+        400,
+        "actor_with_subject_token",
+        "send either a subject token or an actor, not both: remove the actor, the subject token names it",
+        index,
+        `events[${index}].actor`,
+      );
+    }
+    if (headerToken !== undefined && event.subject_token !== undefined) {
+      return subjectRefusal(
+        400,
+        "subject_token_twice",
+        "send the subject token either in X-Sealtrail-Subject-Token or in the event, not both",
+        index,
+      );
+    }
+  }
+  return undefined;
 }
 
 const KEYS_UNAVAILABLE = Symbol("subject keys unavailable");

@@ -17,7 +17,7 @@
  * events the step read.
  */
 
-import type { ArchiveSource } from "../archive/source";
+import type { ArchiveEntry, ArchiveSource } from "../archive/source";
 import type { TrustedKey } from "../core/checkpoint";
 import { parseCheckpointPayload, payloadBytesOf } from "../core/checkpoint";
 import { checkpointKey } from "../core/paths";
@@ -128,6 +128,11 @@ export interface ScheduledRun {
   readonly source: string;
 }
 
+/**
+ * One scheduled run: steps planned to the time left, each verified (verifyStep) and its progress saved,
+ * until caught up, failed or out of time. About 90 lines: the loop's stop conditions and what each
+ * saves read best in one place, since their order is what makes a run resumable.
+ */
 export async function runScheduledVerification(options: ScheduledVerifierOptions): Promise<ScheduledRun> {
   const now = options.now ?? Date.now;
   const started = now();
@@ -166,58 +171,25 @@ export async function runScheduledVerification(options: ScheduledVerifierOptions
       links_per_second: rate,
       pending_step: { link_budget: linkBudget, started: new Date(now()).toISOString() },
     });
-    const stepStarted = now();
-    const reportKey = `${REPORTS_PREFIX}${runId}-${String(steps.length).padStart(3, "0")}.json`;
-    const common = { kind: bounds ? "bounded" : "whole", ...(bounds ? { bounds } : {}), linkBudget } as const;
-    let report: VerifyReport;
-    try {
-      report = await verifyArchive({
-        source: viewOf(options.source, listing, bounds, () => options.timeLeftMs() <= 0),
-        trusted: options.trusted,
-        state: state?.verified,
-        maxAgeMs: bounds || !signedYet ? undefined : options.maxAgeMs,
-        index: options.index && boundedIndex(options.index, bounds, state?.verified),
-        concurrency: options.concurrency,
-        now,
-      });
-    } catch (error) {
-      if (!(error instanceof StepDeadlineError)) throw error;
-      const durationMs = now() - stepStarted;
-      const where = await options.store.putReport(reportKey, {
-        v: 1,
-        run: runId,
-        step: { ...common, outcome: "deadline", duration_ms: durationMs },
-        note: "the step ran past the invocation's deadline and concluded nothing; the next run plans smaller steps",
-      });
-      steps.push({ ...common, outcome: "deadline", durationMs, report: where });
-      // Halve the rate the plan assumed, so that the next steps fit.
+    const step = await verifyStep(
+      options,
+      { runId, listing, signedYet, now },
+      {
+        index: steps.length,
+        bounds,
+        linkBudget,
+        verified: state?.verified,
+      },
+    );
+    steps.push(step.record);
+    const report = step.report;
+    if (!report) {
+      // The step ran past the deadline: halve the rate the plan assumed, so that the next steps fit.
       rate = Math.max(1, Math.floor(rate / 2));
       await save({ links_per_second: rate });
       outcome = verifiedThisRun ? "progressed" : "incomplete";
       break;
     }
-    const durationMs = now() - stepStarted;
-    if (bounds) report = { ...report, findings: report.findings.filter((f) => f.code !== "unlinked_object") };
-    const verifiedTo = report.state ? progressOf(report.state) : undefined;
-    const where = await options.store.putReport(reportKey, {
-      v: 1,
-      run: runId,
-      step: {
-        ...common,
-        outcome: report.outcome,
-        duration_ms: durationMs,
-        continued_from: state?.verified ? progressOf(state.verified) : null,
-        verified_to: verifiedTo ?? null,
-      },
-      report: reportJson(report),
-    });
-    steps.push({
-      ...common,
-      outcome: report.outcome,
-      durationMs,
-      ...(verifiedTo ? { verifiedTo } : {}),
-      report: where,
-    });
 
     if (!report.state) await save({ links_per_second: rate });
     if (report.outcome === "failed") {
@@ -232,7 +204,7 @@ export async function runScheduledVerification(options: ScheduledVerifierOptions
     }
     const before = state?.verified;
     verifiedThisRun = true;
-    rate = measuredRate(rate, report, durationMs);
+    rate = measuredRate(rate, report, step.record.durationMs);
     await save({ verified: report.state, links_per_second: rate });
     if (!bounds) {
       outcome = "verified";
@@ -249,6 +221,78 @@ export async function runScheduledVerification(options: ScheduledVerifierOptions
     ...(state?.verified ? { verifiedCheckpoint: state.verified.checkpoint.seq } : {}),
     verifiedThisRun,
     source: options.source.description,
+  };
+}
+
+/**
+ * One step: the verifier over the step's view of the archive, and its report stored. Without a
+ * report when the step ran past the invocation's deadline (it concluded nothing).
+ */
+async function verifyStep(
+  options: ScheduledVerifierOptions,
+  run: {
+    readonly runId: string;
+    readonly listing: readonly ArchiveEntry[];
+    readonly signedYet: boolean;
+    readonly now: () => number;
+  },
+  step: {
+    readonly index: number;
+    readonly bounds: ViewBounds | undefined;
+    readonly linkBudget: number;
+    readonly verified: VerifierState | undefined;
+  },
+): Promise<{ readonly record: StepRecord; readonly report?: VerifyReport }> {
+  const { bounds, linkBudget, verified } = step;
+  const started = run.now();
+  const reportKey = `${REPORTS_PREFIX}${run.runId}-${String(step.index).padStart(3, "0")}.json`;
+  const common = { kind: bounds ? "bounded" : "whole", ...(bounds ? { bounds } : {}), linkBudget } as const;
+  let report: VerifyReport;
+  try {
+    report = await verifyArchive({
+      source: viewOf(options.source, run.listing, bounds, () => options.timeLeftMs() <= 0),
+      trusted: options.trusted,
+      state: verified,
+      maxAgeMs: bounds || !run.signedYet ? undefined : options.maxAgeMs,
+      index: options.index && boundedIndex(options.index, bounds, verified),
+      concurrency: options.concurrency,
+      now: run.now,
+    });
+  } catch (error) {
+    if (!(error instanceof StepDeadlineError)) throw error;
+    const durationMs = run.now() - started;
+    const where = await options.store.putReport(reportKey, {
+      v: 1,
+      run: run.runId,
+      step: { ...common, outcome: "deadline", duration_ms: durationMs },
+      note: "the step ran past the invocation's deadline and concluded nothing; the next run plans smaller steps",
+    });
+    return { record: { ...common, outcome: "deadline", durationMs, report: where } };
+  }
+  const durationMs = run.now() - started;
+  if (bounds) report = { ...report, findings: report.findings.filter((f) => f.code !== "unlinked_object") };
+  const verifiedTo = report.state ? progressOf(report.state) : undefined;
+  const where = await options.store.putReport(reportKey, {
+    v: 1,
+    run: run.runId,
+    step: {
+      ...common,
+      outcome: report.outcome,
+      duration_ms: durationMs,
+      continued_from: verified ? progressOf(verified) : null,
+      verified_to: verifiedTo ?? null,
+    },
+    report: reportJson(report),
+  });
+  return {
+    record: {
+      ...common,
+      outcome: report.outcome,
+      durationMs,
+      ...(verifiedTo ? { verifiedTo } : {}),
+      report: where,
+    },
+    report,
   };
 }
 
