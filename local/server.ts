@@ -301,6 +301,9 @@ function apiGatewayEvent(
   request: IncomingMessage,
   body: Buffer,
   context: {
+    readonly method: string;
+    readonly rawPath: string;
+    readonly rawQueryString: string;
     readonly route: RouteMatch;
     readonly claims: Authorized;
     readonly requestId: string;
@@ -310,8 +313,7 @@ function apiGatewayEvent(
     readonly apiId: string;
   },
 ): APIGatewayProxyEventV2WithJWTAuthorizer {
-  const method = (request.method ?? "GET").toUpperCase();
-  const { rawPath, rawQueryString } = splitTarget(request.url ?? "/");
+  const { method, rawPath, rawQueryString } = context;
   const { headers, cookies } = eventHeaders(request);
   const sourceIp = sourceIpOf(request);
   headers["x-forwarded-for"] ??= sourceIp;
@@ -393,7 +395,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const started = new Date();
     const requestId = newRequestId();
     const method = (request.method ?? "GET").toUpperCase();
-    const { rawPath } = splitTarget(request.url ?? "/");
+    const { rawPath, rawQueryString } = splitTarget(request.url ?? "/");
 
     if (method === "GET" && rawPath === JWKS_PATH) {
       send(
@@ -463,6 +465,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     }
 
     const event = apiGatewayEvent(request, body, {
+      method,
+      rawPath,
+      rawQueryString,
       route: match,
       claims: auth,
       requestId,

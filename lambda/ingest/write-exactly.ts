@@ -12,7 +12,7 @@
  * - a put that failed after the SDK's retries: the key is read once, and absent means not written.
  * So one object costs at most the SDK's attempts per round, never attempts × attempts.
  */
-import type { ObjectStore } from "../archive/object-store";
+import type { ObjectStore, PutOutcome } from "../archive/object-store";
 
 /** Sends of the same bytes while a write of the key is in flight or not yet readable. */
 export const CONFIRM_ROUNDS = 3;
@@ -41,7 +41,7 @@ export async function writeExactly(
 ): Promise<"ours" | Buffer> {
   for (let round = 0; round < CONFIRM_ROUNDS; round++) {
     if (round > 0) await sleep(50 * 2 ** round * (0.5 + Math.random()));
-    let outcome: Awaited<ReturnType<ObjectStore["putIfAbsent"]>>;
+    let outcome: PutOutcome;
     try {
       const started = performance.now();
       outcome = await objects.putIfAbsent(key, bytes, contentType);

@@ -164,3 +164,8 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL },
   };
 }
+
+/** The function's Powertools service name (the `service` metric dimension, the log and trace name). */
+export function powertoolsServiceName(): string {
+  return process.env.POWERTOOLS_SERVICE_NAME ?? "sealtrail";
+}

@@ -6,11 +6,12 @@
  * clients a caller passes in (tests, local mode's overrides) are never wrapped.
  */
 import { Tracer } from "@aws-lambda-powertools/tracer";
+import { powertoolsServiceName } from "./config";
 
 let tracer: Tracer | undefined;
 
 function theTracer(): Tracer {
-  tracer ??= new Tracer({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "sealtrail" });
+  tracer ??= new Tracer({ serviceName: powertoolsServiceName() });
   return tracer;
 }
 

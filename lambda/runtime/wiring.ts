@@ -19,7 +19,7 @@ import { createUlidGenerator } from "../core/ulid";
 import { ChainWriter } from "../ingest/chain-writer";
 import { IngestService, type ServiceLogger } from "../ingest/ingest-service";
 import { SubjectTokenVerifier } from "../ingest/subject-token";
-import type { SealtrailConfig, SubjectIssuer } from "./config";
+import { powertoolsServiceName, type SealtrailConfig, type SubjectIssuer } from "./config";
 import { traced } from "./tracing";
 
 export interface RuntimeOverrides {
@@ -32,7 +32,7 @@ export interface RuntimeOverrides {
 }
 
 export function createLogger(): Logger {
-  return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "sealtrail" });
+  return new Logger({ serviceName: powertoolsServiceName() });
 }
 
 /** Powertools' Logger takes extra attributes as a rest parameter; the services ask for one object. */

@@ -152,6 +152,18 @@ describe("runCheckpoint signs", () => {
     expect(objects.versions.get(checkpointKey(0))).toHaveLength(1);
     expect(next).toMatchObject({ status: "signed", seq: 1 });
   });
+
+  it("a 409 on the checkpoint put (another run writing it): raced, no state saved, and the next run signs", async () => {
+    // Act
+    const raced = await runCheckpoint(deps({ putCheckpoint: async () => "conflict" }));
+    const stateAfterRace = await state.load();
+    const next = await runCheckpoint(deps());
+    // Assess
+    expect(raced).toMatchObject({ status: "raced", seq: 0 });
+    expect(stateAfterRace).toBeUndefined();
+    expect(next).toMatchObject({ status: "signed", seq: 0 });
+    expect(objects.versions.get(checkpointKey(0))).toHaveLength(1);
+  });
 });
 
 describe("runCheckpoint refuses, signs nothing and keeps its state, when", () => {
