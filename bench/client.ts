@@ -3,13 +3,17 @@
  *
  * - middleware overhead: requests/s of the example app (examples/express-api, GET of a document with a
  *   verified JWT) with and without the access-log middleware, autocannon on loopback, interleaved
- *   rounds in alternating order. Each arm is the app in its own process (bench/client-app.ts), so it
- *   has a core to itself while autocannon runs in this one; its audit client sends to a stub here that
- *   answers every batch with a receipt at once, so the number is the app's own cost (middleware,
- *   queue, batching, sending), not sealtrail's sealing competing for the same cores. Each round pairs
- *   the two arms back to back, and the overhead is the median of the pairs' ratios: this machine's
- *   speed drifts between rounds by more than the difference measured. The app's CPU time per request
- *   (process.cpuUsage over the round) is reported beside it. Target: at most 5% fewer requests/s.
+ *   rounds in rotating order. The app runs in its own process (bench/client-app.ts), so it has a core
+ *   to itself while autocannon runs in this one, and that one process serves the arms in turn: the
+ *   app with the middleware, without it, and a second instance without it (the control). Two app
+ *   processes differ by up to 15% for a whole run on this kind of machine, which would drown what is
+ *   measured; within one process the control shows the noise that is left, in the same run. The audit
+ *   client sends to a stub here that answers every batch with a receipt at once, so the number is the
+ *   app's own cost (middleware, queue, batching, sending), not sealtrail's sealing competing for the
+ *   same cores. Each round runs the arms back to back, and the overhead is the median of the rounds'
+ *   ratios: this machine's speed drifts between rounds by more than the difference measured. The app's
+ *   CPU time per request (process.cpuUsage over the round) is reported beside it. Target: at most 5%
+ *   fewer requests/s.
  * - delivery: events/s delivered to local mode (the real ingest handler on the emulator) by one client
  *   batching (100 per request, the default) against one event per request, interleaved rounds.
  * - memory per queued event: heap growth while a typical access-log event waits 10,000 times in the
@@ -34,6 +38,7 @@ import { DEFAULT_CHAINS, DEFAULT_LEASE_SECONDS, DEFAULT_SCOPES } from "../lambda
 import type { Emulator } from "../local/emulator";
 import { LOCAL_AUDIENCE, loadOrCreateIssuerKey, localIssuer } from "../local/issuer";
 import { startLocalServer } from "../local/server";
+import type { BenchArm } from "./client-app";
 
 export interface ClientBenchOptions {
   /** Seconds of load per arm and middleware round. @default 3 */
@@ -57,13 +62,18 @@ export interface ClientBenchResult {
     readonly rounds: number;
     readonly withoutRequestsPerSecond: number[];
     readonly withRequestsPerSecond: number[];
+    /** The control arm: a second instance of the app without the middleware. */
+    readonly controlRequestsPerSecond: number[];
     /** The app's CPU time per request served, microseconds, per round. */
     readonly withoutCpuMicrosPerRequest: number[];
     readonly withCpuMicrosPerRequest: number[];
+    readonly controlCpuMicrosPerRequest: number[];
     /** 1 - median over rounds of with / without requests/s: the share of requests/s the middleware costs. */
     readonly overhead: number;
     /** median over rounds of with / without CPU time per request, - 1: the same cost, counted in CPU time. */
     readonly cpuOverhead: number;
+    /** 1 - median over rounds of control / without requests/s: the noise of the measurement (0 if none). */
+    readonly controlDifference: number;
     readonly target: 0.05;
     readonly withinTarget: boolean;
   };
@@ -193,6 +203,8 @@ async function memoryPerQueuedEvent(count: number): Promise<number> {
 /** The example app in a child process (bench/client-app.ts). */
 interface AppProcess {
   readonly url: string;
+  /** Switches the arm it serves; resolves once it does. */
+  serve(arm: BenchArm): Promise<void>;
   /** Its CPU time so far (user + system), microseconds. */
   cpuMicros(): Promise<number>;
   /** Starts the CPU profile the app writes when it stops (with BENCH_CPU_PROFILE). */
@@ -204,9 +216,31 @@ interface AppProcess {
 const APP_START_TIMEOUT_MS = 60_000;
 const WARM_UP_SECONDS = 10;
 
-async function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
-  const script = fileURLToPath(new URL("./client-app.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+/**
+ * bench/client-app.ts bundled by esbuild as an app ships (no tsx in the process: its `keepNames` output
+ * names every closure it makes, which costs the middleware's per-request closure more than the closure
+ * itself). Written under node_modules/.cache so the app's packages resolve from the repository.
+ */
+async function bundleAppScript(): Promise<string> {
+  const { build } = await import("esbuild");
+  const outfile = fileURLToPath(
+    new URL("../node_modules/.cache/sealtrail-bench/client-app.mjs", import.meta.url),
+  );
+  await build({
+    entryPoints: [fileURLToPath(new URL("./client-app.ts", import.meta.url))],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
+async function startAppProcess(script: string, env: Record<string, string>): Promise<AppProcess> {
+  const child = spawn(process.execPath, [script], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
@@ -234,15 +268,27 @@ async function startAppProcess(env: Record<string, string>): Promise<AppProcess>
     });
   });
   let stopped: Promise<ClientStats> | undefined;
+  const answer = <T>(message: unknown, pick: (reply: unknown) => T | undefined) =>
+    new Promise<T>((resolve) => {
+      const onMessage = (reply: unknown) => {
+        const value = pick(reply);
+        if (value === undefined) return;
+        child.off("message", onMessage);
+        resolve(value);
+      };
+      child.on("message", onMessage);
+      child.send(message as string);
+    });
   return {
     url,
+    serve: (arm) =>
+      answer({ serve: arm }, (reply) =>
+        (reply as { serving?: string }).serving === arm ? true : undefined,
+      ).then(() => {}),
     cpuMicros: () =>
-      new Promise((resolve) => {
-        child.once("message", (message) => {
-          const { cpu } = message as { cpu: NodeJS.CpuUsage };
-          resolve(cpu.user + cpu.system);
-        });
-        child.send("cpu");
+      answer("cpu", (reply) => {
+        const cpu = (reply as { cpu?: NodeJS.CpuUsage }).cpu;
+        return cpu ? cpu.user + cpu.system : undefined;
       }),
     profile: () => child.send("profile"),
     stop() {
@@ -262,9 +308,11 @@ async function startAppProcess(env: Record<string, string>): Promise<AppProcess>
 async function loadRound(
   autocannon: Autocannon,
   app: AppProcess,
+  arm: BenchArm,
   token: string,
   options: Required<ClientBenchOptions>,
 ): Promise<{ requestsPerSecond: number; cpuMicrosPerRequest: number }> {
+  await app.serve(arm);
   const cpuBefore = await app.cpuMicros();
   const result = await autocannon({
     url: `${app.url}/api/v1/documents/42`,
@@ -338,72 +386,70 @@ export async function benchClient(
     const writeToken = await issuer.signToken({ scope: DEFAULT_SCOPES.write, sub: "bench" });
 
     // -- middleware overhead ------------------------------------------------------------------
-    // Each arm is the example app in its own process (one core), loaded from this one (the other core).
+    // The example app in its own process (one core), serving the arms in turn, loaded from this one (the other core).
     const stub = await startReceiptStub();
     cleanups.push(() => close(stub.server));
     const profileDir = process.env.SEALTRAIL_BENCH_CPU_PROFILE;
-    const apps = {} as Record<"with" | "without", AppProcess>;
-    for (const arm of ["with", "without"] as const) {
-      apps[arm] = await startAppProcess({
-        BENCH_STATE_DIR: stateDir,
-        BENCH_ISSUER: sealtrail.issuer,
-        BENCH_JWKS_URL: sealtrail.jwksUrl,
-        BENCH_AUDIT_URL: stub.url,
-        BENCH_AUDIT_TOKEN: writeToken,
-        BENCH_ACCESS_LOG: String(arm === "with"),
-        // SEALTRAIL_BENCH_CPU_PROFILE=<dir>: a V8 CPU profile of each arm's measured rounds, <dir>/<arm>.cpuprofile.
-        ...(profileDir ? { BENCH_CPU_PROFILE: join(profileDir, `${arm}.cpuprofile`) } : {}),
-      });
-      cleanups.push(() => apps[arm].stop().then(() => {}));
-    }
+    const app = await startAppProcess(await bundleAppScript(), {
+      BENCH_STATE_DIR: stateDir,
+      BENCH_ISSUER: sealtrail.issuer,
+      BENCH_JWKS_URL: sealtrail.jwksUrl,
+      BENCH_AUDIT_URL: stub.url,
+      BENCH_AUDIT_TOKEN: writeToken,
+      // SEALTRAIL_BENCH_CPU_PROFILE=<dir>: a V8 CPU profile of the measured rounds, <dir>/client-app.cpuprofile.
+      ...(profileDir ? { BENCH_CPU_PROFILE: join(profileDir, "client-app.cpuprofile") } : {}),
+    });
+    cleanups.push(() => app.stop().then(() => {}));
     const userToken = await identity.issue({ sub: "alice", sid: "bench-session", roles: ["owner"] });
+    const arms: readonly BenchArm[] = ["without", "with", "control"];
     // Warm-up: JIT (an app serves its first seconds of load at half speed), JWKS fetch, keep-alive.
-    for (const arm of ["with", "without"] as const) {
-      await loadRound(autocannon, apps[arm], userToken, { ...options, seconds: WARM_UP_SECONDS });
+    for (const arm of arms) {
+      await loadRound(autocannon, app, arm, userToken, { ...options, seconds: WARM_UP_SECONDS });
     }
-    // A shared machine's speed drifts by more than the difference measured: each round pairs the two
-    // arms back to back (alternating which goes first), and the overhead is the median of the pairs.
-    apps.with.profile();
-    apps.without.profile();
-    const measured = { with: [] as number[], without: [] as number[] };
-    const cpu = { with: [] as number[], without: [] as number[] };
+    // A shared machine's speed drifts by more than the difference measured: each round runs the arms
+    // back to back (rotating which goes first), and each ratio is the median of the rounds' ratios.
+    app.profile();
+    const measured = { with: [] as number[], without: [] as number[], control: [] as number[] };
+    const cpu = { with: [] as number[], without: [] as number[], control: [] as number[] };
     for (let round = 0; round < options.middlewareRounds; round++) {
-      const order = round % 2 === 0 ? (["without", "with"] as const) : (["with", "without"] as const);
+      const order = arms.map((_, i) => arms[(round + i) % arms.length] as BenchArm);
       for (const arm of order) {
-        const result = await loadRound(autocannon, apps[arm], userToken, options);
+        const result = await loadRound(autocannon, app, arm, userToken, options);
         measured[arm].push(round1(result.requestsPerSecond));
         cpu[arm].push(round1(result.cpuMicrosPerRequest));
       }
-      log(
-        `client middleware round ${round + 1}: without ${measured.without.at(-1)} req/s (${cpu.without.at(-1)} µs CPU each), with ${measured.with.at(-1)} req/s (${cpu.with.at(-1)} µs CPU each)`,
-      );
+      const line = (arm: BenchArm) => `${arm} ${measured[arm].at(-1)} req/s (${cpu[arm].at(-1)} µs CPU each)`;
+      log(`client middleware round ${round + 1}: ${arms.map(line).join(", ")}`);
     }
-    const pairs = (values: { with: number[]; without: number[] }) =>
-      values.with.map((value, round) => value / (values.without[round] as number));
-    const overhead = Math.round((1 - median(pairs(measured))) * 1000) / 1000;
-    const cpuOverhead = Math.round((median(pairs(cpu)) - 1) * 1000) / 1000;
+    const ratio = (values: Record<BenchArm, number[]>, arm: BenchArm) =>
+      median(values[arm].map((value, round) => value / (values.without[round] as number)));
+    const share = (value: number) => Math.round(value * 1000) / 1000;
+    const overhead = share(1 - ratio(measured, "with"));
+    const cpuOverhead = share(ratio(cpu, "with") - 1);
+    const controlDifference = share(1 - ratio(measured, "control"));
     // Every access-log event of the measured requests reached the stub: none was dropped or refused.
-    const withStats = await apps.with.stop();
-    if (withStats.dropped > 0 || withStats.rejected > 0) {
-      throw new Error(
-        `the middleware arm lost events: ${withStats.dropped} dropped, ${withStats.rejected} refused`,
-      );
+    const appStats = await app.stop();
+    if (appStats.dropped > 0 || appStats.rejected > 0) {
+      throw new Error(`the app lost audit events: ${appStats.dropped} dropped, ${appStats.rejected} refused`);
     }
-    log(`client middleware: the audited app sent ${withStats.sent} events, none dropped`);
+    log(`client middleware: the app sent ${appStats.sent} events, none dropped`);
     const middleware = {
       seconds: options.seconds,
       connections: options.connections,
       rounds: options.middlewareRounds,
       withoutRequestsPerSecond: measured.without,
       withRequestsPerSecond: measured.with,
+      controlRequestsPerSecond: measured.control,
       withoutCpuMicrosPerRequest: cpu.without,
       withCpuMicrosPerRequest: cpu.with,
+      controlCpuMicrosPerRequest: cpu.control,
       overhead,
       cpuOverhead,
+      controlDifference,
       target: 0.05,
       withinTarget: overhead <= 0.05,
     } as const;
-    const overheadLine = `client: middleware costs ${(overhead * 100).toFixed(1)}% of requests/s (target ≤ 5%), ${(cpuOverhead * 100).toFixed(1)}% more CPU per request`;
+    const overheadLine = `client: middleware costs ${(overhead * 100).toFixed(1)}% of requests/s (target ≤ 5%), ${(cpuOverhead * 100).toFixed(1)}% more CPU per request; the control differs by ${(controlDifference * 100).toFixed(1)}%`;
     if (options.middlewareOnly) {
       log(overheadLine);
       return { middleware };
