@@ -33,7 +33,7 @@ import {
   sealedBatchBytes,
 } from "../lambda/verify/batch-check";
 import { verifyArchive } from "../lambda/verify/verifier";
-import { WorkerBatchChecker } from "../lambda/verify/worker-pool";
+import { WorkerObjectChecker } from "../lambda/verify/worker-pool";
 import {
   type ArchiveFixture,
   type ArchiveFixtureOptions,
@@ -331,13 +331,13 @@ async function timedVerify(
   fixture: ArchiveFixture,
   recordBytes: number,
   events: number,
-  check?: WorkerBatchChecker["check"],
+  check?: WorkerObjectChecker["check"],
 ): Promise<number> {
   const started = performance.now();
   const report = await verifyArchive({
     source: new DirectorySource(fixture.root),
     trusted: fixture.trusted,
-    ...(check ? { checkBatch: check } : {}),
+    ...(check ? { checkObject: check } : {}),
   });
   const seconds = (performance.now() - started) / 1000;
   // A benchmark of a verifier that found something, or skipped something, measures nothing.
@@ -353,7 +353,7 @@ async function timedVerify(
 }
 
 interface BatchChecker {
-  readonly check: WorkerBatchChecker["check"];
+  readonly check: WorkerObjectChecker["check"];
   close(): Promise<void>;
 }
 
@@ -363,12 +363,11 @@ async function startWorkerPool(
   fixture: ArchiveFixture,
   probe: LinkedObject,
 ): Promise<{ checker: BatchChecker; pool: string; note?: string }> {
-  const bytes = readFileSync(join(fixture.root, probe.batch.key));
-  const checker = new WorkerBatchChecker(size);
+  const checker = new WorkerObjectChecker({ kind: "directory", root: fixture.root }, size);
   await Promise.all(
-    Array.from({ length: size }, () => checker.check(bytes, probe.batch, { keepEvents: false })),
+    Array.from({ length: size }, () => checker.check(probe.batch.key, probe.batch, { keepEvents: false })),
   );
-  return { checker, pool: `WorkerBatchChecker(${size})` };
+  return { checker, pool: `WorkerObjectChecker(${size}), each worker reading its own objects` };
 }
 
 export interface Breakdown {

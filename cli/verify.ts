@@ -7,15 +7,14 @@ import { type Dirent, existsSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from "node:path";
 import { SingleBar } from "cli-progress";
 import { Command, Option } from "commander";
-import { DirectorySource } from "../lambda/archive/source";
-import { S3ArchiveSource } from "../lambda/aws/archive-source";
-import { dynamoClient, s3Client } from "../lambda/aws/clients";
+import { dynamoClient } from "../lambda/aws/clients";
 import { eventPointers } from "../lambda/aws/index-reader";
 import { documentClient } from "../lambda/aws/index-store";
 import { publicJwkFromSpki } from "../lambda/aws/kms-checkpoint-key";
 import { keyIdOf, parseTrustedKeys, type TrustedKey, trustFileOf } from "../lambda/core/checkpoint";
 import { ProofBundleSchema, verifyProofBundle } from "../lambda/core/proof";
 import { describeSchemaIssues } from "../lambda/core/schema-words";
+import { type ArchiveSourceSpec, openArchiveSource } from "../lambda/runtime/archive-sources";
 import { describeFinding, reportJson } from "../lambda/verify/report";
 import {
   ARCHIVE_ROOTS,
@@ -25,7 +24,7 @@ import {
   type VerifyReport,
   verifyArchive,
 } from "../lambda/verify/verifier";
-import { defaultWorkerCount, WorkerBatchChecker } from "../lambda/verify/worker-pool";
+import { defaultWorkerCount, WorkerObjectChecker } from "../lambda/verify/worker-pool";
 import { CliError, EXIT } from "./exit";
 import { wholeNumber } from "./numbers";
 import { runCompare } from "./verify-compare";
@@ -235,12 +234,13 @@ export async function runVerify(
     region: flags.region ?? process.env.AWS_REGION ?? "us-east-1",
     endpoint: flags.endpoint ?? process.env.AWS_ENDPOINT_URL,
   };
-  const source = flags.bucket
-    ? new S3ArchiveSource(s3Client(target), flags.bucket)
-    : new DirectorySource(flags.dir as string);
+  const sourceSpec: ArchiveSourceSpec = flags.bucket
+    ? { kind: "s3", bucket: flags.bucket, aws: target }
+    : { kind: "directory", root: flags.dir as string };
+  const source = openArchiveSource(sourceSpec);
   const table = flags.table;
   const index = table ? () => eventPointers(documentClient(dynamoClient(target)), table) : undefined;
-  const pool = workers > 0 ? new WorkerBatchChecker(workers) : undefined;
+  const pool = workers > 0 ? new WorkerObjectChecker(sourceSpec, workers) : undefined;
   const bar = progressBar();
   let report: VerifyReport;
   try {
@@ -252,7 +252,7 @@ export async function runVerify(
       index,
       concurrency,
       records: flags.records ?? false,
-      checkBatch: pool?.check,
+      checkObject: pool?.check,
       onProgress: bar.update,
     });
   } catch (error) {

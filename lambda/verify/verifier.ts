@@ -46,6 +46,13 @@ export interface IndexEntry {
   readonly attributes: Readonly<Record<string, unknown>>;
 }
 
+/** Reads one data object and checks it against its link; undefined when the object is missing. */
+export type ObjectCheck = (
+  key: string,
+  batch: ChainLink["batch"],
+  options: BatchCheckOptions,
+) => Promise<BatchCheck | undefined>;
+
 export interface VerifyOptions {
   readonly source: ArchiveSource;
   readonly trusted: readonly TrustedKey[];
@@ -65,12 +72,11 @@ export interface VerifyOptions {
    * @default false
    */
   readonly records?: boolean;
-  /** Runs batch checks elsewhere (worker threads); default: in this thread. */
-  readonly checkBatch?: (
-    bytes: Buffer,
-    batch: ChainLink["batch"],
-    options: BatchCheckOptions,
-  ) => Promise<BatchCheck>;
+  /**
+   * Reads and checks data objects elsewhere (WorkerObjectChecker's worker threads, which open the same
+   * archive themselves); default: `source.get` and `checkBatch` in this thread.
+   */
+  readonly checkObject?: ObjectCheck;
   readonly onProgress?: (progress: {
     readonly phase: string;
     readonly done: number;

@@ -6,14 +6,14 @@
 
 import { mapLimit } from "../../core/map-limit";
 import { type BatchCheckOptions, checkBatch } from "../batch-check";
-import type { VerifyOptions } from "../verifier";
+import type { ObjectCheck, VerifyOptions } from "../verifier";
 import type { VerifiedChains } from "./chains";
 import type { IndexedEvent } from "./index-check";
 import type { VerifyRun } from "./run";
 
 export async function verifyObjects(
   run: VerifyRun,
-  options: Pick<VerifyOptions, "index" | "records" | "checkBatch">,
+  options: Pick<VerifyOptions, "index" | "records" | "checkObject">,
   chains: Pick<VerifiedChains, "linked" | "attestedSize">,
 ): Promise<Map<string, IndexedEvent>> {
   const { findings, stats } = run;
@@ -30,12 +30,18 @@ export async function verifyObjects(
           "their fixed prefix (v, id, time) only, the signed Merkle root fixing the rest; every other line " +
           "was parsed; --records parses every line as an event record",
   );
-  const check = options.checkBatch ?? (async (...args: Parameters<typeof checkBatch>) => checkBatch(...args));
+  const check: ObjectCheck =
+    options.checkObject ??
+    (async (objectKey, batch, checkOptions) => {
+      const bytes = await run.source.get(objectKey);
+      return bytes && checkBatch(bytes, batch, checkOptions);
+    });
   let objectsDone = 0;
   await mapLimit(linkedObjects, run.concurrency, async ([objectKey, { link, key }]) => {
-    const bytes = await run.source.get(objectKey);
+    const signed = link.seq < (chains.attestedSize.get(link.chain) ?? 0);
+    const result = await check(objectKey, link.batch, signed ? forSigned : forUnsigned);
     run.progress({ phase: "objects", done: ++objectsDone, total: linkedObjects.length });
-    if (!bytes) {
+    if (!result) {
       findings.error({
         code: "missing_object",
         key: objectKey,
@@ -45,8 +51,6 @@ export async function verifyObjects(
       });
       return;
     }
-    const signed = link.seq < (chains.attestedSize.get(link.chain) ?? 0);
-    const result = await check(bytes, link.batch, signed ? forSigned : forUnsigned);
     stats.objects++;
     stats.bytes += result.bytes;
     stats.events += link.batch.count;
