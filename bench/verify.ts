@@ -1,7 +1,8 @@
 /**
  * Verification benchmark (issue 4): `verifyArchive` over a local copy of at least 1,000,000 events,
- * in-process (one core: reads are synchronous, so nothing runs on another thread) and on worker
- * threads, against the raw SHA-256 rate of the same uncompressed record bytes measured in the same
+ * in one thread (reads are synchronous, so nothing runs on another) and on worker threads that each
+ * read their own objects, both in a process of their own that holds what `sealtrail verify` holds
+ * (bench/verify-runner.ts; this one holds every batch's text for the baselines), against the raw SHA-256 rate of the same uncompressed record bytes measured in the same
  * run: Node's crypto over each batch's text as one buffer, and `openssl dgst -sha256` over the
  * uncompressed batches written as files. Beside them, the format's floor: inflating every object and
  * hashing its text once, the least work any verifier of gzip batches must do on one core. The
@@ -13,13 +14,13 @@
  * default) and what `--records` adds (UTF-8 decoding, JSON.parse, the zod schema and the canonical
  * re-serialization), each timed over the whole sample on its own.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
-import { DirectorySource } from "../lambda/archive/source";
 import { sha256, sha256Hex } from "../lambda/core/hash";
 import { type ChainLink, parseLink } from "../lambda/core/link";
 import { leafHash, merkleRoot } from "../lambda/core/merkle";
@@ -32,14 +33,14 @@ import {
   RECORD_PREFIX_BYTES,
   sealedBatchBytes,
 } from "../lambda/verify/batch-check";
-import { verifyArchive } from "../lambda/verify/verifier";
-import { WorkerObjectChecker } from "../lambda/verify/worker-pool";
 import {
   type ArchiveFixture,
   type ArchiveFixtureOptions,
   fixtureDirFor,
   writeArchiveFixture,
 } from "./archive-fixture";
+import { inflateAndHashAll, startParallelFloor } from "./parallel-floor";
+import type { VerifyRunReply } from "./verify-runner";
 
 const run = promisify(execFile);
 
@@ -83,9 +84,8 @@ export interface VerifyBenchResult {
     readonly generatedSeconds?: number;
   };
   readonly rounds: number;
-  /** What ran the multi-core batch checks (see `workerPoolNote`). */
+  /** What ran the multi-core batch checks. */
   readonly workerPool: string;
-  readonly workerPoolNote?: string;
   /** Medians over rounds. */
   readonly verifyOneCore: Throughput;
   readonly verifyWorkers: Throughput & { readonly workers: number };
@@ -93,6 +93,8 @@ export interface VerifyBenchResult {
   readonly sha256Openssl: Throughput & { readonly invocations: number };
   /** Inflate every object and hash its text once (one core): the floor of any verifier of the format. */
   readonly inflateAndHash: Throughput;
+  /** The floor split over as many threads as workers (bench/parallel-floor.ts). */
+  readonly inflateAndHashThreads: Throughput & { readonly threads: number };
   /** verification MB/s ÷ raw SHA-256 MB/s, per round, then the median. Target: oneCore ≥ 0.5. */
   readonly ratios: {
     readonly oneCoreVsNode: number;
@@ -104,11 +106,21 @@ export interface VerifyBenchResult {
     readonly oneCoreVsFloor: number;
     readonly workersVsNode: number;
     readonly workersVsOpenssl: number;
+    /** Target (issue 15): at least 1.8 with 2 workers on 2 cores. */
     readonly workersVsOneCore: number;
+    /**
+     * The floor on as many threads as workers ÷ the floor on one: what threads can gain on this
+     * machine at most (two vCPUs that share a core, or a busy neighbour, keep it below the count).
+     */
+    readonly floorThreadsVsOneThread: number;
+    /** workersVsOneCore ÷ floorThreadsVsOneThread: how much of what threads can gain the verifier gains. */
+    readonly workersVsThreadCeiling: number;
   };
   readonly targetMet: {
     readonly oneCoreAtLeastHalfOfRawHash: boolean;
     readonly fasterWithMoreCores: boolean;
+    /** workersVsOneCore ≥ 1.8. */
+    readonly workersAtLeast1_8: boolean;
   };
   readonly perRound: ReadonlyArray<Record<string, number>>;
   readonly breakdown: Breakdown;
@@ -161,8 +173,10 @@ export async function benchVerify(options: VerifyBenchOptions = {}): Promise<Ver
       `(${(fixture.objectBytes / MB).toFixed(0)} MB gzip)`,
   );
 
-  const { checker, pool, note } = await startWorkerPool(workers, fixture, objects[0] as LinkedObject);
-  log(`verify: worker pool: ${pool}${note ? ` (${note})` : ""}`);
+  const runner = await startVerifyRunner(fixture, workers, { events, recordBytes });
+  const floor = await startParallelFloor(compressed, workers);
+  const pool = `WorkerObjectChecker(${workers}), each worker reading its own objects, in a process of its own`;
+  log(`verify: worker pool: ${pool}`);
 
   const throughput = (seconds: number, bytes = recordBytes): Throughput => ({
     seconds: round3(seconds),
@@ -179,13 +193,15 @@ export async function benchVerify(options: VerifyBenchOptions = {}): Promise<Ver
         invocations = calls;
         return seconds;
       },
-      inflateAndHash: async () => timeIt(() => inflateAndHash(compressed)),
-      verifyOneCore: () => timedVerify(fixture, recordBytes, events),
-      verifyWorkers: () => timedVerify(fixture, recordBytes, events, checker.check),
+      inflateAndHash: async () => timeIt(() => inflateAndHashAll(compressed)),
+      inflateAndHashThreads: () => floor.run(),
+      verifyOneCore: () => runner.verify("oneCore"),
+      verifyWorkers: () => runner.verify("workers"),
     };
     const names = Object.keys(measurements);
-    // Untimed: the first verification of a process also compiles it.
-    await timedVerify(fixture, recordBytes, events);
+    // Untimed: the first verification of a process (and of each worker) also compiles it.
+    await runner.verify("oneCore");
+    await runner.verify("workers");
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? names : [...names].reverse();
       const seconds: Record<string, number> = {};
@@ -199,7 +215,8 @@ export async function benchVerify(options: VerifyBenchOptions = {}): Promise<Ver
       perRound.push(seconds);
     }
   } finally {
-    await checker.close();
+    await runner.stop();
+    await floor.close();
     rmSync(plainDir, { recursive: true, force: true });
   }
 
@@ -215,12 +232,25 @@ export async function benchVerify(options: VerifyBenchOptions = {}): Promise<Ver
     workersVsNode: ratio("verifyWorkers", "sha256Node"),
     workersVsOpenssl: ratio("verifyWorkers", "sha256Openssl"),
     workersVsOneCore: ratio("verifyWorkers", "verifyOneCore"),
+    floorThreadsVsOneThread: ratio("inflateAndHashThreads", "inflateAndHash"),
+    workersVsThreadCeiling: round3(
+      median(
+        perRound.map(
+          (s) =>
+            (s.verifyOneCore as number) /
+            (s.verifyWorkers as number) /
+            ((s.inflateAndHash as number) / (s.inflateAndHashThreads as number)),
+        ),
+      ),
+    ),
   };
   log(
     `verify: one core ${ratios.oneCoreVsNode} of Node's SHA-256 rate (${ratios.oneCoreVsOpenssl} of openssl's); ` +
       `${workers} workers ${ratios.workersVsNode} (${ratios.workersVsOpenssl}); ${ratios.workersVsOneCore}× one core; ` +
       `the format's floor (inflate + hash) is ${ratios.floorVsNode} of Node's rate (${ratios.floorVsOpenssl}), ` +
-      `one core runs at ${ratios.oneCoreVsFloor} of the floor`,
+      `one core runs at ${ratios.oneCoreVsFloor} of the floor; ` +
+      `the floor itself on ${workers} threads runs ${ratios.floorThreadsVsOneThread}× one thread, so the workers reach ` +
+      `${ratios.workersVsThreadCeiling} of what threads can gain here (target: ${workers} workers ≥ 1.8× one core)`,
   );
 
   const breakdown = breakdownOf(fixture, objects.slice(0, options.breakdownBatches ?? 1000));
@@ -245,16 +275,17 @@ export async function benchVerify(options: VerifyBenchOptions = {}): Promise<Ver
     },
     rounds,
     workerPool: pool,
-    ...(note ? { workerPoolNote: note } : {}),
     verifyOneCore: throughput(med("verifyOneCore")),
     verifyWorkers: { ...throughput(med("verifyWorkers")), workers },
     sha256Node: throughput(med("sha256Node")),
     sha256Openssl: { ...throughput(med("sha256Openssl")), invocations },
     inflateAndHash: throughput(med("inflateAndHash")),
+    inflateAndHashThreads: { ...throughput(med("inflateAndHashThreads")), threads: workers },
     ratios,
     targetMet: {
       oneCoreAtLeastHalfOfRawHash: ratios.oneCoreVsNode >= 0.5 && ratios.oneCoreVsOpenssl >= 0.5,
       fasterWithMoreCores: ratios.workersVsOneCore > 1,
+      workersAtLeast1_8: ratios.workersVsOneCore >= 1.8,
     },
     perRound: perRound.map((seconds) =>
       Object.fromEntries(Object.entries(seconds).map(([name, s]) => [`${name}Seconds`, round3(s)])),
@@ -288,18 +319,6 @@ function timeIt(work: () => void): number {
 }
 
 /** Each object inflated (the verifier's own inflate) and its text hashed once: nothing else. */
-function inflateAndHash(objects: readonly Buffer[]): void {
-  hashTexts(
-    (function* () {
-      for (const bytes of objects) {
-        const text = inflateSealedGzip(bytes);
-        if (!text) throw new Error("a fixture object is not a plain gzip member");
-        yield text;
-      }
-    })(),
-  );
-}
-
 /** Node's SHA-256 over each batch's text as one buffer: the hash alone, nothing else in the loop. */
 function hashTexts(texts: Iterable<Buffer>): void {
   let sink = 0;
@@ -327,47 +346,59 @@ async function opensslDigest(
   return { seconds, calls };
 }
 
-async function timedVerify(
+/** bench/verify-runner.ts in its own process: `verify(arm)` times one verifyArchive over the fixture there. */
+interface VerifyRunner {
+  verify(arm: "oneCore" | "workers"): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startVerifyRunner(
   fixture: ArchiveFixture,
-  recordBytes: number,
-  events: number,
-  check?: WorkerObjectChecker["check"],
-): Promise<number> {
-  const started = performance.now();
-  const report = await verifyArchive({
-    source: new DirectorySource(fixture.root),
-    trusted: fixture.trusted,
-    ...(check ? { checkObject: check } : {}),
+  workers: number,
+  expected: { readonly events: number; readonly recordBytes: number },
+): Promise<VerifyRunner> {
+  const script = fileURLToPath(new URL("./verify-runner.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    env: {
+      ...process.env,
+      BENCH_VERIFY_ROOT: fixture.root,
+      BENCH_VERIFY_TRUST: JSON.stringify(fixture.trustFile),
+      BENCH_VERIFY_WORKERS: String(workers),
+    },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
-  const seconds = (performance.now() - started) / 1000;
-  // A benchmark of a verifier that found something, or skipped something, measures nothing.
-  if (!report.ok || report.findings.some((finding) => finding.severity === "error")) {
-    throw new Error(`the fixture does not verify: ${JSON.stringify(report.findings.slice(0, 5))}`);
-  }
-  if (report.stats.events !== events || report.stats.bytes !== recordBytes) {
-    throw new Error(
-      `verified ${report.stats.events} events / ${report.stats.bytes} bytes, expected ${events} / ${recordBytes}`,
-    );
-  }
-  return seconds;
-}
-
-interface BatchChecker {
-  readonly check: WorkerObjectChecker["check"];
-  close(): Promise<void>;
-}
-
-/** The verifier's own worker pool, started and warmed on one object before timing. */
-async function startWorkerPool(
-  size: number,
-  fixture: ArchiveFixture,
-  probe: LinkedObject,
-): Promise<{ checker: BatchChecker; pool: string; note?: string }> {
-  const checker = new WorkerObjectChecker({ kind: "directory", root: fixture.root }, size);
-  await Promise.all(
-    Array.from({ length: size }, () => checker.check(probe.batch.key, probe.batch, { keepEvents: false })),
-  );
-  return { checker, pool: `WorkerObjectChecker(${size}), each worker reading its own objects` };
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const next = () =>
+    new Promise<unknown>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`bench/verify-runner exited with ${code}`));
+      child.once("exit", onExit);
+      child.once("message", (message) => {
+        child.off("exit", onExit);
+        resolve(message);
+      });
+    });
+  await next();
+  return {
+    async verify(arm) {
+      const answer = next();
+      child.send({ run: arm });
+      const reply = (await answer) as VerifyRunReply;
+      // A benchmark of a verifier that found something, or skipped something, measures nothing.
+      if (!reply.ok || reply.errors.length > 0) {
+        throw new Error(`the fixture does not verify: ${JSON.stringify(reply.errors)}`);
+      }
+      if (reply.events !== expected.events || reply.bytes !== expected.recordBytes) {
+        throw new Error(
+          `verified ${reply.events} events / ${reply.bytes} bytes, expected ${expected.events} / ${expected.recordBytes}`,
+        );
+      }
+      return reply.seconds;
+    },
+    async stop() {
+      child.disconnect();
+      await exited;
+    },
+  };
 }
 
 export interface Breakdown {

@@ -26,7 +26,7 @@ import { verifyChains } from "./phases/chains";
 import { type VerifiedCheckpoints, verifyCheckpoints } from "./phases/checkpoints";
 import { crossCheckIndex } from "./phases/index-check";
 import { listArchive } from "./phases/listing";
-import { verifyObjects, warnUnlinkedObjects } from "./phases/objects";
+import { EarlyObjectChecks, verifyObjects, warnUnlinkedObjects } from "./phases/objects";
 import { findOverwrittenLinks } from "./phases/overwritten-links";
 import type { VerifyRun } from "./phases/run";
 
@@ -134,9 +134,11 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   }
   const listing = await listArchive(run);
   const signed = await verifyCheckpoints(run, options, listing.checkpointSeqs);
-  const chains = await verifyChains(run, listing.linkKeys, signed.checkpoints, state);
+  // Checks on other threads start as each chain is walked; in this thread they would only wait in line.
+  const early = options.checkObject ? new EarlyObjectChecks(options.checkObject, options) : undefined;
+  const chains = await verifyChains(run, listing.linkKeys, signed.checkpoints, state, early?.onChainWalked);
   const overwritten = await findOverwrittenLinks(run, listing.replacedLinks, chains.linked, state);
-  const events = await verifyObjects(run, options, chains);
+  const events = await verifyObjects(run, options, chains, early);
   if (!state) warnUnlinkedObjects(run, listing.objectKeys, chains.linked, overwritten);
   if (options.index) await crossCheckIndex(run, options.index, events, state !== undefined);
   else run.notes.push("the index was not checked (give --table to compare it with the archive)");

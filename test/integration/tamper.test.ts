@@ -12,7 +12,6 @@ import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { DirectorySource } from "../../lambda/archive/source";
-import { S3ArchiveSource } from "../../lambda/aws/archive-source";
 import { eventPointers } from "../../lambda/aws/index-reader";
 import { documentClient } from "../../lambda/aws/index-store";
 import { checkpointKeyFromPrivateJwk, generateCheckpointPrivateJwk } from "../../lambda/checkpoint/local-key";
@@ -26,6 +25,7 @@ import { checkpointKey, dataObjectKey, linkKey } from "../../lambda/core/paths";
 import { EventRecordSchema, RECORD_VERSION, RECORD_VERSIONS } from "../../lambda/core/schema";
 import { ulid } from "../../lambda/core/ulid";
 import { createIngestHandler, type IngestHandler } from "../../lambda/handlers/ingest";
+import { type ArchiveSourceSpec, openArchiveSource } from "../../lambda/runtime/archive-sources";
 import {
   exitCodeFor,
   type Finding,
@@ -33,6 +33,7 @@ import {
   type VerifyReport,
   verifyArchive,
 } from "../../lambda/verify/verifier";
+import { WorkerObjectChecker } from "../../lambda/verify/worker-pool";
 import { postEventsEvent } from "../support/api-event";
 import { readObject } from "../support/archive-state";
 import { createTestArchive, type TestArchive } from "../support/aws";
@@ -119,19 +120,50 @@ function receiptAt(built: Built, chain: string, seq: number): Receipt {
 
 type Extra = Partial<Omit<VerifyOptions, "source" | "trusted">>;
 
+/**
+ * The report of this thread's verifier, after checking that the verifier with worker threads (each
+ * reading its own objects from the same source, as `sealtrail verify` runs by default) reports exactly
+ * the same: the same findings, notes and counts.
+ */
+async function inThisThreadAndOnWorkers(
+  spec: ArchiveSourceSpec,
+  options: Omit<VerifyOptions, "source">,
+): Promise<VerifyReport> {
+  const inThread = await verifyArchive({ ...options, source: openArchiveSource(spec) });
+  const pool = new WorkerObjectChecker(spec, 2);
+  try {
+    const onWorkers = await verifyArchive({
+      ...options,
+      source: openArchiveSource(spec),
+      checkObject: pool.check,
+    });
+    // Findings arrive in the order checks finish, which differs between the two.
+    const sorted = (report: VerifyReport) => ({
+      ...report,
+      findings: report.findings.map((finding) => JSON.stringify(finding)).sort(),
+    });
+    expect(sorted(onWorkers)).toEqual(sorted(inThread));
+  } finally {
+    await pool.close();
+  }
+  return inThread;
+}
+
 function fromBucket(built: Built, extra: Extra = {}): Promise<VerifyReport> {
-  return verifyArchive({
-    source: new S3ArchiveSource(built.archive.s3, built.archive.bucket),
-    trusted: built.signer.trusted,
-    ...extra,
-  });
+  return inThisThreadAndOnWorkers(
+    { kind: "s3", bucket: built.archive.bucket, aws: built.archive.target },
+    { trusted: built.signer.trusted, ...extra },
+  );
 }
 
 /** Downloads every current object to a temp dir and verifies that copy. */
 async function fromCopy(built: Built, extra: Extra = {}): Promise<VerifyReport> {
   const dir = await downloadArchive(built.archive);
   try {
-    return await verifyArchive({ source: new DirectorySource(dir), trusted: built.signer.trusted, ...extra });
+    return await inThisThreadAndOnWorkers(
+      { kind: "directory", root: dir },
+      { trusted: built.signer.trusted, ...extra },
+    );
   } finally {
     await removeCopy(dir);
   }

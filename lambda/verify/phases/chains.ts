@@ -48,11 +48,22 @@ interface SignedHead {
   readonly head: ChainHead;
 }
 
+/**
+ * Called once per chain as soon as it is walked, with the batches its links named (those `linked`
+ * keeps) and the chain's attested size: enough to check those data objects while other chains are
+ * still being read.
+ */
+export type OnChainWalked = (
+  batches: ReadonlyArray<readonly [objectKey: string, link: ChainLink]>,
+  attestedSize: number,
+) => void;
+
 export async function verifyChains(
   run: VerifyRun,
   linkKeys: ReadonlyMap<string, ReadonlyMap<number, string>>,
   checkpoints: readonly SignedCheckpoint[],
   state: VerifierState | undefined,
+  onChainWalked?: OnChainWalked,
 ): Promise<VerifiedChains> {
   const chainIds = new Set<string>([...linkKeys.keys(), ...Object.keys(state?.chains ?? {})]);
   for (const checkpoint of checkpoints) for (const id of Object.keys(checkpoint.chains)) chainIds.add(id);
@@ -79,6 +90,15 @@ export async function verifyChains(
     for (const [i, record] of records.entries()) walk.append(from + i, record);
     walk.finish();
     attestedSize.set(id, walk.matchedSize);
+    if (onChainWalked) {
+      // A batch another chain named first stays that chain's (a duplicate_batch finding here).
+      const batches: Array<readonly [string, ChainLink]> = [];
+      for (const record of records) {
+        const link = record?.link;
+        if (link && linked.get(link.batch.key)?.link === link) batches.push([link.batch.key, link]);
+      }
+      onChainWalked(batches, walk.matchedSize);
+    }
     nextState[id] = { size: walk.frontier.size, head: walk.head, frontier: walk.frontier.toJSON() };
   });
   return { linked, attestedSize, nextState };

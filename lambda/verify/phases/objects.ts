@@ -4,27 +4,72 @@
  * events read, for the index cross-check.
  */
 
+import type { ChainLink } from "../../core/link";
 import { mapLimit } from "../../core/map-limit";
-import { type BatchCheckOptions, checkBatch } from "../batch-check";
+import { type BatchCheck, type BatchCheckOptions, checkBatch } from "../batch-check";
 import type { ObjectCheck, VerifyOptions } from "../verifier";
-import type { VerifiedChains } from "./chains";
+import type { OnChainWalked, VerifiedChains } from "./chains";
 import type { IndexedEvent } from "./index-check";
 import type { VerifyRun } from "./run";
+
+/** What a data object is checked for: a batch no signature fixes is parsed line by line whatever was asked. */
+function checkOptionsFor(options: Pick<VerifyOptions, "index" | "records">) {
+  const keepEvents = options.index !== undefined;
+  return {
+    signed: { keepEvents, records: options.records ?? false } satisfies BatchCheckOptions,
+    unsigned: { keepEvents, records: true } satisfies BatchCheckOptions,
+  };
+}
+
+/**
+ * Checks that run elsewhere (the worker threads) started as soon as each chain is walked, while the
+ * main thread still reads the other chains' links: otherwise the workers would wait for the whole
+ * chain phase. A chain's attested size is known once it is walked, so each check is the one the
+ * object phase would start; that phase takes the result of the link it checks, or starts its own.
+ */
+export class EarlyObjectChecks {
+  readonly #started = new Map<
+    string,
+    { readonly link: ChainLink; readonly result: Promise<BatchCheck | undefined> }
+  >();
+  readonly #check: ObjectCheck;
+  readonly #options: ReturnType<typeof checkOptionsFor>;
+
+  constructor(check: ObjectCheck, options: Pick<VerifyOptions, "index" | "records">) {
+    this.#check = check;
+    this.#options = checkOptionsFor(options);
+  }
+
+  readonly onChainWalked: OnChainWalked = (batches, attestedSize) => {
+    for (const [objectKey, link] of batches) {
+      const options = link.seq < attestedSize ? this.#options.signed : this.#options.unsigned;
+      const result = this.#check(objectKey, link.batch, options);
+      // Awaited in the object phase; until then a rejection (the pool failing) must not go unhandled.
+      result.catch(() => {});
+      this.#started.set(objectKey, { link, result });
+    }
+  };
+
+  /** The check started for this object and link, if one was. */
+  take(objectKey: string, link: ChainLink): Promise<BatchCheck | undefined> | undefined {
+    const started = this.#started.get(objectKey);
+    this.#started.delete(objectKey);
+    return started?.link === link ? started.result : undefined;
+  }
+}
 
 export async function verifyObjects(
   run: VerifyRun,
   options: Pick<VerifyOptions, "index" | "records" | "checkObject">,
   chains: Pick<VerifiedChains, "linked" | "attestedSize">,
+  early?: EarlyObjectChecks,
 ): Promise<Map<string, IndexedEvent>> {
   const { findings, stats } = run;
   const linkedObjects = [...chains.linked.entries()];
   const events = new Map<string, IndexedEvent>();
-  // A batch no signature fixes is parsed line by line whatever was asked.
-  const keepEvents = options.index !== undefined;
-  const forSigned: BatchCheckOptions = { keepEvents, records: options.records ?? false };
-  const forUnsigned: BatchCheckOptions = { keepEvents, records: true };
+  const { signed: forSigned, unsigned: forUnsigned } = checkOptionsFor(options);
   run.notes.push(
-    forSigned.records || keepEvents
+    forSigned.records || forSigned.keepEvents
       ? "every line of every data object was parsed as a canonical event record"
       : "lines of data objects that a verified checkpoint covers and that match their links were read by " +
           "their fixed prefix (v, id, time) only, the signed Merkle root fixing the rest; every other line " +
@@ -39,7 +84,8 @@ export async function verifyObjects(
   let objectsDone = 0;
   await mapLimit(linkedObjects, run.concurrency, async ([objectKey, { link, key }]) => {
     const signed = link.seq < (chains.attestedSize.get(link.chain) ?? 0);
-    const result = await check(objectKey, link.batch, signed ? forSigned : forUnsigned);
+    const result = await (early?.take(objectKey, link) ??
+      check(objectKey, link.batch, signed ? forSigned : forUnsigned));
     run.progress({ phase: "objects", done: ++objectsDone, total: linkedObjects.length });
     if (!result) {
       findings.error({
