@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { startEmulator } from "../local/emulator";
+import { benchBundles } from "./bundles";
 import { benchClient } from "./client";
 import { benchIngest } from "./ingest";
 import { benchMerkle } from "./merkle";
@@ -19,6 +20,7 @@ process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
 const log = (line: string) => console.log(line);
 const emulator = await startEmulator({ log: (line) => console.error(line) });
 try {
+  const bundles = await benchBundles(log);
   const ingest = await benchIngest(emulator, log);
   const verify = await benchVerify({ log });
   const merkle = await benchMerkle({ log });
@@ -38,6 +40,7 @@ try {
     measuredAt: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
     emulator: emulator.kind === "moto" ? "moto (started by the benchmark)" : emulator.endpoint,
+    bundles,
     ingest,
     verify,
     merkle,

@@ -61,6 +61,22 @@ const BUNDLING: BundlingOptions = {
   forceDockerBundling: false,
 };
 
+const RUNTIME = Runtime.NODEJS_24_X;
+
+/**
+ * BUNDLING as the esbuild options `NodejsFunction` gives esbuild for it (the target from the runtime),
+ * so that the bundle benchmark and the bundle-budget test measure the code Lambda runs.
+ */
+export const HANDLER_ESBUILD_OPTIONS = {
+  bundle: true,
+  platform: "node",
+  target: RUNTIME.name.replace(/^nodejs(\d+)\.x$/, "node$1"),
+  format: "esm",
+  mainFields: BUNDLING.mainFields ?? [],
+  banner: { js: BUNDLING.banner ?? "" },
+  minify: BUNDLING.minify ?? false,
+} as const;
+
 /**
  * The prebuilt Lambda code of the installed package: dist/lambda/ beside dist/index.js, the bundle of
  * this module. From the repository's source (lib/function.ts) there is no lib/lambda/, so the functions
@@ -122,7 +138,7 @@ export function sealtrailFunction(
   const fn = new NodejsFunction(scope, id, {
     ...functionCode(entry),
     description: options.description,
-    runtime: Runtime.NODEJS_24_X,
+    runtime: RUNTIME,
     architecture: Architecture.ARM_64,
     timeout: options.timeout,
     memorySize: options.memorySize,

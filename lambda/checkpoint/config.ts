@@ -1,5 +1,5 @@
 /** The checkpoint run's configuration, read from the environment the CDK construct sets. */
-import { z } from "zod";
+import * as z from "zod";
 // A type only, and configuration rather than a port: where the adapters' clients point (endpoint, region).
 import type { AwsTarget } from "../aws/clients";
 

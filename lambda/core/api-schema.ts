@@ -3,7 +3,7 @@
  * validate with these schemas and the OpenAPI document (openapi.ts) is generated from the same
  * objects, so the two cannot drift apart.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { EventInputSchema, EventRecordSchema, isoDateTime, LIMITS, OUTCOMES, text } from "./schema";
 
 export const DEFAULT_PAGE_LIMIT = 100;

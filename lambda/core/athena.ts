@@ -8,7 +8,7 @@
  * column list from the tables' columns.
  */
 import { Buffer } from "node:buffer";
-import { z } from "zod";
+import * as z from "zod";
 import { type ChainLink, GENESIS_PREV, parseLink, serializeLink } from "./link";
 import { CHAIN_ID_PATTERN, CHAINS_PREFIX, dataObjectKey, EVENTS_PARTITIONS, SEQ_DIGITS } from "./paths";
 import { EventRecordSchema } from "./schema";

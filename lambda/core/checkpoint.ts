@@ -18,7 +18,7 @@ import {
   type JWK,
   type JWSHeaderParameters,
 } from "jose";
-import { z } from "zod";
+import * as z from "zod";
 import { isSha256Hex, sha256Hex } from "./hash";
 import { ISO_MILLIS } from "./iso-time";
 import { leafHash } from "./merkle";

@@ -11,7 +11,7 @@
  * in-process key in local mode and tests (randomMacKey).
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 
 /** Computes and checks HMAC-SHA256 tags; the key never leaves the implementation. */
 export interface MacKey {

@@ -4,7 +4,7 @@
  * dialect of OpenAPI 3.1). Request bodies and parameters are described as clients send them
  * (zod's "input" side), responses as the API answers them ("output" side). Pure: no AWS SDK.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_SCOPES } from "../runtime/config";
 import {
   ErrorSchema,

@@ -9,7 +9,7 @@
  * The chain tree's size is taken from the signed checkpoint, never from the bundle. The bundle grows
  * with log(batch size) + log(chain length), never with time.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { chainLeafHash, type TrustedKey, verifyCheckpoint } from "./checkpoint";
 import { LinkFormatError, linkHash, parseLink } from "./link";
 import { inclusionProof, leafHash, verifyInclusion } from "./merkle";

@@ -3,7 +3,7 @@
  * EventRecordSchema, whatever order the object's keys were created in. A record is serialized
  * with exactly its version's keys (RECORD_KEYS_ADDED), so a v1 line re-serializes to its own bytes.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { resolveActor } from "./claims";
 import {
   type EventInput,

@@ -6,7 +6,7 @@
  * (`describeSchemaIssues`). What differs between those places is said once per place in an
  * `IssueWording`; the rest is worded here.
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import { formatJsonPath } from "./json-text";
 
 /** A finished issue, or one an error map is asked to word. */

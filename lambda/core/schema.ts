@@ -3,7 +3,7 @@
  * Types, validation errors, the record's key order and (later) the Glue columns and the OpenAPI
  * document are all derived from these schemas.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** Limits a request must stay within; every one is enforced with its own error code. */
 export const LIMITS = {

@@ -7,7 +7,7 @@
  * (`permission.*`: every action that starts with `permission.`). The metric's dimension is the
  * pattern, never the action, so the number of metrics stays the number of patterns times the outcomes.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { EventInputSchema, OUTCOMES } from "./schema";
 
 export type Outcome = (typeof OUTCOMES)[number];

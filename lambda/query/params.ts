@@ -3,7 +3,7 @@
  * rules that span parameters. Every refusal is a 400 whose `code` says what is wrong and whose
  * `parameter` names the parameter.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { type ListEventsQuery, ListEventsQuerySchema } from "../core/api-schema";
 import { issueWords, quoted, typeWords } from "../core/schema-words";
 import { type ApiResponse, errorResponse } from "../runtime/http";

@@ -2,7 +2,7 @@
  * Runtime configuration, read from the environment once per Lambda environment (or passed in by
  * local mode and tests). The CDK construct sets exactly these variables.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { AwsTarget } from "../aws/clients";
 import { MAX_CHAIN_COUNT } from "../core/paths";
 import { patternProblem } from "../core/watched-actions";

@@ -3,7 +3,7 @@
  * environment it reads, the metrics it emits, and their defaults. No AWS SDK and no verifier code, so
  * the CDK app can import it.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { AwsTarget } from "../aws/clients";
 import { METRICS_NAMESPACE } from "../core/metrics";
 

@@ -4,10 +4,16 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Template } from "aws-cdk-lib/assertions";
+import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configureApp } from "../../lib/app";
+import { HANDLER_ESBUILD_OPTIONS } from "../../lib/function";
 import { logicalId, newApp, TEST_CONTEXT } from "./helpers";
+
+/** Each handler's bundle at most (they are 0.77-0.88 MB; with every zod locale 1.13-1.24 MB). */
+const HANDLER_BUNDLE_BUDGET_BYTES = 950_000;
 
 let outdir: string;
 let template: Template;
@@ -54,5 +60,35 @@ describe("Lambda bundling", () => {
     expect(code).toMatch(/export\s*\{[^}]*\bhandler\b[^}]*\}/);
     expect(code).toContain("//# sourceMappingURL=index.mjs.map");
     expect(existsSync(join(dir, "index.js"))).toBe(false);
+  });
+
+  /**
+   * A budget, not a benchmark: bundle bytes are deterministic for a lockfile. Importing zod's `z` by
+   * name instead of as a namespace (`import * as z from "zod"`) keeps every zod locale in each bundle,
+   * 350 KB; this fails on that, and on anything else that grows a handler by as much.
+   */
+  it.each([
+    "SealtrailIngestFunction",
+    "SealtrailReindexFunction",
+    "SealtrailCheckpointFunction",
+    "SealtrailQueryFunction",
+    "SealtrailVerifierFunction",
+  ])("%s stays within the handler bundle budget", (prefix) => {
+    const bytes = readFileSync(join(assetDir(prefix), "index.mjs")).length;
+    expect(bytes).toBeLessThanOrEqual(HANDLER_BUNDLE_BUDGET_BYTES);
+  });
+
+  it("HANDLER_ESBUILD_OPTIONS build the same code as the synthesized asset (what the bundle benchmark measures)", async () => {
+    const asset = readFileSync(join(assetDir("SealtrailIngestFunction"), "index.mjs"), "utf8");
+    const built = await build({
+      ...HANDLER_ESBUILD_OPTIONS,
+      entryPoints: [fileURLToPath(new URL("../../lambda/handlers/ingest.ts", import.meta.url))],
+      write: false,
+      outfile: "index.mjs",
+      logLevel: "silent",
+    });
+    const code = built.outputFiles[0]?.text ?? "";
+    expect(code.length).toBeGreaterThan(100_000);
+    expect(asset.replace(/\n?\/\/# sourceMappingURL=index\.mjs\.map\n?$/, "")).toBe(code.replace(/\n$/, ""));
   });
 });

@@ -3,7 +3,7 @@
  * it, a wrong type is never called missing, and no message is zod's own or starts with ": ".
  */
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { ProofBundleSchema } from "../../lambda/core/proof";
 import { describeSchemaIssues } from "../../lambda/core/schema-words";
 import { checkBatch } from "../../lambda/verify/batch-check";

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { z } from "zod";
+import type * as z from "zod";
 import { formattedServerTypes, SERVER_TYPES_FILE } from "../../../client/scripts/server-types";
 import { IDEMPOTENCY_HEADER, INGEST_PATH } from "../../../client/src/client";
 import type { AuditEvent, Receipt } from "../../../client/src/index";
