@@ -357,7 +357,7 @@ export async function benchClient(
   const cleanups: Array<() => Promise<void>> = [];
   try {
     // Local mode in-process: the real ingest handler behind the local authorizer, on the emulator.
-    const target = { endpoint: emulator.endpoint, region: emulator.region };
+    const target = emulator.target;
     const suffix = Math.random().toString(16).slice(2, 10);
     const bucket = `sealtrail-bench-client-${suffix}`;
     const table = `sealtrail-bench-client-${suffix}`;

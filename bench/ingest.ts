@@ -48,7 +48,7 @@ export async function benchIngest(
   emulator: Emulator,
   log: (line: string) => void,
 ): Promise<IngestBenchResult[]> {
-  const target = { endpoint: emulator.endpoint, region: emulator.region };
+  const target = emulator.target;
   const s3 = s3Client(target);
   const dynamo = dynamoClient(target);
   const doc = documentClient(dynamo);

@@ -95,7 +95,7 @@ export async function benchQuery(
 ): Promise<QueryBenchResult> {
   const total = options.events ?? 100_000;
   const runs = options.runs ?? 10;
-  const target = { endpoint: emulator.endpoint, region: emulator.region };
+  const target = emulator.target;
   const s3 = s3Client(target);
   const dynamo = dynamoClient(target);
   const suffix = `query-${Date.now()}`;

@@ -114,7 +114,7 @@ export async function benchRebuildIndex(
     checkpoints: 1,
   };
   const fixture = await writeArchiveFixture(fixtureDirFor(fixtureOptions), fixtureOptions);
-  const target = { endpoint: emulator.endpoint, region: emulator.region };
+  const target = emulator.target;
   const s3 = s3Client(target);
   const dynamo = dynamoClient(target);
   const doc = documentClient(dynamo);

@@ -37,7 +37,7 @@ import {
   type SealtrailConfig,
 } from "../lambda/runtime/config";
 import { DEFAULT_VERIFIER_MAX_AGE_MINUTES } from "../lambda/verify/scheduled-config";
-import { type Emulator, startEmulator } from "../local/emulator";
+import { type Emulator, serviceEndpointVariables, startEmulator } from "../local/emulator";
 import {
   LOCAL_AUDIENCE,
   LOCAL_STATE_FILE,
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
     const table = `sealtrail-local-${suffix}`;
     const checkpointStateBucket = `sealtrail-local-signer-${suffix}`;
     const verifierStateBucket = `sealtrail-local-verifier-${suffix}`;
-    const target = { endpoint: emulator.endpoint, region: emulator.region };
+    const target = emulator.target;
     await createArchiveBucket(s3Client(target), bucket);
     await createIndexTable(dynamoClient(target), table);
     await createStateBucket(s3Client(target), checkpointStateBucket);
@@ -342,6 +342,7 @@ async function main(): Promise<void> {
     const shownJwksFile = relative(process.cwd(), jwksFile) || jwksFile;
     const awsEnvironment = [
       `AWS_ENDPOINT_URL=${shellQuote(emulator.endpoint)}`,
+      ...serviceEndpointVariables(emulator.target).map(([name, url]) => `${name}=${shellQuote(url)}`),
       `AWS_REGION=${shellQuote(emulator.region)}`,
       // A user's own keys (for LocalStack, say) are what the SDK uses too; otherwise the dummy ones.
       ...(process.env.AWS_ACCESS_KEY_ID

@@ -11,6 +11,7 @@ import { dynamoClient, s3Client } from "../lambda/aws/clients";
 import { documentClient, IndexStore } from "../lambda/aws/index-store";
 import { S3ObjectStore } from "../lambda/aws/object-store";
 import { DynamoRebuildStateStore } from "../lambda/aws/rebuild-state-store";
+import { awsTargetFromEnv } from "../lambda/aws/target";
 import { CHAINS_PREFIX } from "../lambda/core/paths";
 import {
   type RebuildProgress,
@@ -95,10 +96,7 @@ export async function runRebuildIndex(
   out: (line: string) => void = console.log,
 ): Promise<number> {
   const { concurrency, indexTtlDays } = flags;
-  const target = {
-    region: flags.region ?? process.env.AWS_REGION ?? "us-east-1",
-    endpoint: flags.endpoint ?? process.env.AWS_ENDPOINT_URL,
-  };
+  const target = awsTargetFromEnv(process.env, flags);
   const s3 = s3Client(target);
   const doc = documentClient(dynamoClient(target));
   const source = new S3ArchiveSource(s3, flags.bucket);

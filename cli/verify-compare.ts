@@ -7,6 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { s3Client } from "../lambda/aws/clients";
 import { S3ComparedBucket } from "../lambda/aws/compared-bucket";
+import { awsTargetFromEnv } from "../lambda/aws/target";
 import { type CompareReport, compareArchives, type KeyContents } from "../lambda/verify/compare";
 import { CliError, EXIT } from "./exit";
 
@@ -104,12 +105,11 @@ export async function runCompare(
     );
   }
   const concurrency = flags.concurrency;
-  const region = flags.region ?? process.env.AWS_REGION ?? "us-east-1";
-  const endpoint = flags.endpoint ?? process.env.AWS_ENDPOINT_URL;
-  const first = new S3ComparedBucket(s3Client({ region, endpoint }), flags.bucket);
+  const target = awsTargetFromEnv(process.env, flags);
+  const first = new S3ComparedBucket(s3Client(target), flags.bucket);
   const second = new S3ComparedBucket(
     s3Client(
-      { region: flags.compareRegion ?? region, endpoint },
+      { ...target, region: flags.compareRegion ?? target.region },
       flags.compareProfile !== undefined ? { profile: flags.compareProfile } : {},
     ),
     flags.compare,

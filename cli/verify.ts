@@ -11,6 +11,7 @@ import { dynamoClient } from "../lambda/aws/clients";
 import { eventPointers } from "../lambda/aws/index-reader";
 import { documentClient } from "../lambda/aws/index-store";
 import { publicJwkFromSpki } from "../lambda/aws/kms-checkpoint-key";
+import { awsTargetFromEnv } from "../lambda/aws/target";
 import { keyIdOf, parseTrustedKeys, type TrustedKey, trustFileOf } from "../lambda/core/checkpoint";
 import { ProofBundleSchema, verifyProofBundle } from "../lambda/core/proof";
 import { describeSchemaIssues } from "../lambda/core/schema-words";
@@ -230,10 +231,7 @@ export async function runVerify(
   const workers = flags.workers ?? defaultWorkerCount();
   if (flags.dir) checkBucketCopy(flags.dir);
 
-  const target = {
-    region: flags.region ?? process.env.AWS_REGION ?? "us-east-1",
-    endpoint: flags.endpoint ?? process.env.AWS_ENDPOINT_URL,
-  };
+  const target = awsTargetFromEnv(process.env, flags);
   const sourceSpec: ArchiveSourceSpec = flags.bucket
     ? { kind: "s3", bucket: flags.bucket, aws: target }
     : { kind: "directory", root: flags.dir as string };

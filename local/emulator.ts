@@ -2,7 +2,9 @@
  * Finds or starts the AWS-compatible endpoint that tests and local mode talk to.
  *
  * `AWS_ENDPOINT_URL` set: that endpoint is used as it is (LocalStack, a test account, any
- * S3/DynamoDB-compatible server) and nothing is started. Otherwise moto server is started from a
+ * S3/DynamoDB-compatible server) and nothing is started. A service's own `AWS_ENDPOINT_URL_<SERVICE>`
+ * (`AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local, say) serves that service over whichever endpoint
+ * serves the rest, as the SDK reads them. Otherwise moto server is started from a
  * project-local virtualenv (created on first use from emulator/requirements.txt) on a free
  * loopback port, and stopped by `stop()`, by process exit, or by its own watch on its stdin.
  */
@@ -12,11 +14,19 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import {
+  AWS_SERVICES,
+  type AwsTarget,
+  awsTargetFromEnv,
+  serviceEndpointVariable,
+} from "../lambda/aws/target";
 
 export interface Emulator {
-  /** Base URL of the S3 and DynamoDB APIs. */
+  /** Base URL of the S3 and DynamoDB APIs (of the services `target.endpoints` does not name). */
   readonly endpoint: string;
   readonly region: string;
+  /** Where the clients point: `endpoint` and `region`, and each AWS_ENDPOINT_URL_<SERVICE> given. */
+  readonly target: AwsTarget;
   /** `moto` when this process started it, `external` when taken from AWS_ENDPOINT_URL. */
   readonly kind: "moto" | "external";
   stop(): Promise<void>;
@@ -128,7 +138,7 @@ export async function ensureEmulatorVirtualenv(options: VirtualenvOptions = {}):
 }
 
 /** Starts moto on 127.0.0.1:<free port> and resolves once it has bound the port. */
-async function startMoto(region: string, log: (line: string) => void): Promise<Emulator> {
+async function startMoto(region: string, log: (line: string) => void): Promise<Omit<Emulator, "target">> {
   const python = await ensureEmulatorVirtualenv({ log });
   const child = spawn(python, [launcherScript], {
     stdio: ["pipe", "pipe", "pipe"],
@@ -181,9 +191,27 @@ async function startMoto(region: string, log: (line: string) => void): Promise<E
 
 export async function startEmulator(options: { log?: (line: string) => void } = {}): Promise<Emulator> {
   const region = defaultRegion();
+  const { endpoints } = awsTargetFromEnv(process.env, { region });
+  const withEndpoints = (emulator: Omit<Emulator, "target">): Emulator => ({
+    ...emulator,
+    target: { endpoint: emulator.endpoint, region, ...(endpoints ? { endpoints } : {}) },
+  });
   const external = process.env.AWS_ENDPOINT_URL;
   if (external) {
-    return { endpoint: external.replace(/\/+$/, ""), region, kind: "external", stop: async () => {} };
+    return withEndpoints({
+      endpoint: external.replace(/\/+$/, ""),
+      region,
+      kind: "external",
+      stop: async () => {},
+    });
   }
-  return startMoto(region, options.log ?? (() => {}));
+  return withEndpoints(await startMoto(region, options.log ?? (() => {})));
+}
+
+/** The per-service endpoints of a target, as [variable, url] pairs (for local mode's hints). */
+export function serviceEndpointVariables(target: AwsTarget): Array<[name: string, url: string]> {
+  return AWS_SERVICES.flatMap((service): Array<[string, string]> => {
+    const endpoint = target.endpoints?.[service];
+    return endpoint ? [[serviceEndpointVariable(service), endpoint]] : [];
+  });
 }

@@ -3,12 +3,9 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SNSClient } from "@aws-sdk/client-sns";
+import { type AwsService, type AwsTarget, endpointFor } from "./target";
 
-export interface AwsTarget {
-  /** Endpoint of an emulator or compatible service; omit for real AWS. */
-  readonly endpoint?: string;
-  readonly region: string;
-}
+export type { AwsTarget } from "./target";
 
 /**
  * The dummy credentials sealtrail's clients give an emulator, which accepts any; local mode prints
@@ -29,17 +26,18 @@ export const EMULATOR_CREDENTIALS = {
 export const SDK_MAX_ATTEMPTS = 3;
 const RETRY_POLICY = { maxAttempts: SDK_MAX_ATTEMPTS, retryMode: "standard" } as const;
 
-function emulatorCredentials(target: AwsTarget) {
-  if (!target.endpoint || process.env.AWS_ACCESS_KEY_ID) return undefined;
+function emulatorCredentials(endpoint: string | undefined) {
+  if (!endpoint || process.env.AWS_ACCESS_KEY_ID) return undefined;
   return EMULATOR_CREDENTIALS;
 }
 
-/** What every client shares: region, endpoint, credentials and the retry policy. */
-function commonConfig(target: AwsTarget) {
+/** What every client shares: region, its service's endpoint, credentials and the retry policy. */
+function commonConfig(target: AwsTarget, service: AwsService) {
+  const endpoint = endpointFor(target, service);
   return {
     region: target.region,
-    endpoint: target.endpoint,
-    credentials: emulatorCredentials(target),
+    endpoint,
+    credentials: emulatorCredentials(endpoint),
     ...RETRY_POLICY,
   };
 }
@@ -51,8 +49,8 @@ type Overrides<Client extends abstract new (...args: never) => unknown> = Partia
 export function s3Client(target: AwsTarget, overrides: Overrides<typeof S3Client> = {}): S3Client {
   // Emulators serve buckets by path, not by virtual host.
   return new S3Client({
-    ...commonConfig(target),
-    forcePathStyle: target.endpoint !== undefined,
+    ...commonConfig(target, "s3"),
+    forcePathStyle: endpointFor(target, "s3") !== undefined,
     ...overrides,
   });
 }
@@ -61,13 +59,13 @@ export function dynamoClient(
   target: AwsTarget,
   overrides: Overrides<typeof DynamoDBClient> = {},
 ): DynamoDBClient {
-  return new DynamoDBClient({ ...commonConfig(target), ...overrides });
+  return new DynamoDBClient({ ...commonConfig(target, "dynamodb"), ...overrides });
 }
 
 export function kmsClient(target: AwsTarget, overrides: Overrides<typeof KMSClient> = {}): KMSClient {
-  return new KMSClient({ ...commonConfig(target), ...overrides });
+  return new KMSClient({ ...commonConfig(target, "kms"), ...overrides });
 }
 
 export function snsClient(target: AwsTarget, overrides: Overrides<typeof SNSClient> = {}): SNSClient {
-  return new SNSClient({ ...commonConfig(target), ...overrides });
+  return new SNSClient({ ...commonConfig(target, "sns"), ...overrides });
 }

@@ -1,7 +1,7 @@
 /** The checkpoint run's configuration, read from the environment the CDK construct sets. */
 import * as z from "zod";
-// A type only, and configuration rather than a port: where the adapters' clients point (endpoint, region).
-import type { AwsTarget } from "../aws/clients";
+// Configuration rather than a port: where the adapters' clients point, read from the environment (no SDK).
+import { AWS_TARGET_ENV, type AwsTarget, awsTargetOf } from "../aws/target";
 
 export const CHECKPOINT_ENV = {
   bucket: "SEALTRAIL_BUCKET",
@@ -24,8 +24,7 @@ const EnvSchema = z.object({
   [CHECKPOINT_ENV.bucket]: required(CHECKPOINT_ENV.bucket),
   [CHECKPOINT_ENV.stateBucket]: required(CHECKPOINT_ENV.stateBucket),
   [CHECKPOINT_ENV.keyId]: required(CHECKPOINT_ENV.keyId),
-  AWS_ENDPOINT_URL: z.string().url().optional(),
-  AWS_REGION: z.string().min(1).default("us-east-1"),
+  ...AWS_TARGET_ENV,
 });
 
 export function checkpointConfigFromEnv(
@@ -42,6 +41,6 @@ export function checkpointConfigFromEnv(
     bucket: e[CHECKPOINT_ENV.bucket],
     stateBucket: e[CHECKPOINT_ENV.stateBucket],
     keyId: e[CHECKPOINT_ENV.keyId],
-    aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL },
+    aws: awsTargetOf(e),
   };
 }

@@ -3,7 +3,7 @@
  * local mode and tests). The CDK construct sets exactly these variables.
  */
 import * as z from "zod";
-import type { AwsTarget } from "../aws/clients";
+import { AWS_TARGET_ENV, type AwsTarget, awsTargetOf } from "../aws/target";
 import { MAX_CHAIN_COUNT } from "../core/paths";
 import { patternProblem } from "../core/watched-actions";
 
@@ -137,8 +137,7 @@ const EnvSchema = z.object({
       for (const message of problems) ctx.addIssue({ code: "custom", message });
       return problems.length > 0 ? z.NEVER : (patterns as string[]);
     }),
-  AWS_ENDPOINT_URL: z.string().url().optional(),
-  AWS_REGION: z.string().min(1).default("us-east-1"),
+  ...AWS_TARGET_ENV,
 });
 
 export function configFromEnv(env: Record<string, string | undefined> = process.env): SealtrailConfig {
@@ -161,7 +160,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     leaseSeconds: e[ENV.leaseSeconds],
     cursorKeyId: e[ENV.cursorKeyId],
     watchedActionPatterns: e[ENV.watchedActions],
-    aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL },
+    aws: awsTargetOf(e),
   };
 }
 

@@ -4,7 +4,7 @@
  * the CDK app can import it.
  */
 import * as z from "zod";
-import type { AwsTarget } from "../aws/clients";
+import { AWS_TARGET_ENV, type AwsTarget, awsTargetOf } from "../aws/target";
 import { METRICS_NAMESPACE } from "../core/metrics";
 
 export const VERIFIER_ENV = {
@@ -66,8 +66,7 @@ const EnvSchema = z.object({
     .positive()
     .optional(),
   [VERIFIER_ENV.alarmTopicArn]: z.string().min(1).optional(),
-  AWS_ENDPOINT_URL: z.string().url().optional(),
-  AWS_REGION: z.string().min(1).default("us-east-1"),
+  ...AWS_TARGET_ENV,
 });
 
 export function verifierConfigFromEnv(env: Record<string, string | undefined> = process.env): VerifierConfig {
@@ -86,6 +85,6 @@ export function verifierConfigFromEnv(env: Record<string, string | undefined> = 
     publicKey: e[VERIFIER_ENV.publicKey],
     maxAgeMs: maxAgeSeconds !== undefined ? maxAgeSeconds * 1000 : undefined,
     alarmTopicArn: e[VERIFIER_ENV.alarmTopicArn],
-    aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL },
+    aws: awsTargetOf(e),
   };
 }

@@ -7,8 +7,7 @@ import { type AwsTarget, dynamoClient, s3Client } from "../../lambda/aws/clients
 import { type BucketOptions, createArchiveBucket, createIndexTable } from "../../lambda/aws/provision";
 
 export function emulatorTarget(): AwsTarget {
-  const { endpoint, region } = inject("emulator");
-  return { endpoint, region };
+  return inject("emulator").target;
 }
 
 /**
