@@ -9,11 +9,12 @@ export type { AwsTarget } from "./target";
 
 /**
  * The dummy credentials sealtrail's clients give an emulator, which accepts any; local mode prints
- * them for tools such as `aws s3 sync`. Real AWS uses the default provider chain.
+ * them for tools such as `aws s3 sync`. Letters only: DynamoDB Local 2 refuses an access key id with
+ * any other character. Real AWS uses the default provider chain.
  */
 export const EMULATOR_CREDENTIALS = {
-  accessKeyId: "sealtrail-local",
-  secretAccessKey: "sealtrail-local",
+  accessKeyId: "sealtraillocal",
+  secretAccessKey: "sealtraillocal",
 } as const;
 
 /**
