@@ -21,12 +21,12 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpsServer, type Server } from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { exportJWK, generateKeyPair } from "jose";
+import { freeLoopbackPort } from "../local/free-port";
 import { DEPARTURES, type DeployState } from "../test/deploy/state";
 import { buildPinnedVenv, isCurrent, type PinnedVenv, python312, run, venvPython } from "./python-venv";
 
@@ -65,19 +65,6 @@ async function ensureMinistack(): Promise<void> {
   log(`creating ${venv.dir} (first run only)`);
   await buildPinnedVenv(venv, await python312("MINISTACK_PYTHON", "the deploy test (ministack)"));
   writeFileSync(venv.stampFile, wanted);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port")),
-      );
-    });
-  });
 }
 
 interface Issuer {
@@ -119,7 +106,7 @@ async function startIssuer(workDir: string): Promise<Issuer> {
   const keyFile = join(workDir, "issuer-key.json");
   writeFileSync(keyFile, JSON.stringify({ ...(await exportJWK(privateKey)), kid, alg: "RS256" }));
 
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const url = `https://127.0.0.1:${port}`;
   const documents: Record<string, unknown> = {
     "/.well-known/openid-configuration": { issuer: url, jwks_uri: `${url}/jwks.json` },
@@ -372,7 +359,7 @@ async function main(): Promise<number> {
   process.on("SIGTERM", onSignal);
   try {
     issuer = await startIssuer(workDir);
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const endpoint = `http://127.0.0.1:${port}`;
     ministack = startMinistack(port, workDir, issuer);
     await waitForMinistack(endpoint, ministack, join(workDir, "ministack.log"));

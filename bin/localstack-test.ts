@@ -15,7 +15,6 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
-  copyFileSync,
   existsSync,
   mkdirSync,
   openSync,
@@ -24,9 +23,10 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fetchDynamoDbLocalJars } from "../local/dynamodb-local";
+import { freeLoopbackPort } from "../local/free-port";
 import { buildPinnedVenv, isCurrent, type PinnedVenv, python312, venvPython } from "./python-venv";
 
 /** Bump when the setup steps below change, so existing .venv-localstack directories are rebuilt. */
@@ -87,40 +87,11 @@ function manifest(attributes: Record<string, string>): string {
   return `${lines.join("\n")}\n`;
 }
 
-function installDynamoDbLocal(requirements: string, jdk: string): void {
-  const coordinate = /^#\s*maven:\s*([\w.-]+):([\w.-]+):([\w.-]+)\s*$/m.exec(requirements);
-  if (!coordinate) fail(`${venv.requirementsFile} names no "# maven: group:artifact:version" line`);
-  const [, groupId, artifactId, version] = coordinate;
+function installDynamoDbLocal(jdk: string): void {
   const buildDir = join(venvDir, "dynamodb-local-build");
   const libDir = join(dynamoDir, "DynamoDBLocal_lib");
-  mkdirSync(buildDir, { recursive: true });
-  mkdirSync(libDir, { recursive: true });
-
-  log(`fetching ${groupId}:${artifactId}:${version} and its dependencies from Maven Central`);
-  const pom = join(buildDir, "pom.xml");
-  writeFileSync(
-    pom,
-    `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
-  <groupId>sealtrail.local</groupId><artifactId>dynamodb-local</artifactId><version>1</version><packaging>pom</packaging>
-  <dependencies><dependency><groupId>${groupId}</groupId><artifactId>${artifactId}</artifactId><version>${version}</version></dependency></dependencies>
-</project>\n`,
-  );
-  run("mvn", [
-    "-B",
-    "-q",
-    "-f",
-    pom,
-    "dependency:copy-dependencies",
-    `-DoutputDirectory=${libDir}`,
-    "-DincludeScope=runtime",
-  ]);
-
-  // Native SQLite libraries under the unversioned names of the official archive.
+  fetchDynamoDbLocalJars(libDir, buildDir, log);
   const files = readdirSync(libDir);
-  for (const file of files) {
-    const native = /^(.*sqlite4java-[\w-]+?)-\d[\d.]*\.(so|dylib|dll)$/.exec(file);
-    if (native) copyFileSync(join(libDir, file), join(libDir, `${native[1]}.${native[2]}`));
-  }
 
   // LocalStack runs `java -jar <dir>/DynamoDBLocal.jar`: a launcher jar whose class path is the Maven jars.
   const jars = files.filter((f) => f.endsWith(".jar")).sort();
@@ -182,22 +153,9 @@ async function ensureLocalStack(): Promise<void> {
   const python = await python312("LOCALSTACK_PYTHON", "LocalStack 4.14");
   const jdk = javaHome();
   await buildPinnedVenv(venv, python);
-  installDynamoDbLocal(requirements, jdk);
+  installDynamoDbLocal(jdk);
   writeFileSync(venv.stampFile, wanted);
   log(`${venvDir} ready in ${Math.round((Date.now() - started) / 1000)} s`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 /**
@@ -337,7 +295,7 @@ function runVitest(endpoint: string, args: string[]): Promise<number> {
 
 async function main(): Promise<number> {
   await ensureLocalStack();
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const endpoint = `http://127.0.0.1:${port}`;
   const started = Date.now();
   const localstack = startLocalStack(port);

@@ -6,9 +6,10 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, Socket } from "node:net";
+import { Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freeLoopbackPort } from "./free-port";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PINS = join(ROOT, "emulator", "localstack-requirements.txt");
@@ -27,14 +28,16 @@ function pinnedCoordinate(): { groupId: string; artifactId: string; version: str
   return { groupId, artifactId, version };
 }
 
-/** The directory of DynamoDB Local's jars and native libraries, fetched when missing. */
-function ensureJars(log: (line: string) => void): string {
+/**
+ * Fetches the pinned DynamoDB Local and its dependencies into `lib` (a Maven build in `buildDir`), and
+ * gives sqlite4java's native libraries the unversioned names it loads them by. The LocalStack runner
+ * lays out its DynamoDB Local with this too.
+ */
+export function fetchDynamoDbLocalJars(lib: string, buildDir: string, log: (line: string) => void): void {
   const { groupId, artifactId, version } = pinnedCoordinate();
-  const dir = join(ROOT, ".dynamodb-local", version);
-  const lib = join(dir, "lib");
-  if (existsSync(join(dir, "ready"))) return lib;
   mkdirSync(lib, { recursive: true });
-  const pom = join(dir, "pom.xml");
+  mkdirSync(buildDir, { recursive: true });
+  const pom = join(buildDir, "pom.xml");
   writeFileSync(
     pom,
     `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
@@ -42,7 +45,7 @@ function ensureJars(log: (line: string) => void): string {
   <dependencies><dependency><groupId>${groupId}</groupId><artifactId>${artifactId}</artifactId><version>${version}</version></dependency></dependencies>
 </project>\n`,
   );
-  log(`fetching ${groupId}:${artifactId}:${version} from Maven Central (first run only)`);
+  log(`fetching ${groupId}:${artifactId}:${version} and its dependencies from Maven Central`);
   const mvn = spawnSync(
     "mvn",
     [
@@ -58,26 +61,21 @@ function ensureJars(log: (line: string) => void): string {
   );
   if (mvn.status !== 0)
     throw new Error(`mvn could not fetch DynamoDB Local (exit ${mvn.status ?? mvn.signal})`);
-  // sqlite4java loads its native library by an unversioned name.
   for (const file of readdirSync(lib)) {
     const native = /^(.*sqlite4java-[\w-]+?)-\d[\d.]*\.(so|dylib|dll)$/.exec(file);
     if (native) copyFileSync(join(lib, file), join(lib, `${native[1]}.${native[2]}`));
   }
-  writeFileSync(join(dir, "ready"), `${groupId}:${artifactId}:${version}\n`);
-  return lib;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
+/** The directory of DynamoDB Local's jars and native libraries, fetched when missing. */
+function ensureJars(log: (line: string) => void): string {
+  const { version } = pinnedCoordinate();
+  const dir = join(ROOT, ".dynamodb-local", version);
+  const lib = join(dir, "lib");
+  if (existsSync(join(dir, "ready"))) return lib;
+  fetchDynamoDbLocalJars(lib, dir, log);
+  writeFileSync(join(dir, "ready"), `${version}\n`);
+  return lib;
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -96,7 +94,7 @@ export async function startDynamoDbLocal(
   options: { log?: (line: string) => void } = {},
 ): Promise<DynamoDbLocal> {
   const lib = ensureJars(options.log ?? (() => {}));
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const child: ChildProcess = spawn(
     "java",
     [
@@ -108,7 +106,8 @@ export async function startDynamoDbLocal(
       "-port",
       String(port),
     ],
-    { stdio: ["ignore", "ignore", "inherit"] },
+    // Its working directory gets a metadata file: .dynamodb-local/, not wherever the benchmark was started.
+    { cwd: dirname(lib), stdio: ["ignore", "ignore", "inherit"] },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const deadline = Date.now() + START_TIMEOUT_MS;

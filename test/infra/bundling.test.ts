@@ -15,6 +15,15 @@ import { logicalId, newApp, TEST_CONTEXT } from "./helpers";
 /** Each handler's bundle at most (they are 0.77-0.88 MB; with every zod locale 1.13-1.24 MB). */
 const HANDLER_BUNDLE_BUDGET_BYTES = 950_000;
 
+/** The functions of lambda/handlers/, by logical-id prefix. */
+const HANDLER_FUNCTIONS = [
+  "SealtrailIngestFunction",
+  "SealtrailReindexFunction",
+  "SealtrailCheckpointFunction",
+  "SealtrailQueryFunction",
+  "SealtrailVerifierFunction",
+];
+
 let outdir: string;
 let template: Template;
 const dockerBefore = process.env.CDK_DOCKER;
@@ -42,11 +51,7 @@ afterAll(() => {
 
 describe("Lambda bundling", () => {
   it.each([
-    "SealtrailIngestFunction",
-    "SealtrailReindexFunction",
-    "SealtrailCheckpointFunction",
-    "SealtrailQueryFunction",
-    "SealtrailVerifierFunction",
+    ...HANDLER_FUNCTIONS,
     // The checkpoint public key's custom resource (lambda/custom-resources/public-key-reader.ts).
     "SealtrailCheckpointPublicKeyReader",
   ])("%s is one minified ESM file with the createRequire banner and a source map", (prefix) => {
@@ -67,13 +72,7 @@ describe("Lambda bundling", () => {
    * name instead of as a namespace (`import * as z from "zod"`) keeps every zod locale in each bundle,
    * 350 KB; this fails on that, and on anything else that grows a handler by as much.
    */
-  it.each([
-    "SealtrailIngestFunction",
-    "SealtrailReindexFunction",
-    "SealtrailCheckpointFunction",
-    "SealtrailQueryFunction",
-    "SealtrailVerifierFunction",
-  ])("%s stays within the handler bundle budget", (prefix) => {
+  it.each(HANDLER_FUNCTIONS)("%s stays within the handler bundle budget", (prefix) => {
     const bytes = readFileSync(join(assetDir(prefix), "index.mjs")).length;
     expect(bytes).toBeLessThanOrEqual(HANDLER_BUNDLE_BUDGET_BYTES);
   });
