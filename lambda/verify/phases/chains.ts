@@ -49,14 +49,11 @@ interface SignedHead {
 }
 
 /**
- * Called once per chain as soon as it is walked, with the batches its links named (those `linked`
- * keeps) and the chain's attested size: enough to check those data objects while other chains are
- * still being read.
+ * Called once per chain as soon as it is walked, with the links whose batches `linked` keeps for it
+ * and the chain's attested size: enough to check those data objects while other chains are still
+ * being read.
  */
-export type OnChainWalked = (
-  batches: ReadonlyArray<readonly [objectKey: string, link: ChainLink]>,
-  attestedSize: number,
-) => void;
+export type OnChainWalked = (links: readonly ChainLink[], attestedSize: number) => void;
 
 export async function verifyChains(
   run: VerifyRun,
@@ -92,12 +89,12 @@ export async function verifyChains(
     attestedSize.set(id, walk.matchedSize);
     if (onChainWalked) {
       // A batch another chain named first stays that chain's (a duplicate_batch finding here).
-      const batches: Array<readonly [string, ChainLink]> = [];
+      const links: ChainLink[] = [];
       for (const record of records) {
         const link = record?.link;
-        if (link && linked.get(link.batch.key)?.link === link) batches.push([link.batch.key, link]);
+        if (link && linked.get(link.batch.key)?.link === link) links.push(link);
       }
-      onChainWalked(batches, walk.matchedSize);
+      onChainWalked(links, walk.matchedSize);
     }
     nextState[id] = { size: walk.frontier.size, head: walk.head, frontier: walk.frontier.toJSON() };
   });

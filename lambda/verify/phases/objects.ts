@@ -12,13 +12,15 @@ import type { OnChainWalked, VerifiedChains } from "./chains";
 import type { IndexedEvent } from "./index-check";
 import type { VerifyRun } from "./run";
 
-/** What a data object is checked for: a batch no signature fixes is parsed line by line whatever was asked. */
+/**
+ * What a data object is checked for, from its link and its chain's attested size: a batch no
+ * signature fixes is parsed line by line whatever was asked.
+ */
 function checkOptionsFor(options: Pick<VerifyOptions, "index" | "records">) {
   const keepEvents = options.index !== undefined;
-  return {
-    signed: { keepEvents, records: options.records ?? false } satisfies BatchCheckOptions,
-    unsigned: { keepEvents, records: true } satisfies BatchCheckOptions,
-  };
+  const signed: BatchCheckOptions = { keepEvents, records: options.records ?? false };
+  const unsigned: BatchCheckOptions = { keepEvents, records: true };
+  return (link: ChainLink, attestedSize: number) => (link.seq < attestedSize ? signed : unsigned);
 }
 
 /**
@@ -33,20 +35,19 @@ export class EarlyObjectChecks {
     { readonly link: ChainLink; readonly result: Promise<BatchCheck | undefined> }
   >();
   readonly #check: ObjectCheck;
-  readonly #options: ReturnType<typeof checkOptionsFor>;
+  readonly #optionsFor: ReturnType<typeof checkOptionsFor>;
 
   constructor(check: ObjectCheck, options: Pick<VerifyOptions, "index" | "records">) {
     this.#check = check;
-    this.#options = checkOptionsFor(options);
+    this.#optionsFor = checkOptionsFor(options);
   }
 
-  readonly onChainWalked: OnChainWalked = (batches, attestedSize) => {
-    for (const [objectKey, link] of batches) {
-      const options = link.seq < attestedSize ? this.#options.signed : this.#options.unsigned;
-      const result = this.#check(objectKey, link.batch, options);
+  readonly onChainWalked: OnChainWalked = (links, attestedSize) => {
+    for (const link of links) {
+      const result = this.#check(link.batch.key, link.batch, this.#optionsFor(link, attestedSize));
       // Awaited in the object phase; until then a rejection (the pool failing) must not go unhandled.
       result.catch(() => {});
-      this.#started.set(objectKey, { link, result });
+      this.#started.set(link.batch.key, { link, result });
     }
   };
 
@@ -67,9 +68,9 @@ export async function verifyObjects(
   const { findings, stats } = run;
   const linkedObjects = [...chains.linked.entries()];
   const events = new Map<string, IndexedEvent>();
-  const { signed: forSigned, unsigned: forUnsigned } = checkOptionsFor(options);
+  const optionsFor = checkOptionsFor(options);
   run.notes.push(
-    forSigned.records || forSigned.keepEvents
+    options.records || options.index !== undefined
       ? "every line of every data object was parsed as a canonical event record"
       : "lines of data objects that a verified checkpoint covers and that match their links were read by " +
           "their fixed prefix (v, id, time) only, the signed Merkle root fixing the rest; every other line " +
@@ -83,9 +84,8 @@ export async function verifyObjects(
     });
   let objectsDone = 0;
   await mapLimit(linkedObjects, run.concurrency, async ([objectKey, { link, key }]) => {
-    const signed = link.seq < (chains.attestedSize.get(link.chain) ?? 0);
     const result = await (early?.take(objectKey, link) ??
-      check(objectKey, link.batch, signed ? forSigned : forUnsigned));
+      check(objectKey, link.batch, optionsFor(link, chains.attestedSize.get(link.chain) ?? 0)));
     run.progress({ phase: "objects", done: ++objectsDone, total: linkedObjects.length });
     if (!result) {
       findings.error({
