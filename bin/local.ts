@@ -24,16 +24,18 @@ import { createArchiveBucket, createIndexTable, createStateBucket } from "../lam
 import { loadOrCreateCheckpointKey } from "../lambda/checkpoint/local-key";
 import { parseTrustedKeys, trustFileOf } from "../lambda/core/checkpoint";
 import { openApiDocument } from "../lambda/core/openapi";
-import { INGEST_ROUTE, QUERY_ROUTES } from "../lambda/core/routes";
+import { INGEST_ROUTE, QUERY_ROUTES, SUBJECT_ROUTES } from "../lambda/core/routes";
 import { createCheckpointJob } from "../lambda/handlers/checkpoint";
 import { createIngestHandler, type IngestHandler } from "../lambda/handlers/ingest";
 import { createQueryHandler, type QueryHandler } from "../lambda/handlers/query";
 import { createReindexJob } from "../lambda/handlers/reindex";
 import { createVerifierJob } from "../lambda/handlers/verifier";
 import {
+  configFromEnv,
   DEFAULT_CHAINS,
   DEFAULT_LEASE_SECONDS,
   DEFAULT_SCOPES,
+  ENV,
   type SealtrailConfig,
 } from "../lambda/runtime/config";
 import { DEFAULT_VERIFIER_MAX_AGE_MINUTES } from "../lambda/verify/scheduled-config";
@@ -46,7 +48,8 @@ import {
   localIssuer,
   localStateDir,
 } from "../local/issuer";
-import { type LocalServer, startLocalServer } from "../local/server";
+import { loadOrCreatePrivacyKeys } from "../local/privacy-keys";
+import { type LocalServer, type RouteDefinition, startLocalServer } from "../local/server";
 
 const REINDEX_INTERVAL_MS = 60_000;
 /** The signals that stop npm, a terminal or a process manager would send; each stops local mode. */
@@ -229,6 +232,26 @@ async function main(): Promise<void> {
         },
       ]),
     );
+    // Privacy is on when SEALTRAIL_PRIVACY holds a policy, as in Lambda; its keys are local files.
+    const privacy = configFromEnv({
+      [ENV.bucket]: bucket,
+      [ENV.table]: table,
+      [ENV.privacy]: process.env[ENV.privacy],
+      [ENV.eraseScope]: process.env[ENV.eraseScope],
+      [ENV.erasureHorizonDays]: process.env[ENV.erasureHorizonDays],
+    }).privacy;
+    const subjectRoutes: Record<string, RouteDefinition> = privacy
+      ? {
+          [SUBJECT_ROUTES.erase]: {
+            scopes: [privacy.eraseScope],
+            handler: async (event: Parameters<QueryHandler>[0]) => (query ? query(event) : starting),
+          },
+          [SUBJECT_ROUTES.hold]: {
+            scopes: [DEFAULT_SCOPES.admin],
+            handler: async (event: Parameters<QueryHandler>[0]) => (query ? query(event) : starting),
+          },
+        }
+      : {};
     const server: LocalServer = await startLocalServer({
       port,
       // No fixed URL: the issuer is the server's own base URL, where its JWKS is served.
@@ -240,6 +263,7 @@ async function main(): Promise<void> {
           handler: async (event) => (ingest ? ingest(event) : starting),
         },
         ...queryRoutes,
+        ...subjectRoutes,
       },
       documents: { [OPENAPI_PATH]: (serverUrl) => openApiDocument({ serverUrl }) },
     }).catch((error: NodeJS.ErrnoException) => {
@@ -255,10 +279,12 @@ async function main(): Promise<void> {
       // Forwarded end-user tokens (X-Sealtrail-Subject-Token) may come from the local issuer too.
       subjectIssuers: [{ issuer: server.issuer, jwksUrl: server.jwksUrl, audiences: [LOCAL_AUDIENCE] }],
       leaseSeconds: DEFAULT_LEASE_SECONDS,
+      privacy,
       aws: target,
     };
-    ingest = createIngestHandler(config);
-    query = createQueryHandler(config);
+    const privacyKeys = privacy ? loadOrCreatePrivacyKeys(stateDir) : undefined;
+    ingest = createIngestHandler(config, { privacyKeys });
+    query = createQueryHandler(config, { privacyKeys });
     const reindex = createReindexJob(config);
     const timer = everyInterval(reindex, REINDEX_INTERVAL_MS, (error) =>
       console.error(`sealtrail: reindex failed: ${(error as Error).stack ?? error}`),

@@ -13,7 +13,16 @@ import {
   TIME_SORT_KEY,
   TTL_ATTRIBUTE,
 } from "./index-table";
+import { ENCRYPTED_MARKER } from "./privacy/protect";
 import type { EventRecord } from "./schema";
+
+/**
+ * A value the index can key on: not absent, and not ENCRYPTED_MARKER (a personal field a privacy
+ * policy keeps only as ciphertext cannot be searched, so it is not indexed at all).
+ */
+function searchable(value: string | null | undefined): value is string {
+  return typeof value === "string" && value !== ENCRYPTED_MARKER;
+}
 
 /** Escapes "%" and "#" so "#" can join key parts unambiguously. */
 export function keyPart(value: string): string {
@@ -123,21 +132,23 @@ export function eventPointerItem(record: EventRecord, location: EventLocation, t
     [F.leafIndex]: location.leafIndex,
     [F.leafHash]: location.leafHash,
     [TIME_SORT_KEY]: `${record.time}#${record.id}`,
-    [GLOBAL_INDEXES.actor.partitionKey]: compositeKey(t, record.actor.sub),
     [GLOBAL_INDEXES.action.partitionKey]: compositeKey(t, record.action),
     [GLOBAL_INDEXES.time.partitionKey]: compositeKey(t, String(timeShardOf(record.id))),
   };
+  if (searchable(record.actor.sub)) {
+    item[GLOBAL_INDEXES.actor.partitionKey] = compositeKey(t, record.actor.sub);
+  }
   if (record.actor.iss) item[F.actorIss] = record.actor.iss;
-  if (record.resource) {
+  if (record.resource && searchable(record.resource.id)) {
     item[F.resourceType] = record.resource.type;
     item[F.resourceId] = record.resource.id;
     item[GLOBAL_INDEXES.resource.partitionKey] = compositeKey(t, record.resource.type, record.resource.id);
   }
-  if (record.actor.session_id) {
+  if (searchable(record.actor.session_id)) {
     item[F.sessionId] = record.actor.session_id;
     item[GLOBAL_INDEXES.session.partitionKey] = compositeKey(t, record.actor.session_id);
   }
-  if (record.http?.request_id) {
+  if (searchable(record.http?.request_id)) {
     item[F.requestId] = record.http.request_id;
     item[GLOBAL_INDEXES.request.partitionKey] = compositeKey(t, record.http.request_id);
   }
@@ -175,4 +186,14 @@ export function idempotencyKey(
 ): Record<string, string> {
   const digest = sha256Hex(JSON.stringify([tenant, reporterIss, reporterSub, key]));
   return { [PARTITION_KEY]: compositeKey("idempotency", digest), [SORT_KEY]: "idempotency" };
+}
+
+/** A data subject's key item (lambda/aws/subject-key-store.ts): its live wrapped key, or that it was erased. */
+export function subjectKeyItemKey(tenant: string, subject: string): Record<string, string> {
+  return { [PARTITION_KEY]: compositeKey("subject", tenant, subject), [SORT_KEY]: "key" };
+}
+
+/** A data subject's legal hold: while it exists, the subject's key cannot be destroyed. */
+export function legalHoldKey(tenant: string, subject: string): Record<string, string> {
+  return { [PARTITION_KEY]: compositeKey("subject", tenant, subject), [SORT_KEY]: "hold" };
 }

@@ -41,11 +41,16 @@ function planFor(schema: z.ZodType, version: RecordVersion, path = ""): KeyPlan 
 }
 
 const PLANS = new Map(RECORD_VERSIONS.map((version) => [version, planFor(EventRecordSchema, version)]));
-const RECORD_PLAN = PLANS.get(RECORD_VERSION) as KeyPlan;
 
-/** The record's top-level keys in stored order (Glue columns are derived from these). */
-export const RECORD_KEYS: readonly string[] =
-  RECORD_PLAN.kind === "object" ? RECORD_PLAN.keys.map(([key]) => key) : [];
+function topLevelKeys(version: RecordVersion): readonly string[] {
+  const plan = PLANS.get(version) as KeyPlan;
+  return plan.kind === "object" ? plan.keys.map(([key]) => key) : [];
+}
+
+/** The top-level keys of the newest version in stored order (Glue columns are derived from these). */
+export const RECORD_KEYS: readonly string[] = topLevelKeys(Math.max(...RECORD_VERSIONS) as RecordVersion);
+/** The top-level keys of a record as buildRecord writes it (RECORD_VERSION). */
+export const PLAIN_RECORD_KEYS: readonly string[] = topLevelKeys(RECORD_VERSION);
 
 function ordered(value: unknown, plan: KeyPlan): unknown {
   if (value === null || value === undefined) return null;

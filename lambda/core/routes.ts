@@ -17,3 +17,13 @@ export const QUERY_ROUTES = [
   "GET /v1/checkpoints/latest",
 ] as const;
 export type QueryRouteKey = (typeof QUERY_ROUTES)[number];
+
+/**
+ * The data-subject routes, present only when privacy is on; the query function serves them.
+ * Erasure needs the erase scope, a legal hold the admin scope.
+ */
+export const SUBJECT_ROUTES = {
+  erase: "POST /v1/subjects/erase",
+  hold: "POST /v1/subjects/hold",
+} as const;
+export type SubjectRouteKey = (typeof SUBJECT_ROUTES)[keyof typeof SUBJECT_ROUTES];

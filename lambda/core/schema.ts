@@ -167,14 +167,20 @@ export type Principal = z.infer<typeof PrincipalSchema>;
  * Record format versions. A version only ever adds keys; a line carries exactly the keys of its
  * version (record.ts serializes by version), so lines written before a key existed still verify.
  */
-export const RECORD_VERSIONS = [1, 2] as const;
+export const RECORD_VERSIONS = [1, 2, 3] as const;
 export type RecordVersion = (typeof RECORD_VERSIONS)[number];
-/** The version new records are written with. */
+/** The version new records are written with when no privacy policy applies to them. */
 export const RECORD_VERSION = 2 satisfies RecordVersion;
+/**
+ * The version of a record whose personal fields are encrypted (lambda/core/privacy/): v3 adds the
+ * `privacy` key, which names the data subject, its key generation and each field's ciphertext.
+ */
+export const PROTECTED_RECORD_VERSION = 3 satisfies RecordVersion;
 /** Keys a version added, by their path in the record; every other key exists since v1. */
 export const RECORD_KEYS_ADDED: Readonly<Record<string, RecordVersion>> = {
   "http.route": 2,
   "http.duration_ms": 2,
+  privacy: 3,
 };
 
 export const RecordHttpSchema = z.strictObject({
@@ -197,6 +203,24 @@ export const IngestContextSchema = z.strictObject({
 });
 export type IngestContext = z.infer<typeof IngestContextSchema>;
 
+/** One personal field's ciphertext (lambda/core/privacy/field-cipher.ts), by its path in the record. */
+export const SealedFieldSchema = z.strictObject({
+  path: z.string(),
+  ciphertext: z.string(),
+});
+
+/**
+ * Since v3, on records written under a privacy policy: whose data key sealed the personal fields
+ * (the subject's pseudonym and the key's generation) and each field's ciphertext. In place, such a
+ * field holds its keyed pseudonym when it is searchable, ENCRYPTED_MARKER otherwise.
+ */
+export const RecordPrivacySchema = z.strictObject({
+  subject: z.string(),
+  key: z.number().int(),
+  fields: z.array(SealedFieldSchema),
+});
+export type RecordPrivacy = z.infer<typeof RecordPrivacySchema>;
+
 /**
  * The stored record. Key order here is the serialized key order (see record.ts); every key is
  * always present (null when absent) so Athena sees one stable column set.
@@ -215,5 +239,7 @@ export const EventRecordSchema = z.strictObject({
   ingest: IngestContextSchema,
   tenant: z.string(),
   details: z.string().nullable(),
+  /** Since v3; absent from v1 and v2 lines, null on v3 lines no policy applied to. */
+  privacy: RecordPrivacySchema.nullable().optional(),
 });
 export type EventRecord = z.infer<typeof EventRecordSchema>;

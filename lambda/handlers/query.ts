@@ -3,14 +3,14 @@
  * `GET /v1/events`, `GET /v1/events/{id}`, `GET /v1/events/{id}/proof`, `GET /v1/checkpoints/latest`.
  */
 import type { Metrics } from "@aws-lambda-powertools/metrics";
-import type { KMSClient } from "@aws-sdk/client-kms";
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { S3ArchiveSource } from "../aws/archive-source";
 import { kmsClient, s3Client } from "../aws/clients";
 import { kmsMacKey } from "../aws/kms-mac-key";
 import { type MacKey, randomMacKey } from "../core/cursor";
 import { METRIC_SERVICES } from "../core/metrics";
-import type { QueryRouteKey } from "../core/routes";
+import { type QueryRouteKey, SUBJECT_ROUTES, type SubjectRouteKey } from "../core/routes";
+import { type SubjectRequest, SubjectService } from "../privacy/subject-service";
 import { composeQueryService } from "../query/compose";
 import { IntegrityError } from "../query/pointers";
 import type { ProofProvider, QueryRequest, QueryService } from "../query/query-service";
@@ -27,8 +27,6 @@ export type QueryHandler = (
 export interface QueryOverrides extends RuntimeOverrides {
   /** The cursor MAC key; default: KMS key `config.cursorKeyId`, else a random key of this process. */
   readonly cursorKey?: MacKey;
-  /** The KMS client for `config.cursorKeyId` (tests point it at the emulator). */
-  readonly kms?: KMSClient;
   /** Builds `GET /v1/events/{id}/proof` bundles; default: from the archive at the newest checkpoint. */
   readonly proof?: ProofProvider;
 }
@@ -64,6 +62,32 @@ function isRouteKey(key: string): key is QueryRouteKey {
   return Object.hasOwn(ROUTES, key);
 }
 
+const SUBJECT_ROUTE_HANDLERS: Record<
+  SubjectRouteKey,
+  (service: SubjectService, request: SubjectRequest) => Promise<ApiResponse>
+> = {
+  [SUBJECT_ROUTES.erase]: (service, request) => service.erase(request),
+  [SUBJECT_ROUTES.hold]: (service, request) => service.hold(request),
+};
+
+function isSubjectRouteKey(key: string): key is SubjectRouteKey {
+  return Object.hasOwn(SUBJECT_ROUTE_HANDLERS, key);
+}
+
+/** The data-subject routes read the body too; the raw token is never read. */
+export function subjectRequestOf(event: APIGatewayProxyEventV2WithJWTAuthorizer): SubjectRequest {
+  const context = event.requestContext;
+  return {
+    claims: context.authorizer?.jwt?.claims,
+    scopes: context.authorizer?.jwt?.scopes ?? undefined,
+    body: event.body,
+    isBase64Encoded: event.isBase64Encoded,
+    requestId: context.requestId,
+    sourceIp: context.http?.sourceIp ?? null,
+    userAgent: context.http?.userAgent ?? null,
+  };
+}
+
 /** The query function's metrics as the stack's alarms watch them (namespace, `service` dimension). */
 export function createQueryMetrics(): Metrics {
   return powertoolsMetrics(METRIC_SERVICES.query);
@@ -83,7 +107,7 @@ export function createQueryHandler(
   const metrics = new BufferedAccessMetrics(options.metrics ?? createQueryMetrics(), (error) =>
     logger.warn("read metrics not published", { error: String(error) }),
   );
-  const { service: ingest, objects, index } = createWritePath(config, { ...overrides, logger });
+  const { service: ingest, objects, index, privacy } = createWritePath(config, { ...overrides, logger });
   let cursorKey = overrides.cursorKey;
   if (!cursorKey && config.cursorKeyId) {
     cursorKey = kmsMacKey(overrides.kms ?? traced(kmsClient(config.aws)), config.cursorKeyId);
@@ -103,13 +127,31 @@ export function createQueryHandler(
     cursorKey,
     metrics,
     logger: serviceLogger(logger),
+    privacy: privacy?.records,
   });
+  const subjects =
+    privacy && config.privacy
+      ? new SubjectService({
+          config: { ...config, privacy: config.privacy },
+          privacy: privacy.records,
+          keys: privacy.keys,
+          archive: (caller, events) => ingest.archiveServerEvents(caller, events),
+          now: overrides.now ?? Date.now,
+          logger: serviceLogger(logger),
+        })
+      : undefined;
 
   return async (event) => {
     const request = queryRequestOf(event);
     logger.appendKeys({ request_id: request.requestId });
     try {
       const routeKey = event.routeKey;
+      if (subjects && isSubjectRouteKey(routeKey)) {
+        return toProxyResult(
+          await SUBJECT_ROUTE_HANDLERS[routeKey](subjects, subjectRequestOf(event)),
+          request.requestId,
+        );
+      }
       if (!isRouteKey(routeKey)) {
         return toProxyResult(
           errorResponse(404, "unknown_route", `no route ${routeKey} in the query API`),

@@ -19,6 +19,7 @@ import { buildRecord } from "../core/record";
 import { type EventInput, EventInputSchema, type EventRecord, type Principal } from "../core/schema";
 import { validateIngestBody } from "../core/validation";
 import { countWatchedActions, DEFAULT_WATCHED_PATTERNS } from "../core/watched-actions";
+import type { RecordPrivacy } from "../privacy/record-privacy";
 import { DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS, type SealtrailConfig } from "../runtime/config";
 import { type ApiResponse, errorResponse, refusalResponse } from "../runtime/http";
 import type { AppendedLink, ChainWriter } from "./chain-writer";
@@ -84,6 +85,8 @@ export interface IngestServiceDeps {
   readonly logger: ServiceLogger;
   /** Where `ingest` counts acknowledged events, watched actions and refused subject tokens. */
   readonly metrics?: AccessMetrics;
+  /** Seals personal fields before anything is stored (docs/privacy.md); absent: privacy is off. */
+  readonly privacy?: RecordPrivacy;
 }
 
 const DATA_CONTENT_TYPE = "application/x-ndjson";
@@ -143,10 +146,13 @@ export class IngestService {
 
     // 3–4. Seal, store, link: the link is the acknowledgement.
     const receivedAt = new Date(this.deps.now());
-    const records = this.recordsOf(request, events, { reporter, subjects, tenant, receivedAt });
-    const batch = sealBatch(records, receivedAt);
+    const plain = this.recordsOf(request, events, { reporter, subjects, tenant, receivedAt });
+    let records: EventRecord[];
+    let batch: SealedBatch;
     let receipt: Receipt;
     try {
+      records = await this.protected(plain);
+      batch = sealBatch(records, receivedAt);
       receipt = await this.sealAndLink(records, batch);
     } catch {
       if (idempotency)
@@ -289,12 +295,15 @@ export class IngestService {
     const receivedAt = new Date(this.deps.now());
     const time = receivedAt.toISOString();
     const ingest = { request_id: caller.requestId, source_ip: caller.sourceIp, user_agent: caller.userAgent };
-    const records = inputs.map((event) =>
+    const plain = inputs.map((event) =>
       buildRecord(event, { id: this.deps.newId(), time, reporter, tenant, ingest }),
     );
-    const batch = sealBatch(records, receivedAt);
+    let records: EventRecord[];
+    let batch: SealedBatch;
     let receipt: Receipt;
     try {
+      records = await this.protected(plain);
+      batch = sealBatch(records, receivedAt);
       receipt = await this.sealAndLink(records, batch);
     } catch (error) {
       throw new ArchiveUnavailableError(error);
@@ -312,6 +321,21 @@ export class IngestService {
     const patterns = this.deps.config.watchedActionPatterns ?? DEFAULT_WATCHED_PATTERNS;
     for (const { pattern, outcome, count } of countWatchedActions(patterns, records)) {
       this.metrics.record(accessMetricPoints.watchedAction(pattern, outcome, count));
+    }
+  }
+
+  /**
+   * The records as they are stored: personal fields sealed under each subject's key when privacy is
+   * on. A failure here (the key store or KMS) acknowledges nothing, like a failed put.
+   */
+  private async protected(records: EventRecord[]): Promise<EventRecord[]> {
+    const privacy = this.deps.privacy;
+    if (!privacy) return records;
+    try {
+      return await privacy.session().protect(records);
+    } catch (error) {
+      this.deps.logger.error("personal fields not sealed: batch not acknowledged", { error: String(error) });
+      throw error;
     }
   }
 

@@ -36,7 +36,7 @@ const FILTER_ATTRIBUTES = {
   request_id: POINTER_FIELDS.requestId,
 } as const satisfies Partial<Record<keyof EventFilters, string>>;
 
-type FilterName = keyof typeof FILTER_ATTRIBUTES;
+export type FilterName = keyof typeof FILTER_ATTRIBUTES;
 
 /**
  * Selective filters, most selective first: a request id names one request, a session a few
@@ -61,11 +61,33 @@ function upperBoundOf(time: string): string {
   return `${time}$`;
 }
 
-export function planQuery(tenant: string, filters: EventFilters): QueryPlan {
+/** Every combination of one value per filter, in order: the partitions a keyed search reads. */
+function combinations(choices: readonly (readonly string[])[]): string[][] {
+  return choices.reduce<string[][]>(
+    (partial, values) => partial.flatMap((prefix) => values.map((value) => [...prefix, value])),
+    [[]],
+  );
+}
+
+/**
+ * The plan of a search. `aliases` gives a second value a filter also matches: the keyed pseudonym
+ * under which records sealed by a privacy policy are indexed (lambda/privacy/record-privacy.ts),
+ * beside the plain value records written before it carry. An aliased key filter reads both GSI
+ * partitions, merged in order; an aliased FilterExpression term matches either value.
+ */
+export function planQuery(
+  tenant: string,
+  filters: EventFilters,
+  aliases: Readonly<Partial<Record<FilterName, string>>> = {},
+): QueryPlan {
+  const valuesOf = (name: FilterName): string[] => {
+    const alias = aliases[name];
+    return alias === undefined ? [filters[name] as string] : [filters[name] as string, alias];
+  };
   const selective = SELECTIVE.find(({ uses }) => uses.every((name) => filters[name] !== undefined));
   const keyed = new Set<FilterName>(selective?.uses ?? []);
   const partitions = selective
-    ? [compositeKey(tenant, ...selective.uses.map((name) => filters[name] as string))]
+    ? combinations(selective.uses.map(valuesOf)).map((parts) => compositeKey(tenant, ...parts))
     : Array.from({ length: TIME_SHARDS }, (_, shard) => compositeKey(tenant, String(shard)));
 
   const conditions: string[] = [];
@@ -76,8 +98,15 @@ export function planQuery(tenant: string, filters: EventFilters): QueryPlan {
     if (value === undefined || keyed.has(name)) continue;
     const i = conditions.length;
     names[`#f${i}`] = FILTER_ATTRIBUTES[name];
-    values[`:f${i}`] = value;
-    conditions.push(`#f${i} = :f${i}`);
+    const alias = aliases[name];
+    if (alias === undefined) {
+      values[`:f${i}`] = value;
+      conditions.push(`#f${i} = :f${i}`);
+    } else {
+      values[`:f${i}`] = value;
+      values[`:f${i}b`] = alias;
+      conditions.push(`#f${i} IN (:f${i}, :f${i}b)`);
+    }
   }
 
   return {

@@ -12,7 +12,7 @@ export interface IndexPageQuery {
   readonly sortKey: { readonly name: string; readonly lower?: string; readonly upper?: string };
   /**
    * A FilterExpression over non-key attributes, with its own names and values (plan.ts writes only
-   * `#fN = :fN` terms joined by AND).
+   * `#fN = :fN` and `#fN IN (:fN, :fNb)` terms joined by AND).
    */
   readonly filter?: {
     readonly expression: string;

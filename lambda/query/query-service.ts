@@ -26,6 +26,7 @@ import { type AccessMetrics, accessMetricPoints, NO_ACCESS_METRICS } from "../co
 import type { QueryRouteKey } from "../core/routes";
 import type { EventInput } from "../core/schema";
 import type { ServerEventCaller, ServiceLogger } from "../ingest/ingest-service";
+import type { RecordPrivacy } from "../privacy/record-privacy";
 import type { SealtrailConfig } from "../runtime/config";
 import { type ApiResponse, errorResponse, refusalResponse } from "../runtime/http";
 import type { LatestCheckpointFinder } from "./checkpoints";
@@ -35,7 +36,7 @@ import { planQuery } from "./plan";
 import { eventLocationOf, IntegrityError, recordPointerOf } from "./pointers";
 import type { EventIndex } from "./ports";
 import { type ReadDescription, readAuditEvent } from "./read-audit";
-import { fetchRecords } from "./records";
+import { type FetchedRecord, fetchRecords } from "./records";
 
 /** What the HTTP layer extracts from API Gateway's event. */
 export interface QueryRequest {
@@ -76,6 +77,8 @@ export interface QueryServiceDeps {
   readonly logger: ServiceLogger;
   /** Where answered reads are counted: reads, records returned, cross-tenant reads. */
   readonly metrics?: AccessMetrics;
+  /** Opens sealed personal fields for readers and searches by pseudonym; absent: privacy is off. */
+  readonly privacy?: RecordPrivacy;
 }
 
 /** Record lines per page at most: a Lambda response holds 6 MB, and JSON escaping adds a little. */
@@ -131,9 +134,22 @@ export class QueryService {
       }
     }
 
-    const plan = planQuery(tenant.value, filters);
+    const privacy = this.deps.privacy;
+    const unsearchable = privacy?.unsearchableFilters(filters) ?? [];
+    if (unsearchable.length > 0) {
+      return errorResponse(
+        400,
+        "filter_not_searchable",
+        `${unsearchable.join(", ")}: this deployment's privacy policy stores that field only encrypted, so it cannot be searched; make it searchable in the policy or search by another filter`,
+        { parameter: unsearchable[0] as string },
+      );
+    }
+    const aliases = privacy ? await privacy.searchAliases(tenant.value, filters) : {};
+    const plan = planQuery(tenant.value, filters, aliases);
     const page = await readIndexPage(this.deps.index, plan, after, limit);
-    const fetched = await fetchRecords(this.deps.objects, page.items.map(recordPointerOf), tenant.value);
+    const fetched = await this.revealed(
+      await fetchRecords(this.deps.objects, page.items.map(recordPointerOf), tenant.value),
+    );
     // Keep the response within Lambda's payload limit: a page may end early, with a cursor.
     let kept = fetched.length;
     let bytes = 0;
@@ -163,7 +179,9 @@ export class QueryService {
     const target = await this.readableEvent(request, id);
     if (!target.ok) return target.response;
     const { item, tenant, requested } = target.value;
-    const [fetched] = await fetchRecords(this.deps.objects, [recordPointerOf(item)], tenant);
+    const [fetched] = await this.revealed(
+      await fetchRecords(this.deps.objects, [recordPointerOf(item)], tenant),
+    );
     return this.audited(target.value.caller, request, fetched?.record, {
       endpoint: ENDPOINTS.get,
       filters: { id: id as string, tenant: requested },
@@ -209,6 +227,17 @@ export class QueryService {
       count: 1,
       resource: { type: "checkpoint", id: found.key },
     });
+  }
+
+  /**
+   * Records as the reader sees them: sealed fields opened under their subject's key, or marked
+   * erased. The byte count stays the stored line's (the page budget is about what was read).
+   */
+  private async revealed(fetched: FetchedRecord[]): Promise<FetchedRecord[]> {
+    const privacy = this.deps.privacy;
+    if (!privacy || !fetched.some(({ record }) => record.privacy)) return fetched;
+    const records = await privacy.session().reveal(fetched.map(({ record }) => record));
+    return fetched.map((entry, i) => ({ ...entry, record: records[i] as FetchedRecord["record"] }));
   }
 
   /** Shared by get-one and proof: the caller may read the event and the index knows it. */

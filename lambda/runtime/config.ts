@@ -5,6 +5,7 @@
 import * as z from "zod";
 import { AWS_TARGET_ENV, type AwsTarget, awsTargetOf } from "../aws/target";
 import { MAX_CHAIN_COUNT } from "../core/paths";
+import { type PrivacyPolicy, PrivacyPolicySchema } from "../core/privacy/policy";
 import { patternProblem } from "../core/watched-actions";
 
 /** An issuer whose end-user tokens may be forwarded in X-Sealtrail-Subject-Token. */
@@ -46,7 +47,22 @@ export interface SealtrailConfig {
    * (lambda/core/watched-actions.ts); default: the patterns of DEFAULT_WATCHED_ACTIONS.
    */
   readonly watchedActionPatterns?: readonly string[];
+  /** Crypto-shredding (docs/privacy.md); undefined: records are stored as they are sent. */
+  readonly privacy?: PrivacyConfig;
   readonly aws: AwsTarget;
+}
+
+/** What a deployment with privacy on needs: the policy, its keys, the erase scope and horizon. */
+export interface PrivacyConfig {
+  readonly policy: PrivacyPolicy;
+  /** KMS symmetric key (ENCRYPT_DECRYPT) that wraps data keys; local mode uses a local key instead. */
+  readonly wrapKeyId?: string;
+  /** KMS HMAC_256 key from which each tenant's pseudonym key is derived; local mode uses a secret file. */
+  readonly pseudonymKeyId?: string;
+  /** The scope `POST /v1/subjects/erase` requires. */
+  readonly eraseScope: string;
+  /** Days a destroyed key survives in the table's point-in-time recovery: when erasure is complete. */
+  readonly erasureHorizonDays: number;
 }
 
 export const ENV = {
@@ -63,7 +79,17 @@ export const ENV = {
   leaseSeconds: "SEALTRAIL_LEASE_SECONDS",
   cursorKeyId: "SEALTRAIL_CURSOR_KEY_ID",
   watchedActions: "SEALTRAIL_WATCHED_ACTIONS",
+  privacy: "SEALTRAIL_PRIVACY",
+  privacyWrapKeyId: "SEALTRAIL_PRIVACY_WRAP_KEY_ID",
+  privacyPseudonymKeyId: "SEALTRAIL_PRIVACY_PSEUDONYM_KEY_ID",
+  eraseScope: "SEALTRAIL_ERASE_SCOPE",
+  erasureHorizonDays: "SEALTRAIL_ERASURE_HORIZON_DAYS",
 } as const;
+
+export const DEFAULT_ERASE_SCOPE = "sealtrail/erase";
+/** The table's point-in-time recovery window when privacy is on (DynamoDB allows 1 to 35 days). */
+export const DEFAULT_ERASURE_HORIZON_DAYS = 7;
+export const MAX_ERASURE_HORIZON_DAYS = 35;
 
 export const DEFAULT_SCOPES = {
   write: "sealtrail/write",
@@ -137,6 +163,25 @@ const EnvSchema = z.object({
       for (const message of problems) ctx.addIssue({ code: "custom", message });
       return problems.length > 0 ? z.NEVER : (patterns as string[]);
     }),
+  [ENV.privacy]: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: `${ENV.privacy} must be a JSON object such as {}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(PrivacyPolicySchema.optional()),
+  [ENV.privacyWrapKeyId]: z.string().min(1).optional(),
+  [ENV.privacyPseudonymKeyId]: z.string().min(1).optional(),
+  [ENV.eraseScope]: z.string().min(1).default(DEFAULT_ERASE_SCOPE),
+  [ENV.erasureHorizonDays]: positiveInt(ENV.erasureHorizonDays)
+    .max(MAX_ERASURE_HORIZON_DAYS)
+    .default(DEFAULT_ERASURE_HORIZON_DAYS),
   ...AWS_TARGET_ENV,
 });
 
@@ -148,6 +193,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     );
   }
   const e = parsed.data;
+  const policy = e[ENV.privacy];
   return {
     bucket: e[ENV.bucket],
     table: e[ENV.table],
@@ -160,6 +206,13 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     leaseSeconds: e[ENV.leaseSeconds],
     cursorKeyId: e[ENV.cursorKeyId],
     watchedActionPatterns: e[ENV.watchedActions],
+    privacy: policy && {
+      policy,
+      wrapKeyId: e[ENV.privacyWrapKeyId],
+      pseudonymKeyId: e[ENV.privacyPseudonymKeyId],
+      eraseScope: e[ENV.eraseScope],
+      erasureHorizonDays: e[ENV.erasureHorizonDays],
+    },
     aws: awsTargetOf(e),
   };
 }

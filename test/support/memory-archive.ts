@@ -141,21 +141,23 @@ function keyLimitViolation(item: IndexItem): string | undefined {
 }
 
 /**
- * `#f0 = :f0 AND #f1 = :f1`, the only FilterExpression form the query planner writes (plan.ts), as a
- * predicate; anything else throws, so a planner that starts writing other forms fails here first.
+ * `#f0 = :f0 AND #f1 IN (:f1, :f1b)`, the only FilterExpression forms the query planner writes
+ * (plan.ts), as a predicate; anything else throws, so a planner that starts writing other forms
+ * fails here first.
  */
 function filterOf(filter: IndexPageQuery["filter"]): (item: Record<string, unknown>) => boolean {
   if (!filter) return () => true;
   const terms = filter.expression.split(" AND ").map((term) => {
-    const match = /^(#\w+) = (:\w+)$/.exec(term);
-    const [, nameRef, valueRef] = match ?? [];
+    const match = /^(#\w+) (?:= (:\w+)|IN \((:\w+), (:\w+)\))$/.exec(term);
+    const [, nameRef, ...refs] = match ?? [];
+    const valueRefs = refs.filter((ref): ref is string => ref !== undefined);
     const name = nameRef === undefined ? undefined : filter.names[nameRef];
-    if (name === undefined || valueRef === undefined || !(valueRef in filter.values)) {
+    if (name === undefined || valueRefs.length === 0 || !valueRefs.every((ref) => ref in filter.values)) {
       throw new Error(`the memory index cannot evaluate the filter term "${term}"`);
     }
-    return { name, value: filter.values[valueRef] };
+    return { name, values: valueRefs.map((ref) => filter.values[ref]) };
   });
-  return (item) => terms.every(({ name, value }) => item[name] === value);
+  return (item) => terms.every(({ name, values }) => values.includes(item[name]));
 }
 
 /** The index table as one map from `pk`/`sk` to item, with DynamoDB's key size limits. */

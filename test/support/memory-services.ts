@@ -9,11 +9,14 @@ import { createUlidGenerator } from "../../lambda/core/ulid";
 import { ChainWriter } from "../../lambda/ingest/chain-writer";
 import { type IngestRequest, IngestService, type ServiceLogger } from "../../lambda/ingest/ingest-service";
 import { SubjectTokenVerifier } from "../../lambda/ingest/subject-token";
+import { RecordPrivacy } from "../../lambda/privacy/record-privacy";
+import { SubjectService } from "../../lambda/privacy/subject-service";
 import { composeQueryService } from "../../lambda/query/compose";
 import type { QueryRequest, QueryService } from "../../lambda/query/query-service";
 import { DEFAULT_SCOPES, type SealtrailConfig } from "../../lambda/runtime/config";
 import { WRITE_CLAIMS } from "./api-event";
 import { MemoryIdempotencyStore, MemoryIndex, MemoryLeases, MemoryObjectStore } from "./memory-archive";
+import { MemorySubjectKeyStore, testPrivacyKeys } from "./memory-privacy";
 
 export const START = Date.parse("2026-11-22T03:00:00.000Z");
 
@@ -37,6 +40,12 @@ export interface MemoryServices {
   readonly query: QueryService;
   readonly logger: ReturnType<typeof recordingLogger>;
   readonly cursorKey: MacKey;
+  /** With `privacy` in the configuration: the policy's services and the key store. */
+  readonly privacy?: {
+    readonly records: RecordPrivacy;
+    readonly keys: MemorySubjectKeyStore;
+    readonly subjects: SubjectService;
+  };
   /** Moves the services' clock (ids, record times and link times come from it). */
   advance(ms: number): void;
 }
@@ -68,6 +77,10 @@ export function memoryServices(overrides: Partial<SealtrailConfig> = {}): Memory
     leaseMs: config.leaseSeconds * 1000,
     now,
   });
+  const keys = new MemorySubjectKeyStore();
+  const records = config.privacy
+    ? new RecordPrivacy({ policy: config.privacy.policy, keys, ...testPrivacyKeys(), now })
+    : undefined;
   const ingest = new IngestService({
     config,
     objects,
@@ -78,6 +91,7 @@ export function memoryServices(overrides: Partial<SealtrailConfig> = {}): Memory
     newId: createUlidGenerator(now),
     now,
     logger,
+    privacy: records,
   });
   const cursorKey = hmacSha256Key(Buffer.alloc(32, 7));
   const query = composeQueryService({
@@ -89,7 +103,24 @@ export function memoryServices(overrides: Partial<SealtrailConfig> = {}): Memory
     ingest,
     cursorKey,
     logger,
+    privacy: records,
   });
+  const privacyConfig = config.privacy;
+  const privacy =
+    records && privacyConfig
+      ? {
+          records,
+          keys,
+          subjects: new SubjectService({
+            config: { ...config, privacy: privacyConfig },
+            privacy: records,
+            keys,
+            archive: (caller, events) => ingest.archiveServerEvents(caller, events),
+            now,
+            logger,
+          }),
+        }
+      : undefined;
   return {
     config,
     objects,
@@ -99,6 +130,7 @@ export function memoryServices(overrides: Partial<SealtrailConfig> = {}): Memory
     query,
     logger,
     cursorKey,
+    privacy,
     advance: (ms) => {
       clock += ms;
     },

@@ -1,0 +1,130 @@
+/**
+ * Data subjects' keys in the DynamoDB table, as the privacy layer's SubjectKeyStore port
+ * (lambda/privacy/ports.ts). One item per subject holds its live wrapped key and the key's generation;
+ * destroying the key removes the wrapped bytes from that item in one conditional update, so a
+ * concurrent writer either sees the live key or creates the next generation, never revives an old one.
+ */
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { legalHoldKey, subjectKeyItemKey } from "../core/index-items";
+import type {
+  KeyDestruction,
+  LegalHold,
+  StoredSubjectKey,
+  SubjectKeyStore,
+  SubjectRef,
+} from "../privacy/ports";
+import { isConditionalCheckFailed } from "./errors";
+
+function bytesOf(value: unknown): Uint8Array | undefined {
+  return value instanceof Uint8Array ? value : undefined;
+}
+
+export class DynamoSubjectKeyStore implements SubjectKeyStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  private async keyItem(ref: SubjectRef): Promise<Record<string, unknown> | undefined> {
+    const result = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: subjectKeyItemKey(ref.tenant, ref.subject),
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item;
+  }
+
+  async liveKey(ref: SubjectRef): Promise<StoredSubjectKey | undefined> {
+    const item = await this.keyItem(ref);
+    const wrapped = bytesOf(item?.wrapped);
+    return wrapped ? { generation: Number(item?.generation), wrapped } : undefined;
+  }
+
+  async createKey(ref: SubjectRef, wrapped: Uint8Array, nowMs: number) {
+    try {
+      const result = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: subjectKeyItemKey(ref.tenant, ref.subject),
+          UpdateExpression:
+            "SET wrapped = :wrapped, generation = if_not_exists(generation, :zero) + :one, created_at = :now REMOVE erased_at",
+          ConditionExpression: "attribute_not_exists(wrapped)",
+          ExpressionAttributeValues: {
+            ":wrapped": wrapped,
+            ":zero": 0,
+            ":one": 1,
+            ":now": new Date(nowMs).toISOString(),
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { generation: Number(result.Attributes?.generation), wrapped, created: true };
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+    const live = await this.liveKey(ref);
+    if (!live) throw new Error("a subject's key was destroyed while it was being created; retry");
+    return { ...live, created: false };
+  }
+
+  async destroyKey(ref: SubjectRef, nowMs: number): Promise<KeyDestruction> {
+    try {
+      const result = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: subjectKeyItemKey(ref.tenant, ref.subject),
+          UpdateExpression: "REMOVE wrapped SET erased_at = :now",
+          ConditionExpression: "attribute_exists(wrapped)",
+          ExpressionAttributeValues: { ":now": new Date(nowMs).toISOString() },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { kind: "erased", generation: Number(result.Attributes?.generation) };
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+    const item = await this.keyItem(ref);
+    if (item && typeof item.erased_at === "string")
+      return { kind: "already_erased", generation: Number(item.generation), erasedAt: item.erased_at };
+    return { kind: "unknown" };
+  }
+
+  async legalHold(ref: SubjectRef): Promise<LegalHold | undefined> {
+    const result = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: legalHoldKey(ref.tenant, ref.subject),
+        ConsistentRead: true,
+      }),
+    );
+    const item = result.Item;
+    if (!item) return undefined;
+    return {
+      reason: String(item.reason),
+      placedAt: String(item.placed_at),
+      placedBy: String(item.placed_by),
+    };
+  }
+
+  async setLegalHold(ref: SubjectRef, hold: LegalHold | undefined): Promise<void> {
+    const Key = legalHoldKey(ref.tenant, ref.subject);
+    if (!hold) {
+      await this.doc.send(new DeleteCommand({ TableName: this.table, Key }));
+      return;
+    }
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...Key, reason: hold.reason, placed_at: hold.placedAt, placed_by: hold.placedBy },
+      }),
+    );
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * The data-subject routes of a deployment with privacy on. `POST /v1/subjects/erase` destroys the
+ * subject's data key (crypto-shredding: the archive, its proofs and `verify` are untouched, the
+ * sealed fields become unreadable) and archives `subject.erased`, naming only the subject's
+ * pseudonym. `POST /v1/subjects/hold` places or releases a legal hold, under which erasure is
+ * refused, so that erasure cannot be used to destroy evidence. Every answer that changed something,
+ * and every refused erasure, is archived before it is given.
+ */
+import * as z from "zod";
+import { authorizeCaller } from "../core/claims";
+import { type EventInput, text } from "../core/schema";
+import type { ServerEventCaller, ServiceLogger } from "../ingest/ingest-service";
+import type { PrivacyConfig, SealtrailConfig } from "../runtime/config";
+import { type ApiResponse, errorResponse, refusalResponse } from "../runtime/http";
+import type { KeyDestruction, SubjectKeyStore, SubjectRef } from "./ports";
+import type { RecordPrivacy } from "./record-privacy";
+
+export const SUBJECT_ACTIONS = {
+  erased: "subject.erased",
+  eraseRefused: "subject.erase_refused",
+  holdPlaced: "subject.hold_placed",
+  holdReleased: "subject.hold_released",
+} as const;
+
+/** The resource type the subject events name; the id is the subject's pseudonym. */
+export const DATA_SUBJECT_RESOURCE = "data_subject";
+
+const SubjectSchema = { sub: text(256), iss: text(512).optional() };
+export const EraseRequestSchema = z.strictObject(SubjectSchema);
+export const HoldRequestSchema = z
+  .strictObject({ ...SubjectSchema, held: z.boolean(), reason: text(1024).optional() })
+  .refine((hold) => !hold.held || hold.reason !== undefined, {
+    message: "a legal hold needs a reason",
+    path: ["reason"],
+  });
+
+export interface SubjectRequest {
+  readonly claims: Readonly<Record<string, unknown>> | undefined;
+  readonly scopes: readonly string[] | undefined;
+  readonly body: string | undefined;
+  readonly isBase64Encoded: boolean;
+  readonly requestId: string;
+  readonly sourceIp: string | null;
+  readonly userAgent: string | null;
+}
+
+export interface SubjectServiceDeps {
+  readonly config: SealtrailConfig & { readonly privacy: PrivacyConfig };
+  readonly privacy: RecordPrivacy;
+  readonly keys: SubjectKeyStore;
+  /** Archives server-generated events for the caller: IngestService.archiveServerEvents. */
+  readonly archive: (caller: ServerEventCaller, events: readonly EventInput[]) => Promise<unknown>;
+  readonly now: () => number;
+  readonly logger: ServiceLogger;
+}
+
+type Parsed<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly response: ApiResponse };
+
+const DAY_MS = 86_400_000;
+
+export class SubjectService {
+  constructor(private readonly deps: SubjectServiceDeps) {}
+
+  async erase(request: SubjectRequest): Promise<ApiResponse> {
+    const { config } = this.deps;
+    const caller = this.authorize(request, config.privacy.eraseScope, "erase a data subject");
+    if (!caller.ok) return caller.response;
+    const body = parseBody(request, EraseRequestSchema);
+    if (!body.ok) return body.response;
+    const ref = await this.deps.privacy.subjectRef(caller.value.tenant, {
+      iss: body.value.iss ?? null,
+      sub: body.value.sub,
+    });
+
+    const hold = await this.deps.keys.legalHold(ref);
+    if (hold) {
+      const refused = await this.archived(caller.value.identity, request, {
+        action: SUBJECT_ACTIONS.eraseRefused,
+        outcome: "denied",
+        ref,
+        details: { reason: "legal_hold", hold_placed_at: hold.placedAt },
+      });
+      if (!refused.ok) return refused.response;
+      return errorResponse(
+        409,
+        "legal_hold",
+        "this data subject is under a legal hold, so its personal data cannot be erased; an admin must release the hold first",
+        { subject: ref.subject, hold_placed_at: hold.placedAt, receipt: refused.value },
+      );
+    }
+
+    const destruction = await this.deps.keys.destroyKey(ref, this.deps.now());
+    const outcome = describeDestruction(destruction, this.deps.now(), config.privacy.erasureHorizonDays);
+    const archived = await this.archived(caller.value.identity, request, {
+      action: SUBJECT_ACTIONS.erased,
+      outcome: "success",
+      ref,
+      details: {
+        status: outcome.status,
+        ...("erased_at" in outcome ? { erased_at: outcome.erased_at } : {}),
+      },
+    });
+    if (!archived.ok) return archived.response;
+    return { status: 200, body: { ...outcome, subject: ref.subject, receipt: archived.value } };
+  }
+
+  async hold(request: SubjectRequest): Promise<ApiResponse> {
+    const { config } = this.deps;
+    const caller = this.authorize(request, config.scopes.admin, "place or release a legal hold");
+    if (!caller.ok) return caller.response;
+    const body = parseBody(request, HoldRequestSchema);
+    if (!body.ok) return body.response;
+    const ref = await this.deps.privacy.subjectRef(caller.value.tenant, {
+      iss: body.value.iss ?? null,
+      sub: body.value.sub,
+    });
+    const placedAt = new Date(this.deps.now()).toISOString();
+    await this.deps.keys.setLegalHold(
+      ref,
+      body.value.held
+        ? { reason: body.value.reason as string, placedAt, placedBy: caller.value.actor }
+        : undefined,
+    );
+    const archived = await this.archived(caller.value.identity, request, {
+      action: body.value.held ? SUBJECT_ACTIONS.holdPlaced : SUBJECT_ACTIONS.holdReleased,
+      outcome: "success",
+      ref,
+      details: body.value.held ? { reason: body.value.reason as string } : {},
+    });
+    if (!archived.ok) return archived.response;
+    return { status: 200, body: { subject: ref.subject, held: body.value.held, receipt: archived.value } };
+  }
+
+  private authorize(
+    request: SubjectRequest,
+    scope: string,
+    purpose: string,
+  ): Parsed<{ identity: ServerEventCaller; tenant: string; actor: string }> {
+    const authorized = authorizeCaller(request, {
+      scope,
+      purpose,
+      tenantClaim: this.deps.config.tenantClaim,
+    });
+    if (!authorized.ok) return { ok: false, response: refusalResponse(authorized.refusal) };
+    return {
+      ok: true,
+      value: {
+        identity: {
+          claims: request.claims as Readonly<Record<string, unknown>>,
+          requestId: request.requestId,
+          sourceIp: request.sourceIp,
+          userAgent: request.userAgent,
+        },
+        tenant: authorized.caller.tenant,
+        actor: authorized.caller.principal.sub,
+      },
+    };
+  }
+
+  /** Archives one subject event for the caller; without it there is no answer but a 503. */
+  private async archived(
+    caller: ServerEventCaller,
+    request: SubjectRequest,
+    event: {
+      readonly action: string;
+      readonly outcome: "success" | "denied";
+      readonly ref: SubjectRef;
+      readonly details: Record<string, string>;
+    },
+  ): Promise<Parsed<unknown>> {
+    try {
+      const receipt = await this.deps.archive(caller, [
+        {
+          action: event.action,
+          outcome: event.outcome,
+          resource: { type: DATA_SUBJECT_RESOURCE, id: event.ref.subject },
+          http: { request_id: request.requestId, method: "POST" },
+          details: event.details,
+        },
+      ]);
+      return { ok: true, value: receipt };
+    } catch (error) {
+      this.deps.logger.error("subject event not archived", { error: String(error), action: event.action });
+      return {
+        ok: false,
+        response: errorResponse(
+          503,
+          "audit_unavailable",
+          "the request could not be recorded in the archive; retry it (erasure and holds are idempotent)",
+          {},
+          { "retry-after": "1" },
+        ),
+      };
+    }
+  }
+}
+
+/** The erasure answer: what happened, and when the key stops being recoverable from backups. */
+function describeDestruction(destruction: KeyDestruction, nowMs: number, horizonDays: number) {
+  if (destruction.kind === "unknown") {
+    return {
+      status: "unknown_subject" as const,
+      message:
+        "sealtrail holds no data key for this subject: nothing of it was sealed, so nothing was erased",
+    };
+  }
+  const erasedAt = destruction.kind === "erased" ? new Date(nowMs).toISOString() : destruction.erasedAt;
+  return {
+    status: destruction.kind,
+    erased_at: erasedAt,
+    // The table's point-in-time recovery keeps the deleted key for this long (docs/privacy.md).
+    unrecoverable_after: new Date(Date.parse(erasedAt) + horizonDays * DAY_MS).toISOString(),
+  };
+}
+
+function parseBody<T>(request: SubjectRequest, schema: z.ZodType<T>): Parsed<T> {
+  let value: unknown;
+  try {
+    const text = request.isBase64Encoded
+      ? Buffer.from(request.body ?? "", "base64").toString("utf8")
+      : (request.body ?? "");
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, response: errorResponse(400, "invalid_json", "the body must be a JSON object") };
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      response: errorResponse(400, "invalid_request", "the body does not match the route's schema", {
+        errors: parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
+      }),
+    };
+  }
+  return { ok: true, value: parsed.data };
+}

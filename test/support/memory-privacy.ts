@@ -1,0 +1,82 @@
+/**
+ * The privacy layer's ports in memory: a key store with the DynamoDB adapter's semantics (one item
+ * per subject, generations, destroyed keys leave only that they were erased), and in-process keys.
+ */
+import { hmacSha256Key } from "../../lambda/core/cursor";
+import { localKeyWrapper } from "../../lambda/privacy/local-key-wrapper";
+import type {
+  KeyDestruction,
+  KeyWrapper,
+  LegalHold,
+  PseudonymKeys,
+  StoredSubjectKey,
+  SubjectKeyStore,
+  SubjectRef,
+} from "../../lambda/privacy/ports";
+import { derivedPseudonymKeys } from "../../lambda/privacy/pseudonym-keys";
+
+interface KeyItem {
+  generation: number;
+  wrapped?: Uint8Array;
+  erasedAt?: string;
+}
+
+export class MemorySubjectKeyStore implements SubjectKeyStore {
+  readonly items = new Map<string, KeyItem>();
+  readonly holds = new Map<string, LegalHold>();
+  /** Calls by method, so tests can see what a request cost. */
+  readonly calls = { liveKey: 0, createKey: 0, destroyKey: 0 };
+
+  private static id(ref: SubjectRef): string {
+    return JSON.stringify([ref.tenant, ref.subject]);
+  }
+
+  async liveKey(ref: SubjectRef): Promise<StoredSubjectKey | undefined> {
+    this.calls.liveKey++;
+    const item = this.items.get(MemorySubjectKeyStore.id(ref));
+    return item?.wrapped ? { generation: item.generation, wrapped: item.wrapped } : undefined;
+  }
+
+  async createKey(ref: SubjectRef, wrapped: Uint8Array, nowMs: number) {
+    this.calls.createKey++;
+    const id = MemorySubjectKeyStore.id(ref);
+    const item = this.items.get(id);
+    if (item?.wrapped) return { generation: item.generation, wrapped: item.wrapped, created: false };
+    const next = {
+      generation: (item?.generation ?? 0) + 1,
+      wrapped,
+      createdAt: new Date(nowMs).toISOString(),
+    };
+    this.items.set(id, next);
+    return { generation: next.generation, wrapped, created: true };
+  }
+
+  async destroyKey(ref: SubjectRef, nowMs: number): Promise<KeyDestruction> {
+    this.calls.destroyKey++;
+    const item = this.items.get(MemorySubjectKeyStore.id(ref));
+    if (!item) return { kind: "unknown" };
+    if (!item.wrapped)
+      return { kind: "already_erased", generation: item.generation, erasedAt: item.erasedAt as string };
+    item.wrapped = undefined;
+    item.erasedAt = new Date(nowMs).toISOString();
+    return { kind: "erased", generation: item.generation };
+  }
+
+  async legalHold(ref: SubjectRef): Promise<LegalHold | undefined> {
+    return this.holds.get(MemorySubjectKeyStore.id(ref));
+  }
+
+  async setLegalHold(ref: SubjectRef, hold: LegalHold | undefined): Promise<void> {
+    const id = MemorySubjectKeyStore.id(ref);
+    if (hold) this.holds.set(id, hold);
+    else this.holds.delete(id);
+  }
+}
+
+/** Fixed in-process keys: the wrapping key and the pseudonym master. */
+export function testPrivacyKeys(seed = 1): { wrapper: KeyWrapper; pseudonyms: PseudonymKeys } {
+  return {
+    wrapper: localKeyWrapper(Buffer.alloc(32, seed)),
+    pseudonyms: derivedPseudonymKeys(hmacSha256Key(Buffer.alloc(32, seed + 100))),
+  };
+}
