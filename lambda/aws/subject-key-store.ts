@@ -21,6 +21,14 @@ import type {
 } from "../privacy/ports";
 import { isConditionalCheckFailed } from "./errors";
 
+/** Every attribute by placeholder: several of these words are DynamoDB reserved words. */
+const NAMES = {
+  "#wrapped": "wrapped",
+  "#generation": "generation",
+  "#created": "created_at",
+  "#erased": "erased_at",
+} as const;
+
 function bytesOf(value: unknown): Uint8Array | undefined {
   return value instanceof Uint8Array ? value : undefined;
 }
@@ -55,8 +63,9 @@ export class DynamoSubjectKeyStore implements SubjectKeyStore {
           TableName: this.table,
           Key: subjectKeyItemKey(ref.tenant, ref.subject),
           UpdateExpression:
-            "SET wrapped = :wrapped, generation = if_not_exists(generation, :zero) + :one, created_at = :now REMOVE erased_at",
-          ConditionExpression: "attribute_not_exists(wrapped)",
+            "SET #wrapped = :wrapped, #generation = if_not_exists(#generation, :zero) + :one, #created = :now REMOVE #erased",
+          ConditionExpression: "attribute_not_exists(#wrapped)",
+          ExpressionAttributeNames: NAMES,
           ExpressionAttributeValues: {
             ":wrapped": wrapped,
             ":zero": 0,
@@ -81,13 +90,18 @@ export class DynamoSubjectKeyStore implements SubjectKeyStore {
         new UpdateCommand({
           TableName: this.table,
           Key: subjectKeyItemKey(ref.tenant, ref.subject),
-          UpdateExpression: "REMOVE wrapped SET erased_at = :now",
-          ConditionExpression: "attribute_exists(wrapped)",
+          UpdateExpression: "REMOVE #wrapped SET #erased = :now",
+          ConditionExpression: "attribute_exists(#wrapped)",
+          ExpressionAttributeNames: { "#wrapped": NAMES["#wrapped"], "#erased": NAMES["#erased"] },
           ExpressionAttributeValues: { ":now": new Date(nowMs).toISOString() },
           ReturnValues: "ALL_NEW",
         }),
       );
-      return { kind: "erased", generation: Number(result.Attributes?.generation) };
+      return {
+        kind: "erased",
+        generation: Number(result.Attributes?.generation),
+        erasedAt: String(result.Attributes?.erased_at),
+      };
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
     }

@@ -19,7 +19,7 @@ export interface StoredSubjectKey {
 
 /** What destroying a subject's key found. */
 export type KeyDestruction =
-  | { readonly kind: "erased"; readonly generation: number }
+  | { readonly kind: "erased"; readonly generation: number; readonly erasedAt: string }
   | { readonly kind: "already_erased"; readonly generation: number; readonly erasedAt: string }
   | { readonly kind: "unknown" };
 

@@ -92,7 +92,7 @@ export class SubjectService {
     }
 
     const destruction = await this.deps.keys.destroyKey(ref, this.deps.now());
-    const outcome = describeDestruction(destruction, this.deps.now(), config.privacy.erasureHorizonDays);
+    const outcome = describeDestruction(destruction, config.privacy.erasureHorizonDays);
     const archived = await this.archived(caller.value.identity, request, {
       action: SUBJECT_ACTIONS.erased,
       outcome: "success",
@@ -198,7 +198,7 @@ export class SubjectService {
 }
 
 /** The erasure answer: what happened, and when the key stops being recoverable from backups. */
-function describeDestruction(destruction: KeyDestruction, nowMs: number, horizonDays: number) {
+function describeDestruction(destruction: KeyDestruction, horizonDays: number) {
   if (destruction.kind === "unknown") {
     return {
       status: "unknown_subject" as const,
@@ -206,7 +206,7 @@ function describeDestruction(destruction: KeyDestruction, nowMs: number, horizon
         "sealtrail holds no data key for this subject: nothing of it was sealed, so nothing was erased",
     };
   }
-  const erasedAt = destruction.kind === "erased" ? new Date(nowMs).toISOString() : destruction.erasedAt;
+  const erasedAt = destruction.erasedAt;
   return {
     status: destruction.kind,
     erased_at: erasedAt,

@@ -59,7 +59,7 @@ export class MemorySubjectKeyStore implements SubjectKeyStore {
       return { kind: "already_erased", generation: item.generation, erasedAt: item.erasedAt as string };
     item.wrapped = undefined;
     item.erasedAt = new Date(nowMs).toISOString();
-    return { kind: "erased", generation: item.generation };
+    return { kind: "erased", generation: item.generation, erasedAt: item.erasedAt };
   }
 
   async legalHold(ref: SubjectRef): Promise<LegalHold | undefined> {
