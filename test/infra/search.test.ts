@@ -135,6 +135,7 @@ describe("SealtrailSearch", () => {
         ingest: "struct<request_id:string,source_ip:string,user_agent:string>",
         tenant: "string",
         details: "string",
+        privacy: "struct<subject:string,key:bigint,fields:array<struct<path:string,ciphertext:string>>>",
       });
     });
 
