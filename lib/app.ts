@@ -57,6 +57,7 @@ export function appConfigFromContext(node: Node): AppConfig {
       verificationPeriod: minutes(context.verificationPeriodMinutes),
       verificationMaxAge: minutes(context.verificationMaxAgeMinutes),
       replica: replicaFromContext(context),
+      privacy: context.privacy,
     },
   };
 }

@@ -27,6 +27,12 @@ export interface SealtrailArchiveProps {
    * @default - a new customer managed key with rotation, retained
    */
   readonly key?: IKey;
+  /**
+   * Days of the table's point-in-time recovery window: with privacy on, the erasure horizon, since
+   * the data keys live in this table and a destroyed one stays restorable this long.
+   * @default - DynamoDB's default, 35 days
+   */
+  readonly recoveryPeriodDays?: number;
 }
 
 /** What a function may do with the archive: append (ingest, query) or only read (reindex). */
@@ -80,7 +86,10 @@ export class SealtrailArchive {
       billingMode: BillingMode.PAY_PER_REQUEST,
       encryption: TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: this.key,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      pointInTimeRecoverySpecification: {
+        pointInTimeRecoveryEnabled: true,
+        ...(props.recoveryPeriodDays !== undefined ? { recoveryPeriodInDays: props.recoveryPeriodDays } : {}),
+      },
       timeToLiveAttribute: TTL_ATTRIBUTE,
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,

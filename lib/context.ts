@@ -9,6 +9,8 @@ import { MAX_CHAIN_COUNT } from "../lambda/core/paths";
 import type { WatchedAction } from "../lambda/core/watched-actions";
 import {
   DEFAULT_CHAINS,
+  DEFAULT_ERASE_SCOPE,
+  DEFAULT_ERASURE_HORIZON_DAYS,
   DEFAULT_SUBJECT_TOKEN_LEEWAY_SECONDS,
   MAX_SUBJECT_TOKEN_LEEWAY_SECONDS,
   type SubjectIssuer,
@@ -17,6 +19,7 @@ import {
   DEFAULT_VERIFIER_MAX_AGE_MINUTES,
   DEFAULT_VERIFIER_PERIOD_MINUTES,
 } from "../lambda/verify/scheduled-config";
+import type { SealtrailPrivacyOptions } from "./privacy";
 import { ROLE_ARN_PATTERN } from "./replica";
 import { BUCKET_ARN_PATTERN, KEY_ARN_PATTERN } from "./replication";
 import { MAX_VERIFIER_PERIOD_MINUTES, MIN_VERIFIER_PERIOD_MINUTES } from "./scheduled-verifier";
@@ -184,6 +187,34 @@ const watchedActions = {
   },
 } satisfies ContextKey<WatchedAction[]>;
 
+const PRIVACY_EXAMPLE = '\'privacy={"searchable":["actor.sub"],"erasureHorizonDays":14}\'';
+
+/** `true`, `false` or a JSON object of privacy options; the construct checks each option. */
+const privacy = {
+  type: "true, false or JSON {personal?, searchable?, eraseScope?, erasureHorizonDays?}",
+  default: "off",
+  description: `crypto-shredding (docs/privacy.md): personal fields sealed per data subject, \`POST /v1/subjects/erase\` (scope \`${DEFAULT_ERASE_SCOPE}\`) and \`/hold\`; \`true\` is the default policy, erasure complete after the table's ${DEFAULT_ERASURE_HORIZON_DAYS}-day recovery window`,
+  parse(key: string, value: unknown): boolean | SealtrailPrivacyOptions | undefined {
+    if (!given(value)) return undefined;
+    if (typeof value === "boolean") return value;
+    let parsed: unknown = value;
+    if (typeof value === "string") {
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (typeof parsed === "boolean") return parsed;
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new Error(
+        `context ${key} must be true, false or a JSON object, got ${String(value)}: pass e.g. -c ${key}=true or -c ${PRIVACY_EXAMPLE}`,
+      );
+    }
+    return parsed as SealtrailPrivacyOptions;
+  },
+} satisfies ContextKey<boolean | SealtrailPrivacyOptions>;
+
 /** The stack's name unless `-c stackName=…` is given. */
 export const DEFAULT_STACK_NAME = "Sealtrail";
 
@@ -267,6 +298,7 @@ export const CONTEXT_KEYS = {
     description: "the scheduled verifier's `--max-age`: how old the newest checkpoint may be before it fails",
   }),
   watchedActions,
+  privacy,
   stackName: text({
     type: "CloudFormation stack name",
     pattern: /^[A-Za-z][A-Za-z0-9-]{0,127}$/,

@@ -1,7 +1,8 @@
 /**
- * KMS keys whose cryptographic use is reserved to one role: the checkpoint signing key (kms:Sign, only
- * the signer) and the cursor MAC key (kms:GenerateMac/VerifyMac, only the query function). The account
- * administers such a key but cannot use it, and no IAM policy or grant can change that.
+ * KMS keys whose cryptographic use is reserved to one role or a few: the checkpoint signing key
+ * (kms:Sign, only the signer), the cursor MAC key (kms:GenerateMac/VerifyMac, only the query function)
+ * and the privacy keys (lib/privacy.ts: only the ingest and query functions). The account administers
+ * such a key but cannot use it, and no IAM policy or grant can change that.
  */
 import {
   AccountRootPrincipal,
@@ -88,24 +89,30 @@ export function reservedKeyPolicy(options: ReservedKeyPolicyOptions): PolicyDocu
 }
 
 export interface ReservedKeyUse {
-  /** The cryptographic operations reserved to `role`. */
+  /** The cryptographic operations reserved to the role(s). */
   readonly actions: readonly string[];
   readonly allowSid: string;
   readonly denySid: string;
+  /** Conditions of the allow, e.g. the encryption context every request must carry. */
+  readonly conditions?: Record<string, Record<string, unknown>>;
 }
 
 /**
- * Allows `use.actions` on `key` to `role` in the key policy, and denies them to every other principal
- * (aws:PrincipalArn is the role's ARN for its sessions too). An explicit Deny wins over any Allow in a
- * key policy, an IAM policy or a grant, so a later edit that widens an Allow cannot widen the use.
+ * Allows `use.actions` on `key` to `role` (or each of `roles`) in the key policy, and denies them to
+ * every other principal (aws:PrincipalArn is the role's ARN for its sessions too). An explicit Deny wins
+ * over any Allow in a key policy, an IAM policy or a grant, so a later edit that widens an Allow cannot
+ * widen the use.
  */
-export function reserveKeyUse(key: Key, role: IRole, use: ReservedKeyUse): void {
+export function reserveKeyUse(key: Key, role: IRole | readonly IRole[], use: ReservedKeyUse): void {
+  const roles: readonly IRole[] = Array.isArray(role) ? role : [role as IRole];
+  const arns = roles.map((r) => r.roleArn);
   key.addToResourcePolicy(
     new PolicyStatement({
       sid: use.allowSid,
-      principals: [role],
+      principals: [...roles],
       actions: [...use.actions],
       resources: ["*"],
+      conditions: use.conditions,
     }),
   );
   key.addToResourcePolicy(
@@ -115,7 +122,8 @@ export function reserveKeyUse(key: Key, role: IRole, use: ReservedKeyUse): void 
       principals: [new AnyPrincipal()],
       actions: [...use.actions],
       resources: ["*"],
-      conditions: { ArnNotEquals: { "aws:PrincipalArn": role.roleArn } },
+      // A negated operator with several values holds when the ARN equals none of them.
+      conditions: { ArnNotEquals: { "aws:PrincipalArn": arns.length === 1 ? arns[0] : arns } },
     }),
   );
 }

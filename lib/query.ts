@@ -24,7 +24,7 @@ import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { METRIC_SERVICES } from "../lambda/core/metrics";
 import { CHECKPOINTS_PREFIX, EVENTS_PREFIX } from "../lambda/core/paths";
-import { QUERY_ROUTES } from "../lambda/core/routes";
+import { QUERY_ROUTES, SUBJECT_ROUTES } from "../lambda/core/routes";
 import { ENV } from "../lambda/runtime/config";
 import { ownRole, sealtrailFunction, wildcardFinding } from "./function";
 import { reservedKeyPolicy, reserveKeyUse } from "./key-policy";
@@ -34,6 +34,9 @@ export const QUERY_SERVICE_NAME = METRIC_SERVICES.query;
 
 /** The only operations of the cursor key (lambda/aws/kms-mac-key.ts), reserved to the query role. */
 export const CURSOR_KEY_ACTIONS = ["kms:GenerateMac", "kms:VerifyMac"] as const;
+
+/** The scopes of the data-subject routes (present only with privacy): erase's own, and the admin scope for holds. */
+export type SubjectRouteScopes = { readonly [K in keyof typeof SUBJECT_ROUTES]: string };
 
 export interface QueryApiProps {
   /** The archive bucket: the function reads checkpoints/ (and, granted by the caller, events/ and chains/). */
@@ -127,19 +130,34 @@ export class QueryApi extends Construct {
   }
 
   /**
-   * Adds every route of `QUERY_ROUTES` to `api`, each with `authorizer` and `readScope`, all to one
-   * Lambda integration of `fn`.
+   * Adds every route of `QUERY_ROUTES` to `api`, each with `authorizer` and `readScope`, and with
+   * `subjectScopes` (privacy on) every route of `SUBJECT_ROUTES` with its scope, all to one Lambda
+   * integration of `fn`.
    */
-  public addRoutes(api: HttpApi, authorizer: IHttpRouteAuthorizer, readScope: string): HttpRoute[] {
+  public addRoutes(
+    api: HttpApi,
+    authorizer: IHttpRouteAuthorizer,
+    readScope: string,
+    subjectScopes?: SubjectRouteScopes,
+  ): HttpRoute[] {
     const integration = new HttpLambdaIntegration("QueryIntegration", this.fn);
-    return QUERY_ROUTES.flatMap((routeKey) => {
+    const scoped: [string, string][] = [
+      ...QUERY_ROUTES.map((routeKey): [string, string] => [routeKey, readScope]),
+      ...(subjectScopes === undefined
+        ? []
+        : Object.entries(SUBJECT_ROUTES).map(([name, routeKey]): [string, string] => [
+            routeKey,
+            subjectScopes[name as keyof SubjectRouteScopes],
+          ])),
+    ];
+    return scoped.flatMap(([routeKey, scope]) => {
       const { method, path } = httpRouteOf(routeKey);
       return api.addRoutes({
         path,
         methods: [method],
         integration,
         authorizer,
-        authorizationScopes: [readScope],
+        authorizationScopes: [scope],
       });
     });
   }

@@ -3,7 +3,8 @@
  * by default: the archive (lib/archive.ts: key, bucket, policy, table), the ingest API
  * (lib/ingest-api.ts: HTTP API, JWT authorizer, stage, access logs, ingest and reindex functions), the
  * query API (lib/query.ts), the checkpoint run (lib/checkpoint.ts), Athena search (lib/search.ts), the
- * alarms (lib/alarms.ts), the dashboard, the scheduled verifier and the optional replication.
+ * alarms (lib/alarms.ts), the dashboard, the scheduled verifier, the optional replication and the
+ * optional privacy keys (lib/privacy.ts).
  * Infrastructure only: the business logic lives in lambda/. docs/construct.md documents the props and
  * the public properties.
  */
@@ -37,6 +38,7 @@ import { BucketPolicyFollowsBucket } from "./bucket-policy-retention";
 import { CheckpointSigner } from "./checkpoint";
 import { SealtrailDashboard } from "./dashboard";
 import { IngestApi } from "./ingest-api";
+import { privacyProblems, privacySettings, SealtrailPrivacy, type SealtrailPrivacyOptions } from "./privacy";
 import { QueryApi } from "./query";
 import {
   ArchiveReplication,
@@ -224,6 +226,16 @@ export interface SealtrailProps {
    * @default - SealtrailSearch's defaults
    */
   readonly search?: SealtrailSearchOptions;
+
+  /**
+   * Crypto-shredding (docs/privacy.md): personal fields sealed under a key per data subject, searchable
+   * identifiers as keyed pseudonyms, `POST /v1/subjects/erase` (its own scope) and `POST
+   * /v1/subjects/hold` (admin scope). `true` is the default policy; an object sets `personal`,
+   * `searchable`, `eraseScope` and `erasureHorizonDays` (the index table's point-in-time recovery
+   * window, after which an erasure is complete). Adds the wrapping and pseudonym keys (`privacy`).
+   * @default - off: records are stored as they are sent
+   */
+  readonly privacy?: boolean | SealtrailPrivacyOptions;
 }
 
 /**
@@ -266,21 +278,26 @@ export class Sealtrail extends Construct {
   public readonly verifier: ScheduledVerifier;
   /** With `replica`: the replication rule's role and its two alarms (also in `alarms`). */
   public readonly replication?: ArchiveReplication;
+  /** With `privacy`: the wrapping key and the pseudonym key, reserved to the ingest and query functions. */
+  public readonly privacy?: SealtrailPrivacy;
 
   constructor(scope: Construct, id: string, props: SealtrailProps) {
     super(scope, id);
-    validateProps(props, Stack.of(this).stackName);
+    const scopes = { ...DEFAULT_SCOPES, ...definedOnly(props.scopes ?? {}) };
+    validateProps(props, Stack.of(this).stackName, scopes);
     // Every retained bucket keeps its policy after `cdk destroy`: the archive never outlives its append-only policy.
     Aspects.of(this).add(new BucketPolicyFollowsBucket());
 
-    const scopes = { ...DEFAULT_SCOPES, ...definedOnly(props.scopes ?? {}) };
     const logRetention = props.logRetention ?? RetentionDays.ONE_YEAR;
     const watchedActions = props.watchedActions ?? DEFAULT_WATCHED_ACTIONS;
+    const privacy = privacySettings(props.privacy);
 
     // The parts build in this construct's scope, so every resource keeps the logical ID deployed stacks have.
     this.archive = new SealtrailArchive(this, {
       retentionDays: props.retentionDays ?? DEFAULT_RETENTION_DAYS,
       key: props.archiveKey,
+      // The data keys live in the table: a destroyed one is restorable for the recovery window.
+      recoveryPeriodDays: privacy?.erasureHorizonDays,
     });
     const { key, bucket, accessLogBucket, table } = this.archive;
 
@@ -298,7 +315,20 @@ export class Sealtrail extends Construct {
     this.query = new QueryApi(this, "Query", { archiveBucket: bucket, environment, logRetention });
     // Every read is archived as an audit.read event through the ingest write path.
     this.archive.bindWritePath(this.query.fn, { write: true });
-    this.query.addRoutes(this.ingestApi.api, this.ingestApi.authorizer, scopes.read);
+    this.query.addRoutes(
+      this.ingestApi.api,
+      this.ingestApi.authorizer,
+      scopes.read,
+      privacy && { erase: privacy.eraseScope, hold: scopes.admin },
+    );
+    if (privacy !== undefined) {
+      this.privacy = new SealtrailPrivacy(this, "Privacy", {
+        settings: privacy,
+        ingestFunction: this.ingestApi.ingestFunction,
+        queryFunction: this.query.fn,
+        table,
+      });
+    }
 
     this.checkpointSigner = new CheckpointSigner(this, "Checkpoint", {
       archiveBucket: bucket,
@@ -396,7 +426,7 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 }
 
 /** Checks every prop, skipping unresolved Tokens, and reports all problems at once. */
-function validateProps(props: SealtrailProps, stackName: string): void {
+function validateProps(props: SealtrailProps, stackName: string, scopes: Required<SealtrailScopes>): void {
   const problems: string[] = [];
   const known = (value: unknown) => !Token.isUnresolved(value);
   const integerIn = (name: string, value: number | undefined, min: number, max: number, fix: string) => {
@@ -520,6 +550,7 @@ function validateProps(props: SealtrailProps, stackName: string): void {
   }
 
   problems.push(...replicaDestinationProblems(props.replica, stackName));
+  problems.push(...privacyProblems(props.privacy, Object.values(scopes)));
 
   if (problems.length > 0) {
     throw new Error(`Invalid Sealtrail props:\n- ${problems.join("\n- ")}`);
@@ -528,7 +559,8 @@ function validateProps(props: SealtrailProps, stackName: string): void {
 
 /**
  * Stack outputs of one Sealtrail construct, with the stable names ApiUrl, BucketName, TableName,
- * CheckpointKeyArn and CheckpointPublicKey, and ReplicationRoleArn with a replica.
+ * CheckpointKeyArn and CheckpointPublicKey, ReplicationRoleArn with a replica, and PrivacyWrapKeyArn
+ * and PrivacyPseudonymKeyArn with privacy.
  *
  * CheckpointPublicKey is the signing key's public key as base64 of its DER SubjectPublicKeyInfo (what
  * KMS GetPublicKey returns; `openssl pkey -pubin -inform DER` reads it after base64 decoding). Verifiers
@@ -555,6 +587,18 @@ export function addSealtrailOutputs(scope: Construct, sealtrail: Sealtrail): voi
     new CfnOutput(scope, "ReplicationRoleArn", {
       value: sealtrail.replication.role.roleArn,
       description: "Role of the archive's replication: the replica stack's -c replicaSourceRoleArn",
+    });
+  }
+  if (sealtrail.privacy !== undefined) {
+    new CfnOutput(scope, "PrivacyWrapKeyArn", {
+      value: sealtrail.privacy.wrapKey.keyArn,
+      description:
+        "KMS key that wraps each data subject's key; only the ingest and query functions may use it",
+    });
+    new CfnOutput(scope, "PrivacyPseudonymKeyArn", {
+      value: sealtrail.privacy.pseudonymKey.keyArn,
+      description:
+        "KMS key (HMAC_256) the pseudonyms derive from; only the ingest and query functions may use it",
     });
   }
 }

@@ -60,6 +60,7 @@ describe("SealtrailStack", () => {
       archiveKey: new Key(resources, "ArchiveKey"),
       alarmTopic: new Topic(resources, "AlarmTopic"),
       search: { bytesScannedCutoffPerQuery: 100_000_000, removalPolicy: RemovalPolicy.DESTROY },
+      privacy: { searchable: ["actor.sub"], erasureHorizonDays: 14 },
     };
     received.length = 0;
 
