@@ -10,6 +10,7 @@ import { benchBundles } from "./bundles";
 import { benchClient } from "./client";
 import { benchIngest } from "./ingest";
 import { benchMerkle } from "./merkle";
+import { benchPrivacy } from "./privacy";
 import { benchQuery } from "./query";
 import { benchRebuildIndex } from "./rebuild-index";
 import { benchVerify } from "./verify";
@@ -39,6 +40,8 @@ const emulator = await startEmulator({ log: (line) => console.error(line) });
 try {
   const bundles = await benchBundles(log);
   const ingest = await benchIngest(emulator, log);
+  // Ingest at batch 100 with privacy on against off, interleaved (issue 16).
+  const privacy = await benchPrivacy(emulator, log);
   const verify = await benchVerify({ log });
   const merkle = await benchMerkle({ log });
   // 100,000 events by default; SEALTRAIL_BENCH_QUERY_EVENTS for a quicker look. The index on DynamoDB
@@ -61,6 +64,7 @@ try {
     emulator: emulator.kind === "moto" ? "moto (started by the benchmark)" : emulator.endpoint,
     bundles,
     ingest,
+    privacy,
     verify,
     merkle,
     query,

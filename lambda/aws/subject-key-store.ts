@@ -4,7 +4,9 @@
  * destroying the key removes the wrapped bytes from that item in one conditional update, so a
  * concurrent writer either sees the live key or creates the next generation, never revives an old one.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import {
+  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -12,6 +14,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { legalHoldKey, subjectKeyItemKey } from "../core/index-items";
+import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
 import type {
   KeyDestruction,
   LegalHold,
@@ -28,6 +31,14 @@ const NAMES = {
   "#created": "created_at",
   "#erased": "erased_at",
 } as const;
+
+const BATCH_GET_MAX_KEYS = 100;
+const BATCH_GET_MAX_ATTEMPTS = 5;
+
+/** An item's primary key as one string, to match BatchGetItem's answers (in any order) to the refs. */
+function itemName(item: Record<string, unknown>): string {
+  return JSON.stringify([item[PARTITION_KEY], item[SORT_KEY]]);
+}
 
 function bytesOf(value: unknown): Uint8Array | undefined {
   return value instanceof Uint8Array ? value : undefined;
@@ -50,10 +61,49 @@ export class DynamoSubjectKeyStore implements SubjectKeyStore {
     return result.Item;
   }
 
-  async liveKey(ref: SubjectRef): Promise<StoredSubjectKey | undefined> {
-    const item = await this.keyItem(ref);
-    const wrapped = bytesOf(item?.wrapped);
-    return wrapped ? { generation: Number(item?.generation), wrapped } : undefined;
+  async liveKeys(refs: readonly SubjectRef[]): Promise<(StoredSubjectKey | undefined)[]> {
+    const found = new Map<string, StoredSubjectKey>();
+    const names = refs.map((ref) => itemName(subjectKeyItemKey(ref.tenant, ref.subject)));
+    const distinct = [...new Map(refs.map((ref, i) => [names[i] as string, ref])).values()];
+    // BatchGetItem takes at most 100 keys, and may leave some unprocessed under load: ask again.
+    for (let i = 0; i < distinct.length; i += BATCH_GET_MAX_KEYS) {
+      let keys: Record<string, unknown>[] = distinct
+        .slice(i, i + BATCH_GET_MAX_KEYS)
+        .map((ref) => subjectKeyItemKey(ref.tenant, ref.subject));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt >= BATCH_GET_MAX_ATTEMPTS)
+          throw new Error("the key store left subject keys unprocessed; retry");
+        if (attempt > 0) await sleep(10 * 2 ** attempt);
+        const result = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.table]: {
+                Keys: keys,
+                ConsistentRead: true,
+                ProjectionExpression: "#pk, #sk, #wrapped, #generation",
+                ExpressionAttributeNames: {
+                  "#pk": PARTITION_KEY,
+                  "#sk": SORT_KEY,
+                  "#wrapped": NAMES["#wrapped"],
+                  "#generation": NAMES["#generation"],
+                },
+              },
+            },
+          }),
+        );
+        for (const item of result.Responses?.[this.table] ?? []) {
+          const wrapped = bytesOf(item.wrapped);
+          if (wrapped) found.set(itemName(item), { generation: Number(item.generation), wrapped });
+        }
+        keys = result.UnprocessedKeys?.[this.table]?.Keys ?? [];
+      }
+    }
+    return names.map((name) => found.get(name));
+  }
+
+  private async liveKey(ref: SubjectRef): Promise<StoredSubjectKey | undefined> {
+    const [live] = await this.liveKeys([ref]);
+    return live;
   }
 
   async createKey(ref: SubjectRef, wrapped: Uint8Array, nowMs: number) {

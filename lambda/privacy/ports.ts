@@ -30,8 +30,11 @@ export interface LegalHold {
 }
 
 export interface SubjectKeyStore {
-  /** The subject's live key; undefined when it never had one or it was destroyed. Strongly consistent. */
-  liveKey(ref: SubjectRef): Promise<StoredSubjectKey | undefined>;
+  /**
+   * Each subject's live key, in the order of `refs`; undefined where it never had one or it was
+   * destroyed. Strongly consistent; one round trip for a batch's subjects where the store allows.
+   */
+  liveKeys(refs: readonly SubjectRef[]): Promise<(StoredSubjectKey | undefined)[]>;
   /**
    * Stores `wrapped` as the subject's next key generation unless a live key exists, and returns the
    * key that is live afterwards: ours (`created`), or the one a concurrent writer stored first.

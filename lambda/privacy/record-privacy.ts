@@ -1,7 +1,8 @@
 /**
  * The privacy policy applied to records: sealing on the write path, opening on the read path, and
- * the pseudonyms a search uses. Data keys are cached per request only (a `PrivacySession`), so an
- * erasure takes effect on every Lambda environment at its next request; a tenant's pseudonym key is
+ * the pseudonyms a search uses. Each subject's key item is read once per request (a `PrivacySession`),
+ * so an erasure takes effect on every Lambda environment at its next request; unwrapped keys are kept
+ * between requests only under the wrapped key the store still holds; a tenant's pseudonym key is
  * cached by its adapter. Key material is never logged or put in an error.
  */
 import { newDataKey } from "../core/privacy/field-cipher";
@@ -9,7 +10,8 @@ import { type PrivacyPolicy, SEARCHABLE_FIELDS, type SearchableField } from "../
 import { dataSubjectOf, protectRecord, revealRecord, type SubjectKey } from "../core/privacy/protect";
 import { type DataSubject, fieldPseudonym, subjectPseudonym } from "../core/privacy/pseudonym";
 import type { EventRecord } from "../core/schema";
-import type { KeyWrapper, PseudonymKeys, SubjectKeyStore, SubjectRef } from "./ports";
+import type { KeyWrapper, PseudonymKeys, StoredSubjectKey, SubjectKeyStore, SubjectRef } from "./ports";
+import { UnwrappedKeyCache } from "./unwrapped-keys";
 
 export interface RecordPrivacyDeps {
   readonly policy: PrivacyPolicy;
@@ -23,15 +25,22 @@ export interface RecordPrivacyDeps {
 export type SearchableFilter = (typeof SEARCHABLE_FIELDS)[SearchableField];
 
 export class RecordPrivacy {
-  constructor(readonly deps: RecordPrivacyDeps) {}
+  private readonly unwrapped: UnwrappedKeyCache;
+
+  constructor(readonly deps: RecordPrivacyDeps) {
+    this.unwrapped = new UnwrappedKeyCache(deps.now);
+  }
 
   get policy(): PrivacyPolicy {
     return this.deps.policy;
   }
 
-  /** A request's view: data keys fetched (or created) once per subject, forgotten with it. */
+  /**
+   * A request's view: each subject's key item read once per request (so an erasure takes effect at
+   * every function's next request), its unwrapped key kept between requests (UnwrappedKeyCache).
+   */
   session(): PrivacySession {
-    return new PrivacySession(this.deps);
+    return new PrivacySession(this.deps, this.unwrapped);
   }
 
   /** The subject's name in the key store: its pseudonym under the tenant's key. */
@@ -76,64 +85,87 @@ export class RecordPrivacy {
 }
 
 export class PrivacySession {
+  /** This request's data keys by subject: what the store held when the request first needed them. */
   private readonly keys = new Map<string, Promise<SubjectKey | undefined>>();
 
-  constructor(private readonly deps: RecordPrivacyDeps) {}
+  constructor(
+    private readonly deps: RecordPrivacyDeps,
+    private readonly unwrapped: UnwrappedKeyCache,
+  ) {}
 
   /** The records as they are stored: each sealed under its actor's data key (created on first use). */
   async protect(records: readonly EventRecord[]): Promise<EventRecord[]> {
-    return Promise.all(
-      records.map(async (record) => {
-        const tenantKey = await this.deps.pseudonyms.forTenant(record.tenant);
-        const ref = { tenant: record.tenant, subject: subjectPseudonym(tenantKey, dataSubjectOf(record)) };
-        const key = (await this.cached(ref, true)) as SubjectKey;
-        return protectRecord(record, this.deps.policy, tenantKey, key);
-      }),
+    const tenantKeys = new Map<string, Uint8Array>();
+    for (const tenant of new Set(records.map((record) => record.tenant)))
+      tenantKeys.set(tenant, await this.deps.pseudonyms.forTenant(tenant));
+    const refs = records.map((record) => ({
+      tenant: record.tenant,
+      subject: subjectPseudonym(tenantKeys.get(record.tenant) as Uint8Array, dataSubjectOf(record)),
+    }));
+    const keys = await this.keysOf(refs, true);
+    return records.map((record, i) =>
+      protectRecord(
+        record,
+        this.deps.policy,
+        tenantKeys.get(record.tenant) as Uint8Array,
+        keys[i] as SubjectKey,
+      ),
     );
   }
 
   /** The records as a reader sees them: sealed fields opened, or marked erased. */
   async reveal(records: readonly EventRecord[]): Promise<EventRecord[]> {
-    return Promise.all(
-      records.map(async (record) => {
-        if (!record.privacy) return record;
-        const key = await this.cached({ tenant: record.tenant, subject: record.privacy.subject }, false);
-        return revealRecord(record, key);
-      }),
+    const sealed = records.filter((record) => record.privacy);
+    const keys = await this.keysOf(
+      sealed.map((record) => ({ tenant: record.tenant, subject: record.privacy?.subject as string })),
+      false,
     );
+    const byRecord = new Map(sealed.map((record, i) => [record, keys[i]]));
+    return records.map((record) => (record.privacy ? revealRecord(record, byRecord.get(record)) : record));
   }
 
-  private cached(ref: SubjectRef, create: boolean): Promise<SubjectKey | undefined> {
-    const name = JSON.stringify([ref.tenant, ref.subject, create]);
-    let key = this.keys.get(name);
-    if (!key) {
-      key = create ? this.liveOrNew(ref) : this.live(ref);
-      this.keys.set(name, key);
+  /**
+   * Each ref's key, in order: the subjects this request has not seen yet are read from the store in
+   * one request, unwrapped (or, with `create`, created when they have no live key).
+   */
+  private async keysOf(refs: readonly SubjectRef[], create: boolean): Promise<(SubjectKey | undefined)[]> {
+    const nameOf = (ref: SubjectRef) => JSON.stringify([ref.tenant, ref.subject, create]);
+    const unseen = [...new Map(refs.map((ref) => [nameOf(ref), ref])).entries()].filter(
+      ([name]) => !this.keys.has(name),
+    );
+    if (unseen.length > 0) {
+      const live = this.deps.keys.liveKeys(unseen.map(([, ref]) => ref));
+      unseen.forEach(([name, ref], i) => {
+        this.keys.set(
+          name,
+          live.then((stored) => this.resolved(ref, stored[i], create)),
+        );
+      });
     }
-    return key;
+    return Promise.all(refs.map((ref) => this.keys.get(nameOf(ref)) as Promise<SubjectKey | undefined>));
   }
 
-  private async live(ref: SubjectRef): Promise<SubjectKey | undefined> {
-    const stored = await this.deps.keys.liveKey(ref);
-    if (!stored) return undefined;
-    return {
-      subject: ref.subject,
-      generation: stored.generation,
-      key: await this.deps.wrapper.unwrap(stored.wrapped, ref),
-    };
-  }
-
-  private async liveOrNew(ref: SubjectRef): Promise<SubjectKey> {
-    const existing = await this.live(ref);
-    if (existing) return existing;
+  private async resolved(
+    ref: SubjectRef,
+    stored: StoredSubjectKey | undefined,
+    create: boolean,
+  ): Promise<SubjectKey | undefined> {
+    if (stored) return this.opened(ref, stored);
+    if (!create) return undefined;
     const fresh = newDataKey();
-    const stored = await this.deps.keys.createKey(
+    const created = await this.deps.keys.createKey(
       ref,
       await this.deps.wrapper.wrap(fresh, ref),
       this.deps.now(),
     );
     // A concurrent writer may have stored its key first: then that one is the subject's key.
-    const key = stored.created ? fresh : await this.deps.wrapper.unwrap(stored.wrapped, ref);
+    if (!created.created) return this.opened(ref, created);
+    this.unwrapped.remember(ref, created, fresh);
+    return { subject: ref.subject, generation: created.generation, key: fresh };
+  }
+
+  private async opened(ref: SubjectRef, stored: StoredSubjectKey): Promise<SubjectKey> {
+    const key = await this.unwrapped.get(ref, stored, () => this.deps.wrapper.unwrap(stored.wrapped, ref));
     return { subject: ref.subject, generation: stored.generation, key };
   }
 }

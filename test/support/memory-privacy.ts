@@ -25,16 +25,18 @@ export class MemorySubjectKeyStore implements SubjectKeyStore {
   readonly items = new Map<string, KeyItem>();
   readonly holds = new Map<string, LegalHold>();
   /** Calls by method, so tests can see what a request cost. */
-  readonly calls = { liveKey: 0, createKey: 0, destroyKey: 0 };
+  readonly calls = { liveKeys: 0, createKey: 0, destroyKey: 0 };
 
   private static id(ref: SubjectRef): string {
     return JSON.stringify([ref.tenant, ref.subject]);
   }
 
-  async liveKey(ref: SubjectRef): Promise<StoredSubjectKey | undefined> {
-    this.calls.liveKey++;
-    const item = this.items.get(MemorySubjectKeyStore.id(ref));
-    return item?.wrapped ? { generation: item.generation, wrapped: item.wrapped } : undefined;
+  async liveKeys(refs: readonly SubjectRef[]): Promise<(StoredSubjectKey | undefined)[]> {
+    this.calls.liveKeys++;
+    return refs.map((ref) => {
+      const item = this.items.get(MemorySubjectKeyStore.id(ref));
+      return item?.wrapped ? { generation: item.generation, wrapped: item.wrapped } : undefined;
+    });
   }
 
   async createKey(ref: SubjectRef, wrapped: Uint8Array, nowMs: number) {

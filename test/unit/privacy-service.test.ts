@@ -131,16 +131,16 @@ describe("privacy on", () => {
     expect(await list(services, "session_id=sess-bob-1&actor=alice")).toEqual([]);
   });
 
-  it("fetches each subject's data key once per request", async () => {
+  it("reads each subject's data key once per request", async () => {
     await seal(services, [aliceEvent, aliceEvent, aliceEvent]);
     const keys = services.privacy?.keys;
-    const before = keys?.calls.liveKey ?? 0;
+    const before = keys?.calls.liveKeys ?? 0;
     await seal(
       services,
       Array.from({ length: 50 }, () => aliceEvent),
     );
     // One read for alice; the reporter's audit events are not written by ingest.
-    expect((keys?.calls.liveKey ?? 0) - before).toBe(1);
+    expect((keys?.calls.liveKeys ?? 0) - before).toBe(1);
   });
 
   it("erases a subject: markers for the reader, still found by pseudonym, archived naming only the pseudonym", async () => {
