@@ -265,7 +265,10 @@ async function main(): Promise<void> {
         ...queryRoutes,
         ...subjectRoutes,
       },
-      documents: { [OPENAPI_PATH]: (serverUrl) => openApiDocument({ serverUrl }) },
+      documents: {
+        [OPENAPI_PATH]: (serverUrl) =>
+          openApiDocument({ serverUrl, privacy: privacy !== undefined, eraseScope: privacy?.eraseScope }),
+      },
     }).catch((error: NodeJS.ErrnoException) => {
       throw error.code === "EADDRINUSE" ? portInUse(port) : error;
     });

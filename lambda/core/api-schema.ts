@@ -4,6 +4,7 @@
  * objects, so the two cannot drift apart.
  */
 import * as z from "zod";
+import { SUBJECT_PSEUDONYM_PREFIX } from "./privacy/pseudonym";
 import { EventInputSchema, EventRecordSchema, isoDateTime, LIMITS, OUTCOMES, text } from "./schema";
 
 export const DEFAULT_PAGE_LIMIT = 100;
@@ -109,6 +110,117 @@ export const ReceiptSchema = z.strictObject({
   leaf_indexes: z.array(z.number().int().min(0)),
 });
 export type Receipt = z.infer<typeof ReceiptSchema>;
+
+/**
+ * A data subject's pseudonym (lambda/core/privacy/pseudonym.ts): `sub1.` and a keyed HMAC-SHA256 in
+ * base64url. The subject routes name the subject only by it, as the `subject.*` events do.
+ */
+export const SubjectPseudonymSchema = z
+  .string()
+  .regex(new RegExp(`^${SUBJECT_PSEUDONYM_PREFIX.replace(".", "\\.")}[A-Za-z0-9_-]{43}$`))
+  .meta({
+    description:
+      "The data subject's pseudonym within the caller's tenant (`sub1.…`): the `resource.id` of its `subject.*` events.",
+  });
+
+/** The data subject a request names: its identifier as its issuer's tokens name it (`actor.sub`, `actor.iss`). */
+const DataSubjectFields = {
+  sub: text(256).meta({ description: "The subject's `actor.sub`, as sent in its events." }),
+  iss: text(512)
+    .optional()
+    .meta({ description: "The subject's `actor.iss`; omit it for events sent without an issuer." }),
+};
+
+/** `POST /v1/subjects/erase` (privacy on): the data subject whose data key is destroyed. */
+export const EraseRequestSchema = z.strictObject(DataSubjectFields);
+export type EraseRequest = z.infer<typeof EraseRequestSchema>;
+
+/** `POST /v1/subjects/hold` (privacy on): places (`held: true`, with a reason) or releases a legal hold. */
+export const HoldRequestSchema = z
+  .strictObject({
+    ...DataSubjectFields,
+    held: z.boolean().meta({ description: "`true` places the hold, `false` releases it." }),
+    reason: text(1024).optional().meta({
+      description: "Why the hold is placed (archived in `subject.hold_placed`); required with `held: true`.",
+    }),
+  })
+  .refine((hold) => !hold.held || hold.reason !== undefined, {
+    message: "a legal hold needs a reason",
+    path: ["reason"],
+  })
+  // The refinement in JSON Schema, for the OpenAPI document: with `held: true`, `reason` is required
+  // (`then` names the member it requires, as strict validators want a required member defined).
+  .meta({
+    if: { properties: { held: { const: true } } },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then` keyword; this object is never awaited.
+    then: { properties: { reason: true }, required: ["reason"] },
+  });
+export type HoldRequest = z.infer<typeof HoldRequestSchema>;
+
+const archivedAs = (action: string) =>
+  ReceiptSchema.meta({ description: `The receipt of the \`${action}\` event archived before this answer.` });
+
+/**
+ * The 200 answer of `POST /v1/subjects/erase`: the key was destroyed now (`erased`) or before
+ * (`already_erased`, with the first erasure's time), or the subject never had one (`unknown_subject`).
+ */
+export const EraseAnswerSchema = z.discriminatedUnion("status", [
+  z.strictObject({
+    status: z.enum(["erased", "already_erased"]),
+    erased_at: z.iso.datetime().meta({ description: "When the subject's data key was destroyed." }),
+    unrecoverable_after: z.iso.datetime().meta({
+      description:
+        "When erasure is complete: the destroyed key leaves the index table's point-in-time recovery " +
+        "window (the erasure horizon), after which no backup can restore it.",
+    }),
+    subject: SubjectPseudonymSchema,
+    receipt: archivedAs("subject.erased"),
+  }),
+  z.strictObject({
+    status: z.literal("unknown_subject"),
+    message: z.string(),
+    subject: SubjectPseudonymSchema,
+    receipt: archivedAs("subject.erased"),
+  }),
+]);
+export type EraseAnswer = z.infer<typeof EraseAnswerSchema>;
+
+/** The 200 answer of `POST /v1/subjects/hold`: the hold as it now stands. */
+export const HoldAnswerSchema = z.strictObject({
+  subject: SubjectPseudonymSchema,
+  held: z.boolean(),
+  receipt: archivedAs("subject.hold_placed` or `subject.hold_released"),
+});
+export type HoldAnswer = z.infer<typeof HoldAnswerSchema>;
+
+/**
+ * The 400 answer of the subject routes: the body is not JSON (`invalid_json`), or not the route's
+ * request schema (`invalid_request`, each problem in `errors`).
+ */
+export const SubjectBodyErrorSchema = z.discriminatedUnion("code", [
+  z.strictObject({ code: z.literal("invalid_json"), message: z.string() }),
+  z.strictObject({
+    code: z.literal("invalid_request"),
+    message: z.string(),
+    errors: z
+      .array(
+        z.strictObject({
+          path: z.string().meta({ description: "The member at fault, dot-separated (empty: the body)." }),
+          message: z.string(),
+        }),
+      )
+      .min(1),
+  }),
+]);
+
+/** The 409 answer of `POST /v1/subjects/erase` under a legal hold; the refusal itself is archived. */
+export const LegalHoldErrorSchema = z.strictObject({
+  code: z.literal("legal_hold"),
+  message: z.string(),
+  subject: SubjectPseudonymSchema,
+  hold_placed_at: z.iso.datetime().meta({ description: "When the hold in force was placed." }),
+  receipt: archivedAs("subject.erase_refused"),
+});
 
 /**
  * What API Gateway answers by itself, before sealtrail sees the request (the JWT authorizer's 401

@@ -3,22 +3,31 @@
  * validate with (schema.ts, api-schema.ts) by zod's own JSON Schema conversion (draft 2020-12, the
  * dialect of OpenAPI 3.1). Request bodies and parameters are described as clients send them
  * (zod's "input" side), responses as the API answers them ("output" side). Pure: no AWS SDK.
+ * The data-subject routes (privacy on) are listed only in the document of a deployment that has
+ * them (`privacy: true`), so a client never sees routes its deployment does not serve.
  */
 import * as z from "zod";
-import { DEFAULT_SCOPES } from "../runtime/config";
+import { DEFAULT_ERASE_SCOPE, DEFAULT_SCOPES } from "../runtime/config";
 import {
+  EraseAnswerSchema,
+  EraseRequestSchema,
   ErrorSchema,
   EventIdSchema,
   EventListSchema,
   GatewayErrorSchema,
   GetEventQuerySchema,
+  HoldAnswerSchema,
+  HoldRequestSchema,
   IngestBodySchema,
   LatestCheckpointSchema,
+  LegalHoldErrorSchema,
   ListEventsQuerySchema,
   ProofBundleSchema,
   ReceiptSchema,
+  SubjectBodyErrorSchema,
 } from "./api-schema";
 import { ingestCodesWithStatus } from "./ingest-errors";
+import { SUBJECT_ROUTES } from "./routes";
 import { EventInputSchema, EventRecordSchema, LIMITS } from "./schema";
 
 type JsonObject = Record<string, unknown>;
@@ -28,6 +37,13 @@ export interface OpenApiOptions {
   readonly scopes?: { readonly write: string; readonly read: string; readonly admin: string };
   /** Base URL of the API, when known (local mode). */
   readonly serverUrl?: string;
+  /**
+   * The deployment has privacy on (`SEALTRAIL_PRIVACY`, config.privacy): the document lists the
+   * data-subject routes, their components and `filter_not_searchable`. Default false.
+   */
+  readonly privacy?: boolean;
+  /** The scope `POST /v1/subjects/erase` needs (`SEALTRAIL_ERASE_SCOPE`); default sealtrail/erase. */
+  readonly eraseScope?: string;
 }
 
 const SCHEMA_REF = "#/components/schemas/";
@@ -51,6 +67,22 @@ const RESPONSE_COMPONENTS = {
   Error: ErrorSchema,
   GatewayError: GatewayErrorSchema,
 } as const;
+/** The data-subject routes' components: in the document only with privacy on. */
+const PRIVACY_REQUEST_COMPONENTS = {
+  EraseRequest: EraseRequestSchema,
+  HoldRequest: HoldRequestSchema,
+} as const;
+const PRIVACY_RESPONSE_COMPONENTS = {
+  EraseAnswer: EraseAnswerSchema,
+  HoldAnswer: HoldAnswerSchema,
+  LegalHoldError: LegalHoldErrorSchema,
+  SubjectBodyError: SubjectBodyErrorSchema,
+} as const;
+type ComponentId =
+  | keyof typeof REQUEST_COMPONENTS
+  | keyof typeof RESPONSE_COMPONENTS
+  | keyof typeof PRIVACY_REQUEST_COMPONENTS
+  | keyof typeof PRIVACY_RESPONSE_COMPONENTS;
 
 /** `$schema` and `$id` belong to standalone schemas; inside an OpenAPI document they would be wrong. */
 function embedded(schema: JsonObject): JsonObject {
@@ -66,9 +98,13 @@ function openObjectsAsTrue(context: { jsonSchema: JsonObject }): void {
   }
 }
 
-function componentSchemas(): JsonObject {
+function componentSchemas(privacy: boolean): JsonObject {
+  const requests = privacy ? { ...REQUEST_COMPONENTS, ...PRIVACY_REQUEST_COMPONENTS } : REQUEST_COMPONENTS;
+  const responses = privacy
+    ? { ...RESPONSE_COMPONENTS, ...PRIVACY_RESPONSE_COMPONENTS }
+    : RESPONSE_COMPONENTS;
   const registry = z.registry<{ id: string }>();
-  for (const [id, schema] of Object.entries({ ...REQUEST_COMPONENTS, ...RESPONSE_COMPONENTS })) {
+  for (const [id, schema] of Object.entries({ ...requests, ...responses })) {
     registry.add(schema as z.ZodType, { id });
   }
   const convert = (io: "input" | "output") =>
@@ -83,14 +119,12 @@ function componentSchemas(): JsonObject {
   const sent = convert("input");
   const answered = convert("output");
   const schemas: JsonObject = {};
-  for (const id of Object.keys(REQUEST_COMPONENTS)) schemas[id] = embedded(sent[id] as JsonObject);
-  for (const id of Object.keys(RESPONSE_COMPONENTS)) schemas[id] = embedded(answered[id] as JsonObject);
+  for (const id of Object.keys(requests)) schemas[id] = embedded(sent[id] as JsonObject);
+  for (const id of Object.keys(responses)) schemas[id] = embedded(answered[id] as JsonObject);
   return schemas;
 }
 
-const ref = (id: keyof typeof REQUEST_COMPONENTS | keyof typeof RESPONSE_COMPONENTS) => ({
-  $ref: `${SCHEMA_REF}${id}`,
-});
+const ref = (id: ComponentId) => ({ $ref: `${SCHEMA_REF}${id}` });
 
 /** One OpenAPI parameter per member of a strict zod object of query parameters. */
 function queryParameters(schema: z.ZodObject): JsonObject[] {
@@ -130,6 +164,9 @@ const ERRORS = {
   query400:
     "Invalid parameters: unknown_parameter, duplicate_parameter, invalid_parameter, missing_parameter, " +
     "invalid_time_range, invalid_cursor; `parameter` names the parameter",
+  filterNotSearchable:
+    "filter_not_searchable: the deployment's privacy policy stores that field only encrypted, so it cannot be " +
+    "searched; `parameter` names the filter",
   get400:
     "Invalid parameters: unknown_parameter, duplicate_parameter, invalid_parameter (`parameter`: id, tenant)",
   checkpoint400: "Invalid parameters: unknown_parameter, duplicate_parameter (this route takes none)",
@@ -139,6 +176,13 @@ const ERRORS = {
   404: "event_not_found: no such event is indexed for this tenant (another tenant's event looks the same)",
   500: "internal_error, or integrity_error when the index disagrees with the archive (nothing is returned)",
   503: "audit_unavailable: the read could not be archived, so nothing is returned; retry",
+  subject400:
+    "invalid_json: the body is not JSON; invalid_request: it does not match the route's request schema, each " +
+    "problem in `errors` (`path`, `message`)",
+  subject500: "internal_error; retry (erasure and holds are idempotent)",
+  subject503:
+    "audit_unavailable: the request could not be archived, so there is no answer (an erasure may have taken " +
+    "effect all the same); retry: erasure and holds are idempotent",
 } as const;
 
 const errorResponse = (description: string) => json(ref("Error"), description);
@@ -183,6 +227,92 @@ const HEADERS_TOO_LARGE = {
     "the request, without a sealtrail body (local mode: Node's 431 with an empty body).",
 };
 
+/** 401, 403 and 431 of a route that needs `scope`: the authorizer's refusals, and sealtrail's own check behind it. */
+function callerErrors(scope: string, refusal: string): JsonObject {
+  return {
+    401: unauthorized(ERRORS[401]),
+    403: gatewayOrError(
+      `The JWT authorizer refuses a token without the \`${scope}\` scope: \`{"message":"Forbidden"}\` with ` +
+        `\`www-authenticate\`. sealtrail answers ${refusal}; its check of the route's scope is pre-empted by ` +
+        "the authorizer whenever the route has scopes, as sealtrail's routes do.",
+      WWW_AUTHENTICATE,
+    ),
+    431: HEADERS_TOO_LARGE,
+  };
+}
+
+/** The path and the (lower-case) method of a route key: `POST /v1/subjects/erase`. */
+function splitRoute(route: string): { method: string; path: string } {
+  const space = route.indexOf(" ");
+  return { method: route.slice(0, space).toLowerCase(), path: route.slice(space + 1) };
+}
+
+const PRIVACY_ON =
+  "Present only when the deployment has privacy on (`SEALTRAIL_PRIVACY`, docs/privacy.md); the data subject is " +
+  "named in the body by its `sub` (and `iss`) and answered by its pseudonym, as its `subject.*` events name it.";
+
+/** The data-subject routes (lambda/privacy/subject-service.ts), keyed as SUBJECT_ROUTES names them. */
+function subjectPaths(eraseScope: string, adminScope: string): JsonObject {
+  const erase = splitRoute(SUBJECT_ROUTES.erase);
+  const hold = splitRoute(SUBJECT_ROUTES.hold);
+  const errors = (scope: string) => ({
+    400: json(ref("SubjectBodyError"), ERRORS.subject400),
+    ...callerErrors(scope, `missing_scope when the token lacks \`${scope}\``),
+    500: serverFailure(ERRORS.subject500),
+    503: serverFailure(ERRORS.subject503),
+  });
+  const body = (id: ComponentId) => ({
+    required: true,
+    content: { "application/json": { schema: ref(id) } },
+  });
+  return {
+    [erase.path]: {
+      [erase.method]: {
+        operationId: "eraseSubject",
+        summary: "Erase a data subject's personal data by destroying its data key (crypto-shredding)",
+        description:
+          `${PRIVACY_ON} Destroys the subject's data key: the personal fields sealed under it become unreadable ` +
+          "in every record, while the archive, its proofs and `verify` are untouched. Idempotent: erasing again " +
+          "answers `already_erased` with the first erasure's time. A subject sealtrail holds no key for is a 200 " +
+          "with `status: unknown_subject`. Erasure is complete at `unrecoverable_after`: until then the index " +
+          "table's point-in-time recovery window can still restore the key. Refused under a legal hold: 409 " +
+          "`legal_hold`, itself archived as `subject.erase_refused`. Every answer is archived first " +
+          "(`subject.erased`, naming only the pseudonym); its receipt is in the answer.",
+        security: [{ [BEARER]: [eraseScope] }],
+        requestBody: body("EraseRequest"),
+        responses: {
+          200: json(
+            ref("EraseAnswer"),
+            "Erased, already erased, or an unknown subject; archived as `subject.erased`.",
+          ),
+          ...errors(eraseScope),
+          409: json(
+            ref("LegalHoldError"),
+            "legal_hold: the subject is under a legal hold; nothing was erased, the refusal is archived as " +
+              "`subject.erase_refused`. An admin must release the hold first.",
+          ),
+        },
+      },
+    },
+    [hold.path]: {
+      [hold.method]: {
+        operationId: "setLegalHold",
+        summary: "Place or release a legal hold on a data subject, under which erasure is refused",
+        description:
+          `${PRIVACY_ON} \`held: true\` (with a \`reason\`) places the hold, \`held: false\` releases it; while it ` +
+          "holds, `POST /v1/subjects/erase` answers 409 `legal_hold`, so that erasure cannot destroy evidence. " +
+          "Archived as `subject.hold_placed` or `subject.hold_released` before the answer. Needs the admin scope.",
+        security: [{ [BEARER]: [adminScope] }],
+        requestBody: body("HoldRequest"),
+        responses: {
+          200: json(ref("HoldAnswer"), "The hold as it now stands."),
+          ...errors(adminScope),
+        },
+      },
+    },
+  };
+}
+
 /**
  * The OpenAPI document. Longer than the 80 lines a function should be, on purpose: it is one literal
  * that mirrors the API path by path, read (and diffed) against the routes and the docs as a whole;
@@ -190,17 +320,10 @@ const HEADERS_TOO_LARGE = {
  */
 export function openApiDocument(options: OpenApiOptions = {}): object {
   const scopes = options.scopes ?? DEFAULT_SCOPES;
+  const privacy = options.privacy ?? false;
+  const eraseScope = options.eraseScope ?? DEFAULT_ERASE_SCOPE;
   const read = [{ [BEARER]: [scopes.read] }];
-  const readErrors = {
-    401: unauthorized(ERRORS[401]),
-    403: gatewayOrError(
-      `The JWT authorizer refuses a token without the \`${scopes.read}\` scope: \`{"message":"Forbidden"}\` with ` +
-        `\`www-authenticate\`. sealtrail answers ${ERRORS[403]}; its check of the route's scope is pre-empted by ` +
-        "the authorizer whenever the route has scopes, as sealtrail's routes do.",
-      WWW_AUTHENTICATE,
-    ),
-    431: HEADERS_TOO_LARGE,
-  };
+  const readErrors = callerErrors(scopes.read, ERRORS[403]);
   const serverErrors = { 500: serverFailure(ERRORS[500]), 503: serverFailure(ERRORS[503]) };
 
   return {
@@ -215,7 +338,11 @@ export function openApiDocument(options: OpenApiOptions = {}): object {
         'carries only a `message` (GatewayError): 401 `{"message":"Unauthorized"}` and 403 `{"message":"Forbidden"}` ' +
         'from the JWT authorizer (reason in `www-authenticate`), 404 `{"message":"Not Found"}` for a path or ' +
         `method not listed here, 413 for a body over its ${GATEWAY_PAYLOAD_LIMIT} payload limit, 429 when throttled, ` +
-        "and 500/503 when the function itself fails.",
+        "and 500/503 when the function itself fails." +
+        (privacy
+          ? " This deployment has privacy on: personal fields are stored sealed per data subject (v3 records with " +
+            "`privacy`), and a data subject is erased, or put under a legal hold, with the `/v1/subjects` routes."
+          : ""),
     },
     ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
     security: read,
@@ -285,7 +412,9 @@ export function openApiDocument(options: OpenApiOptions = {}): object {
           parameters: queryParameters(ListEventsQuerySchema),
           responses: {
             200: json(ref("EventList"), "A page of events."),
-            400: errorResponse(ERRORS.query400),
+            400: errorResponse(
+              privacy ? `${ERRORS.query400}. ${ERRORS.filterNotSearchable}` : ERRORS.query400,
+            ),
             ...readErrors,
             ...serverErrors,
           },
@@ -338,9 +467,10 @@ export function openApiDocument(options: OpenApiOptions = {}): object {
           },
         },
       },
+      ...(privacy ? subjectPaths(eraseScope, scopes.admin) : {}),
     },
     components: {
-      schemas: componentSchemas(),
+      schemas: componentSchemas(privacy),
       securitySchemes: {
         [BEARER]: {
           type: "http",
@@ -349,7 +479,10 @@ export function openApiDocument(options: OpenApiOptions = {}): object {
           description:
             `A JWT of a configured issuer and audience. Scopes (\`scope\` or \`scp\` claim): ` +
             `\`${scopes.write}\` to send events, \`${scopes.read}\` to read, \`${scopes.admin}\` ` +
-            "in addition to read another tenant (`tenant=`).",
+            "in addition to read another tenant (`tenant=`)" +
+            (privacy
+              ? `; \`${eraseScope}\` to erase a data subject, \`${scopes.admin}\` to place or release a legal hold.`
+              : "."),
         },
       },
     },

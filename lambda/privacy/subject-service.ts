@@ -4,11 +4,19 @@
  * sealed fields become unreadable) and archives `subject.erased`, naming only the subject's
  * pseudonym. `POST /v1/subjects/hold` places or releases a legal hold, under which erasure is
  * refused, so that erasure cannot be used to destroy evidence. Every answer that changed something,
- * and every refused erasure, is archived before it is given.
+ * and every refused erasure, is archived before it is given. The request and answer schemas are in
+ * lambda/core/api-schema.ts, with the rest of the HTTP API's (the OpenAPI document is built from them).
  */
-import * as z from "zod";
+import type * as z from "zod";
+import {
+  type EraseAnswer,
+  EraseRequestSchema,
+  type HoldAnswer,
+  HoldRequestSchema,
+  type Receipt,
+} from "../core/api-schema";
 import { authorizeCaller } from "../core/claims";
-import { type EventInput, text } from "../core/schema";
+import type { EventInput } from "../core/schema";
 import type { ServerEventCaller, ServiceLogger } from "../ingest/ingest-service";
 import type { PrivacyConfig, SealtrailConfig } from "../runtime/config";
 import { type ApiResponse, errorResponse, refusalResponse } from "../runtime/http";
@@ -25,15 +33,6 @@ export const SUBJECT_ACTIONS = {
 /** The resource type the subject events name; the id is the subject's pseudonym. */
 export const DATA_SUBJECT_RESOURCE = "data_subject";
 
-const SubjectSchema = { sub: text(256), iss: text(512).optional() };
-export const EraseRequestSchema = z.strictObject(SubjectSchema);
-export const HoldRequestSchema = z
-  .strictObject({ ...SubjectSchema, held: z.boolean(), reason: text(1024).optional() })
-  .refine((hold) => !hold.held || hold.reason !== undefined, {
-    message: "a legal hold needs a reason",
-    path: ["reason"],
-  });
-
 export interface SubjectRequest {
   readonly claims: Readonly<Record<string, unknown>> | undefined;
   readonly scopes: readonly string[] | undefined;
@@ -49,7 +48,7 @@ export interface SubjectServiceDeps {
   readonly privacy: RecordPrivacy;
   readonly keys: SubjectKeyStore;
   /** Archives server-generated events for the caller: IngestService.archiveServerEvents. */
-  readonly archive: (caller: ServerEventCaller, events: readonly EventInput[]) => Promise<unknown>;
+  readonly archive: (caller: ServerEventCaller, events: readonly EventInput[]) => Promise<Receipt>;
   readonly now: () => number;
   readonly logger: ServiceLogger;
 }
@@ -103,7 +102,8 @@ export class SubjectService {
       },
     });
     if (!archived.ok) return archived.response;
-    return { status: 200, body: { ...outcome, subject: ref.subject, receipt: archived.value } };
+    const answer: EraseAnswer = { ...outcome, subject: ref.subject, receipt: archived.value };
+    return { status: 200, body: answer };
   }
 
   async hold(request: SubjectRequest): Promise<ApiResponse> {
@@ -130,7 +130,8 @@ export class SubjectService {
       details: body.value.held ? { reason: body.value.reason as string } : {},
     });
     if (!archived.ok) return archived.response;
-    return { status: 200, body: { subject: ref.subject, held: body.value.held, receipt: archived.value } };
+    const answer: HoldAnswer = { subject: ref.subject, held: body.value.held, receipt: archived.value };
+    return { status: 200, body: answer };
   }
 
   private authorize(
@@ -169,7 +170,7 @@ export class SubjectService {
       readonly ref: SubjectRef;
       readonly details: Record<string, string>;
     },
-  ): Promise<Parsed<unknown>> {
+  ): Promise<Parsed<Receipt>> {
     try {
       const receipt = await this.deps.archive(caller, [
         {

@@ -10,7 +10,8 @@ import { createHmac } from "node:crypto";
 export const PSEUDONYM_KEY_BYTES = 32;
 /** Marks a field value (or a subject) as a pseudonym, with the format's version. */
 export const PSEUDONYM_PREFIX = "ps1.";
-const SUBJECT_PREFIX = "sub1.";
+/** Marks a data subject's pseudonym, with the format's version. */
+export const SUBJECT_PSEUDONYM_PREFIX = "sub1.";
 
 function tag(key: Uint8Array, parts: readonly (string | null)[]): string {
   if (key.length < PSEUDONYM_KEY_BYTES)
@@ -25,7 +26,7 @@ export function fieldPseudonym(tenantKey: Uint8Array, path: string, value: strin
 
 /** The data subject's pseudonym: its issuer and subject, within the tenant its key belongs to. */
 export function subjectPseudonym(tenantKey: Uint8Array, subject: DataSubject): string {
-  return SUBJECT_PREFIX + tag(tenantKey, ["sealtrail-subject-v1", subject.iss, subject.sub]);
+  return SUBJECT_PSEUDONYM_PREFIX + tag(tenantKey, ["sealtrail-subject-v1", subject.iss, subject.sub]);
 }
 
 /** Whose personal data a record holds: its actor, named by issuer and subject. */
