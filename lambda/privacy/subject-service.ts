@@ -2,7 +2,7 @@
  * The data-subject routes of a deployment with privacy on. `POST /v1/subjects/erase` destroys the
  * subject's data key (crypto-shredding: the archive, its proofs and `verify` are untouched, the
  * sealed fields become unreadable) and archives `subject.erased`, naming only the subject's
- * pseudonym. `POST /v1/subjects/hold` places or releases a legal hold, under which erasure is
+ * pseudonym (after `subject.erase_requested`, sealed before anything is destroyed). `POST /v1/subjects/hold` places or releases a legal hold, under which erasure is
  * refused, so that erasure cannot be used to destroy evidence. Every answer that changed something,
  * and every refused erasure, is archived before it is given. The request and answer schemas are in
  * lambda/core/api-schema.ts, with the rest of the HTTP API's (the OpenAPI document is built from them).
@@ -24,6 +24,8 @@ import type { KeyDestruction, SubjectKeyStore, SubjectRef } from "./ports";
 import type { RecordPrivacy } from "./record-privacy";
 
 export const SUBJECT_ACTIONS = {
+  /** Archived before the key is destroyed, so no erasure goes unrecorded whatever fails after it. */
+  eraseRequested: "subject.erase_requested",
   erased: "subject.erased",
   eraseRefused: "subject.erase_refused",
   holdPlaced: "subject.hold_placed",
@@ -90,6 +92,15 @@ export class SubjectService {
       );
     }
 
+    // The request is sealed first: if anything fails after it, the archive still shows the erasure
+    // was asked for and by whom, and a retry (idempotent) records what it found.
+    const requested = await this.archived(caller.value.identity, request, {
+      action: SUBJECT_ACTIONS.eraseRequested,
+      outcome: "success",
+      ref,
+      details: {},
+    });
+    if (!requested.ok) return requested.response;
     const destruction = await this.deps.keys.destroyKey(ref, this.deps.now());
     const outcome = describeDestruction(destruction, config.privacy.erasureHorizonDays);
     const archived = await this.archived(caller.value.identity, request, {

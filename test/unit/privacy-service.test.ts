@@ -10,7 +10,7 @@ import type { EventList, Receipt } from "../../lambda/core/api-schema";
 import { DEFAULT_PRIVACY_POLICY } from "../../lambda/core/privacy/policy";
 import { ENCRYPTED_MARKER, ERASED_MARKER } from "../../lambda/core/privacy/protect";
 import { type EventRecord, EventRecordSchema } from "../../lambda/core/schema";
-import type { SubjectRequest } from "../../lambda/privacy/subject-service";
+import { type SubjectRequest, SubjectService } from "../../lambda/privacy/subject-service";
 import { checkBatch } from "../../lambda/verify/batch-check";
 import { committedBatch } from "../support/committed-batch";
 import { ingestRequest, type MemoryServices, memoryServices, queryRequest } from "../support/memory-services";
@@ -172,6 +172,33 @@ describe("privacy on", () => {
 
     const again = await subjects?.erase(subjectRequest({ sub: "alice", iss: ISS }, "sealtrail/erase"));
     expect(again?.body).toMatchObject({ status: "already_erased", erased_at: body.erased_at });
+  });
+
+  it("seals the erasure request before destroying anything: if archiving fails, no key is destroyed", async () => {
+    await seal(services, [aliceEvent]);
+    const privacy = services.privacy as NonNullable<MemoryServices["privacy"]>;
+    const failing = new SubjectService({
+      config: { ...services.config, privacy: { ...PRIVACY } },
+      privacy: privacy.records,
+      keys: privacy.keys,
+      archive: async () => {
+        throw new Error("archive down");
+      },
+      now: () => Date.now(),
+      logger: { info() {}, warn() {}, error() {} },
+    });
+    const answer = await failing.erase(subjectRequest({ sub: "alice", iss: ISS }, "sealtrail/erase"));
+    expect(answer.status).toBe(503);
+    expect(answer.body).toMatchObject({ code: "audit_unavailable" });
+    expect(privacy.keys.calls.destroyKey).toBe(0);
+    expect((await list(services, "actor=alice"))[0]?.actor.sub).toBe("alice");
+
+    // Through the real archive, the request is sealed before the erasure, both naming the pseudonym.
+    await privacy.subjects.erase(subjectRequest({ sub: "alice", iss: ISS }, "sealtrail/erase"));
+    const [requested] = await list(services, "action=subject.erase_requested");
+    const [erased] = await list(services, "action=subject.erased");
+    expect(requested?.resource).toEqual(erased?.resource);
+    expect((requested?.id as string) < (erased?.id as string)).toBe(true);
   });
 
   it("says so for an unknown subject, and archives the request", async () => {
