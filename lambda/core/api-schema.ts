@@ -131,19 +131,32 @@ const DataSubjectFields = {
     .meta({ description: "The subject's `actor.iss`; omit it for events sent without an issuer." }),
 };
 
+/**
+ * Or the subject by its pseudonym, as a `subject.*` event names it: how erasures and holds are applied
+ * again after the table is restored to a point before them (docs/privacy.md, "Restoring the table").
+ */
+const PseudonymFields = { subject: SubjectPseudonymSchema };
+
 /** `POST /v1/subjects/erase` (privacy on): the data subject whose data key is destroyed. */
-export const EraseRequestSchema = z.strictObject(DataSubjectFields);
+export const EraseRequestSchema = z.union([
+  z.strictObject(DataSubjectFields),
+  z.strictObject(PseudonymFields),
+]);
 export type EraseRequest = z.infer<typeof EraseRequestSchema>;
+
+const HoldFields = {
+  held: z.boolean().meta({ description: "`true` places the hold, `false` releases it." }),
+  reason: text(1024).optional().meta({
+    description: "Why the hold is placed (archived in `subject.hold_placed`); required with `held: true`.",
+  }),
+};
 
 /** `POST /v1/subjects/hold` (privacy on): places (`held: true`, with a reason) or releases a legal hold. */
 export const HoldRequestSchema = z
-  .strictObject({
-    ...DataSubjectFields,
-    held: z.boolean().meta({ description: "`true` places the hold, `false` releases it." }),
-    reason: text(1024).optional().meta({
-      description: "Why the hold is placed (archived in `subject.hold_placed`); required with `held: true`.",
-    }),
-  })
+  .union([
+    z.strictObject({ ...DataSubjectFields, ...HoldFields }),
+    z.strictObject({ ...PseudonymFields, ...HoldFields }),
+  ])
   .refine((hold) => !hold.held || hold.reason !== undefined, {
     message: "a legal hold needs a reason",
     path: ["reason"],
@@ -151,6 +164,8 @@ export const HoldRequestSchema = z
   // The refinement in JSON Schema, for the OpenAPI document: with `held: true`, `reason` is required
   // (`then` names the member it requires, as strict validators want a required member defined).
   .meta({
+    // Either form is an object; strict validators want the type beside `if`.
+    type: "object",
     if: { properties: { held: { const: true } } },
     // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `then` keyword; this object is never awaited.
     then: { properties: { reason: true }, required: ["reason"] },

@@ -70,10 +70,7 @@ export class SubjectService {
     if (!caller.ok) return caller.response;
     const body = parseBody(request, EraseRequestSchema);
     if (!body.ok) return body.response;
-    const ref = await this.deps.privacy.subjectRef(caller.value.tenant, {
-      iss: body.value.iss ?? null,
-      sub: body.value.sub,
-    });
+    const ref = await this.refOf(caller.value.tenant, body.value);
 
     const hold = await this.deps.keys.legalHold(ref);
     if (hold) {
@@ -123,10 +120,7 @@ export class SubjectService {
     if (!caller.ok) return caller.response;
     const body = parseBody(request, HoldRequestSchema);
     if (!body.ok) return body.response;
-    const ref = await this.deps.privacy.subjectRef(caller.value.tenant, {
-      iss: body.value.iss ?? null,
-      sub: body.value.sub,
-    });
+    const ref = await this.refOf(caller.value.tenant, body.value);
     const placedAt = new Date(this.deps.now()).toISOString();
     await this.deps.keys.setLegalHold(
       ref,
@@ -143,6 +137,15 @@ export class SubjectService {
     if (!archived.ok) return archived.response;
     const answer: HoldAnswer = { subject: ref.subject, held: body.value.held, receipt: archived.value };
     return { status: 200, body: answer };
+  }
+
+  /** The subject a request names: by its identifier (its pseudonym computed here), or by its pseudonym. */
+  private refOf(
+    tenant: string,
+    named: { sub: string; iss?: string } | { subject: string },
+  ): Promise<SubjectRef> | SubjectRef {
+    if ("subject" in named) return { tenant, subject: named.subject };
+    return this.deps.privacy.subjectRef(tenant, { iss: named.iss ?? null, sub: named.sub });
   }
 
   private authorize(

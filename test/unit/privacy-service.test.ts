@@ -201,6 +201,32 @@ describe("privacy on", () => {
     expect((requested?.id as string) < (erased?.id as string)).toBe(true);
   });
 
+  it("erases again by pseudonym after the key store is restored to a point before the erasure", async () => {
+    await seal(services, [aliceEvent]);
+    const privacy = services.privacy as NonNullable<MemoryServices["privacy"]>;
+    // The store as a point-in-time restore would bring it back: alice's key still live.
+    const backup = new Map([...privacy.keys.items].map(([id, item]) => [id, { ...item }]));
+    const first = await privacy.subjects.erase(subjectRequest({ sub: "alice", iss: ISS }, "sealtrail/erase"));
+    const subject = (first.body as { subject: string }).subject;
+    for (const [id, item] of backup) privacy.keys.items.set(id, item);
+    expect((await list(services, "actor=alice"))[0]?.actor.sub).toBe("alice");
+
+    // The archive names the erased subject by pseudonym: erase it again by that name.
+    const [erased] = await list(services, "action=subject.erased");
+    expect(erased?.resource?.id).toBe(subject);
+    const again = await privacy.subjects.erase(subjectRequest({ subject }, "sealtrail/erase"));
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ status: "erased", subject });
+    expect((await list(services, "actor=alice"))[0]?.actor.sub).toBe(ERASED_MARKER);
+
+    // A hold by pseudonym refuses it too; a malformed pseudonym is not a subject.
+    await privacy.subjects.hold(subjectRequest({ subject, held: true, reason: "case 7" }, "sealtrail/admin"));
+    expect((await privacy.keys.legalHold({ tenant: "acme", subject }))?.reason).toBe("case 7");
+    const malformed = await privacy.subjects.erase(subjectRequest({ subject: "alice" }, "sealtrail/erase"));
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({ code: "invalid_request" });
+  });
+
   it("says so for an unknown subject, and archives the request", async () => {
     const answer = await services.privacy?.subjects.erase(
       subjectRequest({ sub: "nobody" }, "sealtrail/erase"),
