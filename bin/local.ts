@@ -400,6 +400,11 @@ async function main(): Promise<void> {
         `  state        ${shownStateFile}`,
         `  checkpoints  every ${checkpointEveryMs / 1000} s, key ${checkpointKey.kid}; trust file ${shownJwksFile}`,
         `  verifier     every ${verifyEveryMs / 1000} s (verify --state); state and reports in s3://${verifierStateBucket}`,
+        ...(privacy
+          ? [
+              `  privacy      on (SEALTRAIL_PRIVACY): personal fields sealed; POST /v1/subjects/erase needs scope ${privacy.eraseScope}, /hold ${DEFAULT_SCOPES.admin}; keys in ${stateDir}`,
+            ]
+          : []),
         "",
         `Dev token (scopes ${DEFAULT_SCOPES.write} ${DEFAULT_SCOPES.read}, valid 1 hour; more with \`npm run -s token -- --scope "…"\`):`,
         token,
