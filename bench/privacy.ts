@@ -23,6 +23,8 @@ import {
 } from "../lambda/runtime/config";
 import type { Emulator } from "../local/emulator";
 import { postEventsEvent } from "../test/support/api-event";
+import { testPrincipal } from "../test/support/principal";
+import { median } from "./ingest";
 
 const BATCH = 100;
 
@@ -39,11 +41,6 @@ export interface PrivacyBenchResult {
   /** sealOnly / on: the share of the handler's time that encrypting the fields itself takes. */
   readonly sealShareOfHandler: number;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-};
 
 /** An access-log batch: each request by one of `subjects` users, with an IP, a user agent and details. */
 function eventsOf(subjects: number, round: number) {
@@ -96,20 +93,7 @@ function sealOnlyTimer(subjects: number) {
       buildRecord(event, {
         id: `01JPRIV${String(round).padStart(9, "0")}${String(i).padStart(10, "0")}`,
         time: new Date().toISOString(),
-        reporter: {
-          sub: "bench",
-          iss: null,
-          session_id: null,
-          token_id: null,
-          token_exp: null,
-          token_iat: null,
-          client_id: null,
-          azp: null,
-          aud: [],
-          roles: [],
-          scopes: [],
-          verified: true,
-        },
+        reporter: testPrincipal({ sub: "bench" }),
         tenant: "default",
         ingest: { request_id: "r", source_ip: null, user_agent: null },
       }),
