@@ -21,13 +21,15 @@ import { MemorySubjectKeyStore, testPrivacyKeys } from "./memory-privacy";
 export const START = Date.parse("2026-11-22T03:00:00.000Z");
 
 /** A logger that keeps what it was told, by level. */
-export function recordingLogger(): ServiceLogger & { readonly lines: { level: string; message: string }[] } {
-  const lines: { level: string; message: string }[] = [];
+export function recordingLogger(): ServiceLogger & {
+  readonly lines: { level: string; message: string; detail?: Record<string, unknown> }[];
+} {
+  const lines: { level: string; message: string; detail?: Record<string, unknown> }[] = [];
   return {
     lines,
-    info: (message) => lines.push({ level: "info", message }),
-    warn: (message) => lines.push({ level: "warn", message }),
-    error: (message) => lines.push({ level: "error", message }),
+    info: (message, detail) => lines.push({ level: "info", message, detail }),
+    warn: (message, detail) => lines.push({ level: "warn", message, detail }),
+    error: (message, detail) => lines.push({ level: "error", message, detail }),
   };
 }
 

@@ -13,6 +13,7 @@ import { type EventRecord, EventRecordSchema } from "../../lambda/core/schema";
 import { type SubjectRequest, SubjectService } from "../../lambda/privacy/subject-service";
 import { checkBatch } from "../../lambda/verify/batch-check";
 import { committedBatch } from "../support/committed-batch";
+import { testPrivacyKeys } from "../support/memory-privacy";
 import { ingestRequest, type MemoryServices, memoryServices, queryRequest } from "../support/memory-services";
 
 const PRIVACY = {
@@ -225,6 +226,43 @@ describe("privacy on", () => {
     const malformed = await privacy.subjects.erase(subjectRequest({ subject: "alice" }, "sealtrail/erase"));
     expect(malformed.status).toBe(400);
     expect(malformed.body).toMatchObject({ code: "invalid_request" });
+  });
+
+  it("never puts key material in a log line, on success or failure", async () => {
+    await seal(services, [aliceEvent, bobEvent]);
+    await list(services, "actor=alice");
+    const privacy = services.privacy as NonNullable<MemoryServices["privacy"]>;
+    await privacy.subjects.erase(subjectRequest({ sub: "bob", iss: ISS }, "sealtrail/erase"));
+    // Failures too: the key store, then the wrapper, refuse while a batch is sealed.
+    const liveKeys = privacy.keys.liveKeys.bind(privacy.keys);
+    privacy.keys.liveKeys = async () => {
+      throw new Error("key store down");
+    };
+    const down = await services.ingest.ingest(
+      ingestRequest({ body: JSON.stringify({ events: [aliceEvent] }) }),
+    );
+    expect(down.status).toBe(503);
+    privacy.keys.liveKeys = liveKeys;
+
+    // Every secret the layer holds: the test keys' masters, each tenant key and each live data key.
+    const { wrapper, pseudonyms } = testPrivacyKeys();
+    const secrets: Uint8Array[] = [
+      Buffer.alloc(32, 1),
+      Buffer.alloc(32, 101),
+      await pseudonyms.forTenant("acme"),
+    ];
+    for (const [id, item] of privacy.keys.items) {
+      const [tenant, subject] = JSON.parse(id) as [string, string];
+      if (item.wrapped) secrets.push(await wrapper.unwrap(item.wrapped, { tenant, subject }));
+    }
+    expect(secrets.length).toBeGreaterThan(3);
+    const logged = JSON.stringify(services.logger.lines);
+    expect(logged).toContain("key store down");
+    for (const secret of secrets) {
+      for (const encoding of ["hex", "base64", "base64url"] as const) {
+        expect(logged).not.toContain(Buffer.from(secret).toString(encoding).slice(0, 16));
+      }
+    }
   });
 
   it("says so for an unknown subject, and archives the request", async () => {
