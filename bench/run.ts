@@ -8,6 +8,7 @@ import { startDynamoDbLocal } from "../local/dynamodb-local";
 import { startEmulator } from "../local/emulator";
 import { benchBundles } from "./bundles";
 import { benchClient } from "./client";
+import { benchCost } from "./cost";
 import { benchIngest } from "./ingest";
 import { benchMerkle } from "./merkle";
 import { benchPrivacy } from "./privacy";
@@ -44,6 +45,8 @@ try {
   const privacy = await benchPrivacy(emulator, log);
   const verify = await benchVerify({ log });
   const merkle = await benchMerkle({ log });
+  // Requests counted per event at batch 1, 10, 100, 1000, priced; a full verify from the fixture's counts.
+  const cost = await benchCost(emulator, log, { verify });
   // 100,000 events by default; SEALTRAIL_BENCH_QUERY_EVENTS for a quicker look. The index on DynamoDB
   // Local (moto answers a GSI Query by reading the whole table), unless AWS_ENDPOINT_URL_DYNAMODB names one.
   const query = await benchQueryOnARealIndex(
@@ -65,6 +68,7 @@ try {
     bundles,
     ingest,
     privacy,
+    cost,
     verify,
     merkle,
     query,
