@@ -1,8 +1,9 @@
 /**
  * Privacy benchmark (issue 16): the ingest handler's time at batch 100 with privacy on against off,
- * interleaved round by round in one run on the same emulator. With privacy on the handler fetches each
- * subject's wrapped key from the table and unwraps it with KMS (once per subject per request), then
- * seals the personal fields; the two actor mixes show what the number of data subjects in a batch costs.
+ * interleaved round by round in one run on the same emulator. With privacy on the handler reads the
+ * tenant's erasure epoch, uses the data keys it kept (a warm function: every subject recurs across
+ * rounds) and seals the personal fields; the two actor mixes show what the number of data subjects in
+ * a batch costs.
  * Separately, the pure sealing of the same 100 records (protectRecord, keys in hand) against the
  * handler's time with privacy off: what encrypting the fields itself costs.
  */

@@ -13,7 +13,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { legalHoldKey, subjectKeyItemKey } from "../core/index-items";
+import { erasureEpochKey, legalHoldKey, subjectKeyItemKey } from "../core/index-items";
 import { PARTITION_KEY, SORT_KEY } from "../core/index-table";
 import type {
   KeyDestruction,
@@ -99,6 +99,31 @@ export class DynamoSubjectKeyStore implements SubjectKeyStore {
       }
     }
     return names.map((name) => found.get(name));
+  }
+
+  async erasureEpoch(tenant: string): Promise<number> {
+    const result = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: erasureEpochKey(tenant),
+        ConsistentRead: true,
+        ProjectionExpression: "#epoch",
+        ExpressionAttributeNames: { "#epoch": "epoch" },
+      }),
+    );
+    return Number(result.Item?.epoch ?? 0);
+  }
+
+  async advanceErasureEpoch(tenant: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: erasureEpochKey(tenant),
+        UpdateExpression: "ADD #epoch :one",
+        ExpressionAttributeNames: { "#epoch": "epoch" },
+        ExpressionAttributeValues: { ":one": 1 },
+      }),
+    );
   }
 
   private async liveKey(ref: SubjectRef): Promise<StoredSubjectKey | undefined> {

@@ -193,6 +193,11 @@ export function subjectKeyItemKey(tenant: string, subject: string): Record<strin
   return { [PARTITION_KEY]: compositeKey("subject", tenant, subject), [SORT_KEY]: "key" };
 }
 
+/** A tenant's erasure epoch (lambda/privacy/ports.ts): outside the data subjects' partitions. */
+export function erasureEpochKey(tenant: string): Record<string, string> {
+  return { [PARTITION_KEY]: compositeKey("erasures", tenant), [SORT_KEY]: "epoch" };
+}
+
 /** A data subject's legal hold: while it exists, the subject's key cannot be destroyed. */
 export function legalHoldKey(tenant: string, subject: string): Record<string, string> {
   return { [PARTITION_KEY]: compositeKey("subject", tenant, subject), [SORT_KEY]: "hold" };

@@ -181,8 +181,11 @@ const ERRORS = {
     "problem in `errors` (`path`, `message`)",
   subject500: "internal_error; retry (erasure and holds are idempotent)",
   subject503:
-    "audit_unavailable: the request could not be archived, so there is no answer (an erasure may have taken " +
-    "effect all the same); retry: erasure and holds are idempotent",
+    "audit_unavailable: the request or its outcome could not be archived (an erasure whose request was not " +
+    "sealed destroyed nothing); retry: erasure and holds are idempotent",
+  erase503:
+    "audit_unavailable as on every subject route; or erasure_incomplete: the key was destroyed but the tenant's " +
+    "erasure epoch did not advance, so functions may still hold the key for up to 5 minutes; retry to complete it",
 } as const;
 
 const errorResponse = (description: string) => json(ref("Error"), description);
@@ -249,7 +252,8 @@ function splitRoute(route: string): { method: string; path: string } {
 
 const PRIVACY_ON =
   "Present only when the deployment has privacy on (`SEALTRAIL_PRIVACY`, docs/privacy.md); the data subject is " +
-  "named in the body by its `sub` (and `iss`) and answered by its pseudonym, as its `subject.*` events name it.";
+  "named in the body by its `sub` (and `iss`), or by its pseudonym (`subject`), and answered by its pseudonym, as " +
+  "its `subject.*` events name it.";
 
 /** The data-subject routes (lambda/privacy/subject-service.ts), keyed as SUBJECT_ROUTES names them. */
 function subjectPaths(eraseScope: string, adminScope: string): JsonObject {
@@ -276,8 +280,10 @@ function subjectPaths(eraseScope: string, adminScope: string): JsonObject {
           "answers `already_erased` with the first erasure's time. A subject sealtrail holds no key for is a 200 " +
           "with `status: unknown_subject`. Erasure is complete at `unrecoverable_after`: until then the index " +
           "table's point-in-time recovery window can still restore the key. Refused under a legal hold: 409 " +
-          "`legal_hold`, itself archived as `subject.erase_refused`. Every answer is archived first " +
-          "(`subject.erased`, naming only the pseudonym); its receipt is in the answer.",
+          "`legal_hold`, itself archived as `subject.erase_refused`. The request is archived before anything is " +
+          "destroyed (`subject.erase_requested`) and the outcome before it is answered (`subject.erased`), both " +
+          "naming only the pseudonym; the outcome's receipt is in the answer. The subject may be named by its " +
+          "pseudonym instead (`subject`), to apply an erasure again after a restore of the table.",
         security: [{ [BEARER]: [eraseScope] }],
         requestBody: body("EraseRequest"),
         responses: {
@@ -286,6 +292,7 @@ function subjectPaths(eraseScope: string, adminScope: string): JsonObject {
             "Erased, already erased, or an unknown subject; archived as `subject.erased`.",
           ),
           ...errors(eraseScope),
+          503: serverFailure(ERRORS.erase503),
           409: json(
             ref("LegalHoldError"),
             "legal_hold: the subject is under a legal hold; nothing was erased, the refusal is archived as " +

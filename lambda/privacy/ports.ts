@@ -36,6 +36,13 @@ export interface SubjectKeyStore {
    */
   liveKeys(refs: readonly SubjectRef[]): Promise<(StoredSubjectKey | undefined)[]>;
   /**
+   * The tenant's erasure epoch: a number that changes whenever one of its subjects' keys is destroyed,
+   * so a function may keep unwrapped keys while it reads the same epoch (strongly consistent).
+   */
+  erasureEpoch(tenant: string): Promise<number>;
+  /** Changes the tenant's erasure epoch: called after every key destruction. */
+  advanceErasureEpoch(tenant: string): Promise<void>;
+  /**
    * Stores `wrapped` as the subject's next key generation unless a live key exists, and returns the
    * key that is live afterwards: ours (`created`), or the one a concurrent writer stored first.
    */

@@ -1,9 +1,8 @@
 /**
  * The privacy policy applied to records: sealing on the write path, opening on the read path, and
- * the pseudonyms a search uses. Each subject's key item is read once per request (a `PrivacySession`),
- * so an erasure takes effect on every Lambda environment at its next request; unwrapped keys are kept
- * between requests only under the wrapped key the store still holds; a tenant's pseudonym key is
- * cached by its adapter. Key material is never logged or put in an error.
+ * the pseudonyms a search uses. Each request (a `PrivacySession`) reads its tenants' erasure epochs,
+ * under which unwrapped keys are kept between requests, so an erasure takes effect on every Lambda
+ * environment at its next request; a tenant's pseudonym key is cached by its adapter. Key material is never logged or put in an error.
  */
 import { newDataKey } from "../core/privacy/field-cipher";
 import { type PrivacyPolicy, SEARCHABLE_FIELDS, type SearchableField } from "../core/privacy/policy";
@@ -36,8 +35,8 @@ export class RecordPrivacy {
   }
 
   /**
-   * A request's view: each subject's key item read once per request (so an erasure takes effect at
-   * every function's next request), its unwrapped key kept between requests (UnwrappedKeyCache).
+   * A request's view: each tenant's erasure epoch read once per request (so an erasure takes effect at
+   * every function's next request), unwrapped keys kept between requests under it (UnwrappedKeyCache).
    */
   session(): PrivacySession {
     return new PrivacySession(this.deps, this.unwrapped);
@@ -87,6 +86,8 @@ export class RecordPrivacy {
 export class PrivacySession {
   /** This request's data keys by subject: what the store held when the request first needed them. */
   private readonly keys = new Map<string, Promise<SubjectKey | undefined>>();
+  /** This request's erasure epoch of each tenant it touches. */
+  private readonly epochs = new Map<string, Promise<number>>();
 
   constructor(
     private readonly deps: RecordPrivacyDeps,
@@ -125,8 +126,9 @@ export class PrivacySession {
   }
 
   /**
-   * Each ref's key, in order: the subjects this request has not seen yet are read from the store in
-   * one request, unwrapped (or, with `create`, created when they have no live key).
+   * Each ref's key, in order: from the function's cache while the tenant's erasure epoch is unchanged;
+   * the rest read from the store in one request and unwrapped (or, with `create`, created when they
+   * have no live key).
    */
   private async keysOf(refs: readonly SubjectRef[], create: boolean): Promise<(SubjectKey | undefined)[]> {
     const nameOf = (ref: SubjectRef) => JSON.stringify([ref.tenant, ref.subject, create]);
@@ -134,23 +136,50 @@ export class PrivacySession {
       ([name]) => !this.keys.has(name),
     );
     if (unseen.length > 0) {
-      const live = this.deps.keys.liveKeys(unseen.map(([, ref]) => ref));
-      unseen.forEach(([name, ref], i) => {
-        this.keys.set(
-          name,
-          live.then((stored) => this.resolved(ref, stored[i], create)),
-        );
-      });
+      const epochs = new Map(
+        await Promise.all(
+          [...new Set(unseen.map(([, ref]) => ref.tenant))].map(
+            async (tenant) => [tenant, await this.epochOf(tenant)] as const,
+          ),
+        ),
+      );
+      const missed: [string, SubjectRef, number][] = [];
+      for (const [name, ref] of unseen) {
+        const epoch = epochs.get(ref.tenant) as number;
+        const kept = this.unwrapped.get(ref, epoch);
+        if (kept) this.keys.set(name, Promise.resolve(kept));
+        else missed.push([name, ref, epoch]);
+      }
+      if (missed.length > 0) {
+        const live = this.deps.keys.liveKeys(missed.map(([, ref]) => ref));
+        missed.forEach(([name, ref, epoch], i) => {
+          this.keys.set(
+            name,
+            live.then((stored) => this.resolved(ref, epoch, stored[i], create)),
+          );
+        });
+      }
     }
     return Promise.all(refs.map((ref) => this.keys.get(nameOf(ref)) as Promise<SubjectKey | undefined>));
   }
 
+  /** The tenant's erasure epoch, read once per request. */
+  private epochOf(tenant: string): Promise<number> {
+    let epoch = this.epochs.get(tenant);
+    if (!epoch) {
+      epoch = this.deps.keys.erasureEpoch(tenant);
+      this.epochs.set(tenant, epoch);
+    }
+    return epoch;
+  }
+
   private async resolved(
     ref: SubjectRef,
+    epoch: number,
     stored: StoredSubjectKey | undefined,
     create: boolean,
   ): Promise<SubjectKey | undefined> {
-    if (stored) return this.opened(ref, stored);
+    if (stored) return this.opened(ref, epoch, stored);
     if (!create) return undefined;
     const fresh = newDataKey();
     const created = await this.deps.keys.createKey(
@@ -159,13 +188,19 @@ export class PrivacySession {
       this.deps.now(),
     );
     // A concurrent writer may have stored its key first: then that one is the subject's key.
-    if (!created.created) return this.opened(ref, created);
-    this.unwrapped.remember(ref, created, fresh);
-    return { subject: ref.subject, generation: created.generation, key: fresh };
+    if (!created.created) return this.opened(ref, epoch, created);
+    const key = { subject: ref.subject, generation: created.generation, key: fresh };
+    this.unwrapped.remember(ref, epoch, key);
+    return key;
   }
 
-  private async opened(ref: SubjectRef, stored: StoredSubjectKey): Promise<SubjectKey> {
-    const key = await this.unwrapped.get(ref, stored, () => this.deps.wrapper.unwrap(stored.wrapped, ref));
-    return { subject: ref.subject, generation: stored.generation, key };
+  private async opened(ref: SubjectRef, epoch: number, stored: StoredSubjectKey): Promise<SubjectKey> {
+    const key = {
+      subject: ref.subject,
+      generation: stored.generation,
+      key: await this.deps.wrapper.unwrap(stored.wrapped, ref),
+    };
+    this.unwrapped.remember(ref, epoch, key);
+    return key;
   }
 }

@@ -99,6 +99,22 @@ export class SubjectService {
     });
     if (!requested.ok) return requested.response;
     const destruction = await this.deps.keys.destroyKey(ref, this.deps.now());
+    if (destruction.kind !== "unknown") {
+      // After the destruction, so no function keeps the key past its next request (a retry, finding
+      // the key already erased, advances the epoch again).
+      try {
+        await this.deps.keys.advanceErasureEpoch(ref.tenant);
+      } catch (error) {
+        this.deps.logger.error("erasure epoch not advanced", { error: String(error) });
+        return errorResponse(
+          503,
+          "erasure_incomplete",
+          "the key was destroyed but functions may still hold it for up to 5 minutes; retry the request",
+          {},
+          { "retry-after": "1" },
+        );
+      }
+    }
     const outcome = describeDestruction(destruction, config.privacy.erasureHorizonDays);
     const archived = await this.archived(caller.value.identity, request, {
       action: SUBJECT_ACTIONS.erased,

@@ -1,27 +1,21 @@
 /**
- * Unwrapped data keys kept between requests, so a warm function does not call KMS for every subject
- * of every batch. Safe for erasure because an entry is only ever found through the wrapped key that
- * the store holds now: every request still reads each subject's key item (strongly consistent), and
- * an erased subject's item holds no wrapped key, so its cached plaintext is never looked up again and
- * ages out. Bounded in entries and in age, so a revoked KMS grant also takes effect within `maxAgeMs`.
+ * Unwrapped data keys kept between requests, so a warm function neither reads every subject's key item
+ * nor calls KMS for every subject of every batch. An entry holds while its tenant's erasure epoch
+ * (lambda/privacy/ports.ts) is the one it was stored under: every request reads that epoch (one
+ * strongly consistent read per tenant), and every erasure changes it after destroying the key, so an
+ * erased subject's key is never used at the next request of any function. Bounded in entries and in
+ * age, so a revoked KMS grant also takes effect within `maxAgeMs`.
  */
-import type { StoredSubjectKey, SubjectRef } from "./ports";
+import type { SubjectKey } from "../core/privacy/protect";
+import type { SubjectRef } from "./ports";
 
 export const UNWRAPPED_KEYS_MAX_ENTRIES = 10_000;
 export const UNWRAPPED_KEYS_MAX_AGE_MS = 5 * 60_000;
 
 interface Entry {
-  readonly key: Uint8Array;
+  readonly key: SubjectKey;
+  readonly epoch: number;
   readonly storedAt: number;
-}
-
-function nameOf(ref: SubjectRef, stored: StoredSubjectKey): string {
-  return JSON.stringify([
-    ref.tenant,
-    ref.subject,
-    stored.generation,
-    Buffer.from(stored.wrapped).toString("base64"),
-  ]);
 }
 
 export class UnwrappedKeyCache {
@@ -33,24 +27,23 @@ export class UnwrappedKeyCache {
     private readonly maxAgeMs = UNWRAPPED_KEYS_MAX_AGE_MS,
   ) {}
 
-  /** The plaintext of `stored`, unwrapping it with `unwrap` unless a fresh entry holds it. */
-  async get(
-    ref: SubjectRef,
-    stored: StoredSubjectKey,
-    unwrap: () => Promise<Uint8Array>,
-  ): Promise<Uint8Array> {
-    const entry = this.entries.get(nameOf(ref, stored));
-    if (entry && this.now() - entry.storedAt < this.maxAgeMs) return entry.key;
-    const key = await unwrap();
-    this.remember(ref, stored, key);
-    return key;
+  /** The subject's live key if it was kept under this erasure epoch, recently enough. */
+  get(ref: SubjectRef, epoch: number): SubjectKey | undefined {
+    const name = nameOf(ref);
+    const entry = this.entries.get(name);
+    if (!entry) return undefined;
+    if (entry.epoch !== epoch || this.now() - entry.storedAt >= this.maxAgeMs) {
+      this.entries.delete(name);
+      return undefined;
+    }
+    return entry.key;
   }
 
-  /** Keeps `key`, the plaintext of `stored` (a key just created, so never unwrapped). */
-  remember(ref: SubjectRef, stored: StoredSubjectKey, key: Uint8Array): void {
-    const name = nameOf(ref, stored);
+  /** Keeps the subject's live key, read (or created) while the tenant's epoch was `epoch`. */
+  remember(ref: SubjectRef, epoch: number, key: SubjectKey): void {
+    const name = nameOf(ref);
     this.entries.delete(name);
-    this.entries.set(name, { key, storedAt: this.now() });
+    this.entries.set(name, { key, epoch, storedAt: this.now() });
     // A Map iterates in insertion order: the first entry is the oldest.
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
@@ -61,4 +54,8 @@ export class UnwrappedKeyCache {
   get size(): number {
     return this.entries.size;
   }
+}
+
+function nameOf(ref: SubjectRef): string {
+  return JSON.stringify([ref.tenant, ref.subject]);
 }

@@ -70,6 +70,14 @@ describe("DynamoSubjectKeyStore", () => {
     expect(await store.liveKeys([alice])).toEqual([{ generation: 2, wrapped: wrappedOf(3) }]);
   });
 
+  it("keeps each tenant's erasure epoch, 0 until the first erasure", async () => {
+    expect(await store.erasureEpoch("epoch-tenant")).toBe(0);
+    await store.advanceErasureEpoch("epoch-tenant");
+    await store.advanceErasureEpoch("epoch-tenant");
+    expect(await store.erasureEpoch("epoch-tenant")).toBe(2);
+    expect(await store.erasureEpoch("other-tenant")).toBe(0);
+  });
+
   it("says a subject it never saw is unknown", async () => {
     expect(await store.destroyKey(ref("sub1.stranger"), NOW)).toEqual({ kind: "unknown" });
   });

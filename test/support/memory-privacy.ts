@@ -25,7 +25,8 @@ export class MemorySubjectKeyStore implements SubjectKeyStore {
   readonly items = new Map<string, KeyItem>();
   readonly holds = new Map<string, LegalHold>();
   /** Calls by method, so tests can see what a request cost. */
-  readonly calls = { liveKeys: 0, createKey: 0, destroyKey: 0 };
+  readonly epochs = new Map<string, number>();
+  readonly calls = { liveKeys: 0, createKey: 0, destroyKey: 0, erasureEpoch: 0 };
 
   private static id(ref: SubjectRef): string {
     return JSON.stringify([ref.tenant, ref.subject]);
@@ -62,6 +63,15 @@ export class MemorySubjectKeyStore implements SubjectKeyStore {
     item.wrapped = undefined;
     item.erasedAt = new Date(nowMs).toISOString();
     return { kind: "erased", generation: item.generation, erasedAt: item.erasedAt };
+  }
+
+  async erasureEpoch(tenant: string): Promise<number> {
+    this.calls.erasureEpoch++;
+    return this.epochs.get(tenant) ?? 0;
+  }
+
+  async advanceErasureEpoch(tenant: string): Promise<void> {
+    this.epochs.set(tenant, (this.epochs.get(tenant) ?? 0) + 1);
   }
 
   async legalHold(ref: SubjectRef): Promise<LegalHold | undefined> {

@@ -68,38 +68,41 @@ describe("data keys of a request", () => {
     const { privacy, keys, calls } = counted();
     const sealed = await privacy.session().protect(batchOf(["alice", "bob", "carol"], 60));
     expect(keys.calls.liveKeys).toBe(1);
+    expect(keys.calls.erasureEpoch).toBe(1);
     expect(keys.calls.createKey).toBe(3);
     expect(calls.wrap).toBe(3);
     expect(new Set(sealed.map((record) => record.privacy?.subject)).size).toBe(3);
   });
 
-  it("are unwrapped once per process: the next request reads the store again but calls no unwrap", async () => {
+  it("are kept by the function: the next request reads only the tenant's erasure epoch, and unwraps nothing", async () => {
     const { privacy, keys, calls } = counted();
     await privacy.session().protect(batchOf(["alice", "bob"], 10));
     const sealed = await privacy.session().protect(batchOf(["alice", "bob"], 10));
-    expect(calls.unwrap).toBe(0);
     await privacy.session().reveal(sealed);
-    expect(keys.calls.liveKeys).toBe(3);
+    expect(keys.calls.liveKeys).toBe(1);
+    expect(keys.calls.erasureEpoch).toBe(3);
     expect(calls.unwrap).toBe(0);
-    // A fresh process (a new RecordPrivacy) over the same store unwraps each subject once.
+    // A fresh function (a new RecordPrivacy) over the same store reads and unwraps each subject once.
     const fresh = new RecordPrivacy({ ...privacy.deps, keys });
     const opened = await fresh.session().reveal(sealed);
     expect(opened.map((record) => record.actor.sub)).toEqual(sealed.map((_, i) => (i % 2 ? "bob" : "alice")));
+    expect(keys.calls.liveKeys).toBe(2);
     expect(calls.unwrap).toBe(2);
   });
 
-  it("are unwrapped again once the cached plaintext is older than the cache's age limit", async () => {
-    const { privacy, calls, advance } = counted();
+  it("are read and unwrapped again once the kept key is older than the cache's age limit", async () => {
+    const { privacy, keys, calls, advance } = counted();
     const sealed = await privacy.session().protect(batchOf(["alice"], 2));
     await privacy.session().reveal(sealed);
     expect(calls.unwrap).toBe(0);
     advance(UNWRAPPED_KEYS_MAX_AGE_MS);
     const [opened] = await privacy.session().reveal(sealed);
     expect(opened?.actor.sub).toBe("alice");
+    expect(keys.calls.liveKeys).toBe(2);
     expect(calls.unwrap).toBe(1);
   });
 
-  it("stop opening records at the first request after an erasure, though the plaintext key is cached", async () => {
+  it("stop opening records at the first request after an erasure, though the function kept the key", async () => {
     const { privacy, keys, advance } = counted();
     const sealed = await privacy.session().protect(batchOf(["alice", "bob"], 4));
     expect((await privacy.session().reveal(sealed)).map((r) => r.actor.sub)).toEqual([
@@ -108,8 +111,10 @@ describe("data keys of a request", () => {
       "alice",
       "bob",
     ]);
+    // An erasure as SubjectService makes it: destroy the key, then advance the tenant's epoch.
     const alice = sealed[0]?.privacy?.subject as string;
     expect((await keys.destroyKey({ tenant: "acme", subject: alice }, Date.now())).kind).toBe("erased");
+    await keys.advanceErasureEpoch("acme");
     const after = await privacy.session().reveal(sealed);
     expect(after.map((r) => r.actor.sub)).toEqual([ERASED_MARKER, "bob", ERASED_MARKER, "bob"]);
     // Alice seen again gets a new generation, never the destroyed key.
@@ -119,40 +124,36 @@ describe("data keys of a request", () => {
     expect((await privacy.session().reveal([again as EventRecord]))[0]?.actor.sub).toBe("alice");
     expect((await privacy.session().reveal(sealed))[0]?.actor.sub).toBe(ERASED_MARKER);
   });
+
+  it("keep using a destroyed key until the epoch advances: why every erasure advances it", async () => {
+    const { privacy, keys } = counted();
+    const sealed = await privacy.session().protect(batchOf(["alice"], 1));
+    await keys.destroyKey({ tenant: "acme", subject: sealed[0]?.privacy?.subject as string }, Date.now());
+    expect((await privacy.session().reveal(sealed))[0]?.actor.sub).toBe("alice");
+    await keys.advanceErasureEpoch("acme");
+    expect((await privacy.session().reveal(sealed))[0]?.actor.sub).toBe(ERASED_MARKER);
+  });
 });
 
 describe("UnwrappedKeyCache", () => {
   const ref = (subject: string): SubjectRef => ({ tenant: "acme", subject });
-  const stored = (n: number) => ({ generation: 1, wrapped: new Uint8Array([n]) });
+  const key = (subject: string) => ({ subject, generation: 1, key: new Uint8Array(32) });
 
-  it("keeps at most its entry limit, dropping the oldest first", async () => {
+  it("keeps at most its entry limit, dropping the oldest first", () => {
     const cache = new UnwrappedKeyCache(() => 0, 2);
-    let unwraps = 0;
-    const unwrap = async () => {
-      unwraps++;
-      return new Uint8Array(32);
-    };
-    await cache.get(ref("a"), stored(1), unwrap);
-    await cache.get(ref("b"), stored(2), unwrap);
-    await cache.get(ref("c"), stored(3), unwrap);
+    for (const name of ["a", "b", "c"]) cache.remember(ref(name), 0, key(name));
     expect(cache.size).toBe(2);
-    await cache.get(ref("c"), stored(3), unwrap);
-    await cache.get(ref("b"), stored(2), unwrap);
-    expect(unwraps).toBe(3);
-    await cache.get(ref("a"), stored(1), unwrap);
-    expect(unwraps).toBe(4);
+    expect(cache.get(ref("a"), 0)).toBeUndefined();
+    expect(cache.get(ref("b"), 0)?.subject).toBe("b");
+    expect(cache.get(ref("c"), 0)?.subject).toBe("c");
   });
 
-  it("finds an entry only under the same wrapped key and generation", async () => {
+  it("finds an entry only under the epoch it was kept under", () => {
     const cache = new UnwrappedKeyCache(() => 0);
-    let unwraps = 0;
-    const unwrap = async () => {
-      unwraps++;
-      return new Uint8Array(32);
-    };
-    await cache.get(ref("a"), stored(1), unwrap);
-    await cache.get(ref("a"), stored(9), unwrap);
-    await cache.get(ref("a"), { ...stored(1), generation: 2 }, unwrap);
-    expect(unwraps).toBe(3);
+    cache.remember(ref("a"), 3, key("a"));
+    expect(cache.get(ref("a"), 3)?.subject).toBe("a");
+    expect(cache.get(ref("a"), 4)).toBeUndefined();
+    // And, once dropped for a newer epoch, not under the old one either.
+    expect(cache.get(ref("a"), 3)).toBeUndefined();
   });
 });

@@ -132,16 +132,18 @@ describe("privacy on", () => {
     expect(await list(services, "session_id=sess-bob-1&actor=alice")).toEqual([]);
   });
 
-  it("reads each subject's data key once per request", async () => {
+  it("reads the tenant's erasure epoch once per request, and a subject's key item only when it is not kept", async () => {
     await seal(services, [aliceEvent, aliceEvent, aliceEvent]);
     const keys = services.privacy?.keys;
-    const before = keys?.calls.liveKeys ?? 0;
+    const before = { ...keys?.calls };
     await seal(
       services,
       Array.from({ length: 50 }, () => aliceEvent),
     );
-    // One read for alice; the reporter's audit events are not written by ingest.
-    expect((keys?.calls.liveKeys ?? 0) - before).toBe(1);
+    expect((keys?.calls.erasureEpoch ?? 0) - (before.erasureEpoch ?? 0)).toBe(1);
+    expect((keys?.calls.liveKeys ?? 0) - (before.liveKeys ?? 0)).toBe(0);
+    await seal(services, [bobEvent, aliceEvent]);
+    expect((keys?.calls.liveKeys ?? 0) - (before.liveKeys ?? 0)).toBe(1);
   });
 
   it("erases a subject: markers for the reader, still found by pseudonym, archived naming only the pseudonym", async () => {
@@ -263,6 +265,28 @@ describe("privacy on", () => {
         expect(logged).not.toContain(Buffer.from(secret).toString(encoding).slice(0, 16));
       }
     }
+  });
+
+  it("answers 503 erasure_incomplete when the erasure epoch cannot advance, and a retry completes it", async () => {
+    await seal(services, [aliceEvent]);
+    const privacy = services.privacy as NonNullable<MemoryServices["privacy"]>;
+    // The function keeps alice's key; only a new epoch makes it read her key item again.
+    expect((await list(services, "actor=alice"))[0]?.actor.sub).toBe("alice");
+    const advance = privacy.keys.advanceErasureEpoch.bind(privacy.keys);
+    privacy.keys.advanceErasureEpoch = async () => {
+      throw new Error("table unavailable");
+    };
+    const failed = await privacy.subjects.erase(
+      subjectRequest({ sub: "alice", iss: ISS }, "sealtrail/erase"),
+    );
+    expect(failed.status).toBe(503);
+    expect(failed.body).toMatchObject({ code: "erasure_incomplete" });
+    privacy.keys.advanceErasureEpoch = advance;
+    const retried = await privacy.subjects.erase(
+      subjectRequest({ sub: "alice", iss: ISS }, "sealtrail/erase"),
+    );
+    expect(retried.body).toMatchObject({ status: "already_erased" });
+    expect((await list(services, "actor=alice"))[0]?.actor.sub).toBe(ERASED_MARKER);
   });
 
   it("says so for an unknown subject, and archives the request", async () => {
