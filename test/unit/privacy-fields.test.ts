@@ -11,8 +11,15 @@ import {
   sealField,
 } from "../../lambda/core/privacy/field-cipher";
 import { DEFAULT_PRIVACY_POLICY, PrivacyPolicySchema } from "../../lambda/core/privacy/policy";
-import { fieldAssociatedData } from "../../lambda/core/privacy/protect";
+import {
+  eventKey,
+  fieldAssociatedData,
+  protectRecord,
+  revealRecord,
+} from "../../lambda/core/privacy/protect";
 import { fieldPseudonym, subjectPseudonym } from "../../lambda/core/privacy/pseudonym";
+import { buildRecord } from "../../lambda/core/record";
+import { testPrincipal } from "../support/principal";
 
 const key = newDataKey();
 const aad = fieldAssociatedData("acme", "01JCEXAMP00000000000000001", "actor.sub");
@@ -104,5 +111,37 @@ describe("the privacy policy", () => {
     expect(
       PrivacyPolicySchema.safeParse({ personal: ["resource.id"], searchable: ["resource.id"] }).success,
     ).toBe(true);
+  });
+});
+
+describe("a record's fields", () => {
+  const record = (id: string) =>
+    buildRecord(
+      { action: "document.read", outcome: "success", actor: { sub: "svc-robot", iss: "https://idp.test" } },
+      {
+        id,
+        time: "2026-12-07T10:00:00.000Z",
+        reporter: testPrincipal({ sub: "svc-robot" }),
+        tenant: "acme",
+        ingest: { request_id: "r", source_ip: null, user_agent: null },
+      },
+    );
+  const subjectKey = { subject: "sub1.robot", generation: 1, key };
+
+  it("are sealed under a key of their own event, derived from the subject's key", () => {
+    const first = protectRecord(
+      record("01JCEXAMP00000000000000001"),
+      DEFAULT_PRIVACY_POLICY,
+      key,
+      subjectKey,
+    );
+    const sealed = first.privacy?.fields.find((field) => field.path === "actor.sub")?.ciphertext as string;
+    const place = fieldAssociatedData("acme", first.id, "actor.sub");
+    // Not under the subject's key itself: under the event's key, which differs per event and tenant.
+    expect(() => openField(key, place, sealed)).toThrow(SealedFieldError);
+    expect(openField(eventKey(key, "acme", first.id), place, sealed)).toBe("svc-robot");
+    expect(eventKey(key, "acme", "01JCEXAMP00000000000000002")).not.toEqual(eventKey(key, "acme", first.id));
+    expect(eventKey(key, "other", first.id)).not.toEqual(eventKey(key, "acme", first.id));
+    expect(revealRecord(first, subjectKey).actor.sub).toBe("svc-robot");
   });
 });

@@ -5,8 +5,9 @@
  * commits to ciphertext only. `revealRecord` puts the plaintext back for a reader, or ERASED_MARKER
  * once the subject's key is gone. Pure: the keys are handed in (lambda/privacy/ fetches them).
  */
+import { hkdfSync } from "node:crypto";
 import { type EventRecord, PROTECTED_RECORD_VERSION, type RecordPrivacy } from "../schema";
-import { openField, sealField } from "./field-cipher";
+import { DATA_KEY_BYTES, openField, sealField } from "./field-cipher";
 import type { PersonalField, PrivacyPolicy } from "./policy";
 import { type DataSubject, fieldPseudonym } from "./pseudonym";
 
@@ -46,6 +47,17 @@ export function fieldAssociatedData(tenant: string, eventId: string, path: strin
   return Buffer.from(JSON.stringify(["sealtrail-field-v1", tenant, eventId, path]), "utf8");
 }
 
+/**
+ * The key one event's fields are sealed under: HKDF-SHA256 of the subject's data key, for this tenant
+ * and event. A subject's key may seal billions of fields over its life (a service account acting all
+ * day); one key per event keeps each AES-GCM key to a handful of random nonces, far below the 2^32
+ * messages NIST allows per key with random nonces.
+ */
+export function eventKey(dataKey: Uint8Array, tenant: string, eventId: string): Buffer {
+  const info = Buffer.from(JSON.stringify(["sealtrail-event-key-v1", tenant, eventId]), "utf8");
+  return Buffer.from(hkdfSync("sha256", dataKey, Buffer.alloc(0), info, DATA_KEY_BYTES));
+}
+
 /** A deep copy of the parts of a record that protecting or revealing may change. */
 function copied(record: EventRecord): EventRecord {
   return {
@@ -71,13 +83,14 @@ export function protectRecord(
   const out = copied(record);
   const fields: { path: string; ciphertext: string }[] = [];
   const searchable = new Set<PersonalField>(policy.searchable);
+  const fieldKey = eventKey(key.key, record.tenant, record.id);
   for (const path of policy.personal) {
     const slot = slotOf(out as unknown as Holder, path);
     const value = slot?.holder[slot.key];
     if (!slot || typeof value !== "string") continue;
     fields.push({
       path,
-      ciphertext: sealField(key.key, fieldAssociatedData(record.tenant, record.id, path), value),
+      ciphertext: sealField(fieldKey, fieldAssociatedData(record.tenant, record.id, path), value),
     });
     slot.holder[slot.key] = searchable.has(path) ? fieldPseudonym(tenantKey, path, value) : ENCRYPTED_MARKER;
   }
@@ -96,11 +109,12 @@ export function revealRecord(record: EventRecord, key: SubjectKey | undefined): 
   if (!privacy) return record;
   const usable = key && key.subject === privacy.subject && key.generation === privacy.key ? key : undefined;
   const out = copied(record);
+  const fieldKey = usable ? eventKey(usable.key, record.tenant, record.id) : undefined;
   for (const { path, ciphertext } of privacy.fields) {
     const slot = slotOf(out as unknown as Holder, path as PersonalField);
     if (!slot) continue;
-    slot.holder[slot.key] = usable
-      ? openField(usable.key, fieldAssociatedData(record.tenant, record.id, path), ciphertext)
+    slot.holder[slot.key] = fieldKey
+      ? openField(fieldKey, fieldAssociatedData(record.tenant, record.id, path), ciphertext)
       : ERASED_MARKER;
   }
   return out;
