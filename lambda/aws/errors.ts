@@ -25,6 +25,16 @@ export function isConditionalCheckFailed(error: unknown): boolean {
 }
 
 /**
+ * The conditions a cancelled DynamoDB transaction failed, by the position of its items: `true` where
+ * that item's condition failed. Undefined for any other error.
+ */
+export function failedTransactionConditions(error: unknown): boolean[] | undefined {
+  const e = error as (SdkError & { CancellationReasons?: { Code?: string }[] }) | undefined;
+  if (e?.name !== "TransactionCanceledException") return undefined;
+  return (e.CancellationReasons ?? []).map((reason) => reason.Code === "ConditionalCheckFailed");
+}
+
+/**
  * 409 ConditionalRequestConflict: S3 is completing another conditional write of the key. The SDK's
  * retry policy does not resend it, so the write path's protocol decides (lambda/ingest/write-exactly.ts).
  */

@@ -4,13 +4,14 @@
  * destroying the key removes the wrapped bytes from that item in one conditional update, so a
  * concurrent writer either sees the live key or creates the next generation, never revives an old one.
  */
+import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { erasureEpochKey, legalHoldKey, subjectKeyItemKey } from "../core/index-items";
@@ -22,7 +23,7 @@ import type {
   SubjectKeyStore,
   SubjectRef,
 } from "../privacy/ports";
-import { isConditionalCheckFailed } from "./errors";
+import { failedTransactionConditions, isConditionalCheckFailed } from "./errors";
 
 /** Every attribute by placeholder: several of these words are DynamoDB reserved words. */
 const NAMES = {
@@ -101,7 +102,7 @@ export class DynamoSubjectKeyStore implements SubjectKeyStore {
     return names.map((name) => found.get(name));
   }
 
-  async erasureEpoch(tenant: string): Promise<number> {
+  async erasureEpoch(tenant: string): Promise<string> {
     const result = await this.doc.send(
       new GetCommand({
         TableName: this.table,
@@ -111,79 +112,96 @@ export class DynamoSubjectKeyStore implements SubjectKeyStore {
         ExpressionAttributeNames: { "#epoch": "epoch" },
       }),
     );
-    return Number(result.Item?.epoch ?? 0);
-  }
-
-  async advanceErasureEpoch(tenant: string): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: erasureEpochKey(tenant),
-        UpdateExpression: "ADD #epoch :one",
-        ExpressionAttributeNames: { "#epoch": "epoch" },
-        ExpressionAttributeValues: { ":one": 1 },
-      }),
-    );
-  }
-
-  private async liveKey(ref: SubjectRef): Promise<StoredSubjectKey | undefined> {
-    const [live] = await this.liveKeys([ref]);
-    return live;
+    return String(result.Item?.epoch ?? "");
   }
 
   async createKey(ref: SubjectRef, wrapped: Uint8Array, nowMs: number) {
-    try {
-      const result = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: subjectKeyItemKey(ref.tenant, ref.subject),
-          UpdateExpression:
-            "SET #wrapped = :wrapped, #generation = if_not_exists(#generation, :zero) + :one, #created = :now REMOVE #erased",
-          ConditionExpression: "attribute_not_exists(#wrapped)",
-          ExpressionAttributeNames: NAMES,
-          ExpressionAttributeValues: {
-            ":wrapped": wrapped,
-            ":zero": 0,
-            ":one": 1,
-            ":now": new Date(nowMs).toISOString(),
-          },
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return { generation: Number(result.Attributes?.generation), wrapped, created: true };
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
+    // The generation is the creation time in ms, above every earlier generation of the subject: one
+    // more than the last if the clock has not moved past it.
+    let generation = nowMs;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: subjectKeyItemKey(ref.tenant, ref.subject),
+            UpdateExpression:
+              "SET #wrapped = :wrapped, #generation = :generation, #created = :now REMOVE #erased",
+            ConditionExpression:
+              "attribute_not_exists(#wrapped) AND (attribute_not_exists(#generation) OR #generation < :generation)",
+            ExpressionAttributeNames: NAMES,
+            ExpressionAttributeValues: {
+              ":wrapped": wrapped,
+              ":generation": generation,
+              ":now": new Date(nowMs).toISOString(),
+            },
+          }),
+        );
+        return { generation, wrapped, created: true };
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+      const item = await this.keyItem(ref);
+      const live = bytesOf(item?.wrapped);
+      if (live) return { generation: Number(item?.generation), wrapped: live, created: false };
+      generation = Number(item?.generation ?? 0) + 1;
     }
-    const live = await this.liveKey(ref);
-    if (!live) throw new Error("a subject's key was destroyed while it was being created; retry");
-    return { ...live, created: false };
+    throw new Error("a subject's key was destroyed while it was being created; retry");
   }
 
   async destroyKey(ref: SubjectRef, nowMs: number): Promise<KeyDestruction> {
+    const erasedAt = new Date(nowMs).toISOString();
     try {
-      const result = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: subjectKeyItemKey(ref.tenant, ref.subject),
-          UpdateExpression: "REMOVE #wrapped SET #erased = :now",
-          ConditionExpression: "attribute_exists(#wrapped)",
-          ExpressionAttributeNames: { "#wrapped": NAMES["#wrapped"], "#erased": NAMES["#erased"] },
-          ExpressionAttributeValues: { ":now": new Date(nowMs).toISOString() },
-          ReturnValues: "ALL_NEW",
+      // One transaction: no hold placed meanwhile is ignored, and no function keeps the key past its
+      // next request (the epoch changes with the destruction, never apart from it).
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.table,
+                Key: legalHoldKey(ref.tenant, ref.subject),
+                ConditionExpression: "attribute_not_exists(#pk)",
+                ExpressionAttributeNames: { "#pk": PARTITION_KEY },
+              },
+            },
+            {
+              Update: {
+                TableName: this.table,
+                Key: subjectKeyItemKey(ref.tenant, ref.subject),
+                UpdateExpression: "REMOVE #wrapped SET #erased = :now",
+                ConditionExpression: "attribute_exists(#wrapped)",
+                ExpressionAttributeNames: { "#wrapped": NAMES["#wrapped"], "#erased": NAMES["#erased"] },
+                ExpressionAttributeValues: { ":now": erasedAt },
+              },
+            },
+            {
+              Update: {
+                TableName: this.table,
+                Key: erasureEpochKey(ref.tenant),
+                UpdateExpression: "SET #epoch = :token",
+                ExpressionAttributeNames: { "#epoch": "epoch" },
+                ExpressionAttributeValues: { ":token": randomUUID() },
+              },
+            },
+          ],
         }),
       );
-      return {
-        kind: "erased",
-        generation: Number(result.Attributes?.generation),
-        erasedAt: String(result.Attributes?.erased_at),
-      };
     } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
+      const failed = failedTransactionConditions(error);
+      if (!failed) throw error;
+      if (failed[0]) {
+        const hold = await this.legalHold(ref);
+        if (hold) return { kind: "held", hold };
+      }
+      if (!failed[1]) throw error;
+      const item = await this.keyItem(ref);
+      if (item && typeof item.erased_at === "string")
+        return { kind: "already_erased", generation: Number(item.generation), erasedAt: item.erased_at };
+      return { kind: "unknown" };
     }
     const item = await this.keyItem(ref);
-    if (item && typeof item.erased_at === "string")
-      return { kind: "already_erased", generation: Number(item.generation), erasedAt: item.erased_at };
-    return { kind: "unknown" };
+    return { kind: "erased", generation: Number(item?.generation), erasedAt };
   }
 
   async legalHold(ref: SubjectRef): Promise<LegalHold | undefined> {
@@ -209,10 +227,18 @@ export class DynamoSubjectKeyStore implements SubjectKeyStore {
       await this.doc.send(new DeleteCommand({ TableName: this.table, Key }));
       return;
     }
+    // An update, not a put: no role may put or batch-write a data subject's items (lib/privacy.ts).
     await this.doc.send(
-      new PutCommand({
+      new UpdateCommand({
         TableName: this.table,
-        Item: { ...Key, reason: hold.reason, placed_at: hold.placedAt, placed_by: hold.placedBy },
+        Key,
+        UpdateExpression: "SET #reason = :reason, #placedAt = :placedAt, #placedBy = :placedBy",
+        ExpressionAttributeNames: { "#reason": "reason", "#placedAt": "placed_at", "#placedBy": "placed_by" },
+        ExpressionAttributeValues: {
+          ":reason": hold.reason,
+          ":placedAt": hold.placedAt,
+          ":placedBy": hold.placedBy,
+        },
       }),
     );
   }

@@ -40,6 +40,10 @@ export const INGEST_ERRORS = {
     status: 400,
     meaning: "a server-owned field (`id`, `time`, `tenant`, `reporter`, `actor.verified`, …)",
   },
+  reserved_action: {
+    status: 400,
+    meaning: "an action only sealtrail writes: `audit.read`, or any `subject.` action",
+  },
   missing_field: { status: 400, meaning: "a required field is absent" },
   invalid_field: { status: 400, meaning: "a field has the wrong type or value" },
   unknown_field: { status: 400, meaning: "a field sealtrail does not have" },

@@ -181,11 +181,8 @@ const ERRORS = {
     "problem in `errors` (`path`, `message`)",
   subject500: "internal_error; retry (erasure and holds are idempotent)",
   subject503:
-    "audit_unavailable: the request or its outcome could not be archived (an erasure whose request was not " +
-    "sealed destroyed nothing); retry: erasure and holds are idempotent",
-  erase503:
-    "audit_unavailable as on every subject route; or erasure_incomplete: the key was destroyed but the tenant's " +
-    "erasure epoch did not advance, so functions may still hold the key for up to 5 minutes; retry to complete it",
+    "audit_unavailable: the request or its outcome could not be archived (an erasure or hold whose request " +
+    "was not sealed changed nothing); retry: erasure and holds are idempotent",
 } as const;
 
 const errorResponse = (description: string) => json(ref("Error"), description);
@@ -292,7 +289,6 @@ function subjectPaths(eraseScope: string, adminScope: string): JsonObject {
             "Erased, already erased, or an unknown subject; archived as `subject.erased`.",
           ),
           ...errors(eraseScope),
-          503: serverFailure(ERRORS.erase503),
           409: json(
             ref("LegalHoldError"),
             "legal_hold: the subject is under a legal hold; nothing was erased, the refusal is archived as " +

@@ -4,11 +4,13 @@
  * An archive records exactly what it was sent or refuses it, so a body is refused wherever its
  * parsed form would differ from its text (bad UTF-8, duplicate keys, rounded numbers, …).
  */
+
 import * as z from "zod";
 import type { IngestErrorCode } from "./ingest-errors";
 import { findJsonTextProblems, formatJsonPath, type JsonPathSegment } from "./json-text";
 import { type EventInput, EventInputSchema, LIMITS, SERVER_OWNED_FIELDS } from "./schema";
 import { givenWords, type IssueWording, issueWords } from "./schema-words";
+import { isServerAction } from "./server-actions";
 
 export interface FieldError {
   /** Index of the event in `events`, absent for errors about the whole body. */
@@ -241,6 +243,19 @@ function validateEvent(
     error: (issue) => issueWords(issue, issue.input, EVENT_WORDING),
   });
   if (!parsed.success) return { errors: zodErrors(parsed.error, index), tooLarge: false };
+  if (isServerAction(parsed.data.action)) {
+    return {
+      errors: [
+        {
+          index,
+          path: `${base}.action`,
+          code: "reserved_action",
+          message: "is an action only sealtrail writes (audit.read, subject.*); name your own action",
+        },
+      ],
+      tooLarge: false,
+    };
+  }
   const details = parsed.data.details;
   if (details !== undefined && Buffer.byteLength(JSON.stringify(details), "utf8") > LIMITS.maxDetailsBytes) {
     return {

@@ -2,7 +2,7 @@
  * The ports of the privacy layer: where data keys are kept (the one mutable store, never the
  * archive), what wraps them (KMS in AWS, a local key in local mode), and where a tenant's pseudonym
  * key comes from. Adapters: lambda/aws/subject-key-store.ts, lambda/aws/kms-key-wrapper.ts,
- * lambda/aws/kms-pseudonym-keys.ts; local/privacy-keys.ts; in-memory fakes in test/support/.
+ * lambda/aws/kms-mac-key.ts with lambda/privacy/pseudonym-keys.ts; local/privacy-keys.ts; in-memory fakes in test/support/.
  */
 
 /** A data subject within a tenant, named by its pseudonym (lambda/core/privacy/pseudonym.ts). */
@@ -21,7 +21,9 @@ export interface StoredSubjectKey {
 export type KeyDestruction =
   | { readonly kind: "erased"; readonly generation: number; readonly erasedAt: string }
   | { readonly kind: "already_erased"; readonly generation: number; readonly erasedAt: string }
-  | { readonly kind: "unknown" };
+  | { readonly kind: "unknown" }
+  /** Nothing destroyed: the subject is under a legal hold. */
+  | { readonly kind: "held"; readonly hold: LegalHold };
 
 export interface LegalHold {
   readonly reason: string;
@@ -36,22 +38,27 @@ export interface SubjectKeyStore {
    */
   liveKeys(refs: readonly SubjectRef[]): Promise<(StoredSubjectKey | undefined)[]>;
   /**
-   * The tenant's erasure epoch: a number that changes whenever one of its subjects' keys is destroyed,
-   * so a function may keep unwrapped keys while it reads the same epoch (strongly consistent).
+   * The tenant's erasure epoch: a random token replaced whenever one of its subjects' keys is
+   * destroyed, so a function may keep unwrapped keys while it reads the same one (strongly consistent;
+   * a token, not a counter, so a restored table never brings back one a function kept keys under).
    */
-  erasureEpoch(tenant: string): Promise<number>;
-  /** Changes the tenant's erasure epoch: called after every key destruction. */
-  advanceErasureEpoch(tenant: string): Promise<void>;
+  erasureEpoch(tenant: string): Promise<string>;
   /**
    * Stores `wrapped` as the subject's next key generation unless a live key exists, and returns the
-   * key that is live afterwards: ours (`created`), or the one a concurrent writer stored first.
+   * key that is live afterwards: ours (`created`), or the one a concurrent writer stored first. A
+   * generation is the key's creation time in ms, above every earlier one of the subject: a key created
+   * after the store lost its items (a restore) never takes the generation of a key that sealed records.
    */
   createKey(
     ref: SubjectRef,
     wrapped: Uint8Array,
     nowMs: number,
   ): Promise<StoredSubjectKey & { readonly created: boolean }>;
-  /** Destroys the live key (its wrapped bytes are deleted), keeping only that it was erased and when. */
+  /**
+   * In one atomic step, unless the subject is under a legal hold: destroys the live key (its wrapped
+   * bytes are deleted, the item keeps only that it was erased and when) and replaces the tenant's
+   * erasure epoch.
+   */
   destroyKey(ref: SubjectRef, nowMs: number): Promise<KeyDestruction>;
   legalHold(ref: SubjectRef): Promise<LegalHold | undefined>;
   /** Places (`hold`) or releases (undefined) a legal hold. */

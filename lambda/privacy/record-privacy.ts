@@ -87,7 +87,7 @@ export class PrivacySession {
   /** This request's data keys by subject: what the store held when the request first needed them. */
   private readonly keys = new Map<string, Promise<SubjectKey | undefined>>();
   /** This request's erasure epoch of each tenant it touches. */
-  private readonly epochs = new Map<string, Promise<number>>();
+  private readonly epochs = new Map<string, Promise<string>>();
 
   constructor(
     private readonly deps: RecordPrivacyDeps,
@@ -143,9 +143,9 @@ export class PrivacySession {
           ),
         ),
       );
-      const missed: [string, SubjectRef, number][] = [];
+      const missed: [string, SubjectRef, string][] = [];
       for (const [name, ref] of unseen) {
-        const epoch = epochs.get(ref.tenant) as number;
+        const epoch = epochs.get(ref.tenant) as string;
         const kept = this.unwrapped.get(ref, epoch);
         if (kept) this.keys.set(name, Promise.resolve(kept));
         else missed.push([name, ref, epoch]);
@@ -164,7 +164,7 @@ export class PrivacySession {
   }
 
   /** The tenant's erasure epoch, read once per request. */
-  private epochOf(tenant: string): Promise<number> {
+  private epochOf(tenant: string): Promise<string> {
     let epoch = this.epochs.get(tenant);
     if (!epoch) {
       epoch = this.deps.keys.erasureEpoch(tenant);
@@ -175,7 +175,7 @@ export class PrivacySession {
 
   private async resolved(
     ref: SubjectRef,
-    epoch: number,
+    epoch: string,
     stored: StoredSubjectKey | undefined,
     create: boolean,
   ): Promise<SubjectKey | undefined> {
@@ -194,7 +194,7 @@ export class PrivacySession {
     return key;
   }
 
-  private async opened(ref: SubjectRef, epoch: number, stored: StoredSubjectKey): Promise<SubjectKey> {
+  private async opened(ref: SubjectRef, epoch: string, stored: StoredSubjectKey): Promise<SubjectKey> {
     const key = {
       subject: ref.subject,
       generation: stored.generation,

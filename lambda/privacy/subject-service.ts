@@ -3,8 +3,8 @@
  * subject's data key (crypto-shredding: the archive, its proofs and `verify` are untouched, the
  * sealed fields become unreadable) and archives `subject.erased`, naming only the subject's
  * pseudonym (after `subject.erase_requested`, sealed before anything is destroyed). `POST /v1/subjects/hold` places or releases a legal hold, under which erasure is
- * refused, so that erasure cannot be used to destroy evidence. Every answer that changed something,
- * and every refused erasure, is archived before it is given. The request and answer schemas are in
+ * refused, so that erasure cannot be used to destroy evidence. Every request is archived before it
+ * changes anything, and every outcome (a refused erasure included) before it is answered. The request and answer schemas are in
  * lambda/core/api-schema.ts, with the rest of the HTTP API's (the OpenAPI document is built from them).
  */
 import type * as z from "zod";
@@ -17,20 +17,14 @@ import {
 } from "../core/api-schema";
 import { authorizeCaller } from "../core/claims";
 import type { EventInput } from "../core/schema";
+import { SUBJECT_ACTIONS } from "../core/server-actions";
 import type { ServerEventCaller, ServiceLogger } from "../ingest/ingest-service";
 import type { PrivacyConfig, SealtrailConfig } from "../runtime/config";
 import { type ApiResponse, errorResponse, refusalResponse } from "../runtime/http";
-import type { KeyDestruction, SubjectKeyStore, SubjectRef } from "./ports";
+import type { KeyDestruction, LegalHold, SubjectKeyStore, SubjectRef } from "./ports";
 import type { RecordPrivacy } from "./record-privacy";
 
-export const SUBJECT_ACTIONS = {
-  /** Archived before the key is destroyed, so no erasure goes unrecorded whatever fails after it. */
-  eraseRequested: "subject.erase_requested",
-  erased: "subject.erased",
-  eraseRefused: "subject.erase_refused",
-  holdPlaced: "subject.hold_placed",
-  holdReleased: "subject.hold_released",
-} as const;
+export { SUBJECT_ACTIONS };
 
 /** The resource type the subject events name; the id is the subject's pseudonym. */
 export const DATA_SUBJECT_RESOURCE = "data_subject";
@@ -72,22 +66,10 @@ export class SubjectService {
     if (!body.ok) return body.response;
     const ref = await this.refOf(caller.value.tenant, body.value);
 
+    // A hold found now refuses before anything is archived as requested; one placed meanwhile is
+    // still caught, by the destruction's own transaction.
     const hold = await this.deps.keys.legalHold(ref);
-    if (hold) {
-      const refused = await this.archived(caller.value.identity, request, {
-        action: SUBJECT_ACTIONS.eraseRefused,
-        outcome: "denied",
-        ref,
-        details: { reason: "legal_hold", hold_placed_at: hold.placedAt },
-      });
-      if (!refused.ok) return refused.response;
-      return errorResponse(
-        409,
-        "legal_hold",
-        "this data subject is under a legal hold, so its personal data cannot be erased; an admin must release the hold first",
-        { subject: ref.subject, hold_placed_at: hold.placedAt, receipt: refused.value },
-      );
-    }
+    if (hold) return this.refused(caller.value.identity, request, ref, hold);
 
     // The request is sealed first: if anything fails after it, the archive still shows the erasure
     // was asked for and by whom, and a retry (idempotent) records what it found.
@@ -99,22 +81,8 @@ export class SubjectService {
     });
     if (!requested.ok) return requested.response;
     const destruction = await this.deps.keys.destroyKey(ref, this.deps.now());
-    if (destruction.kind !== "unknown") {
-      // After the destruction, so no function keeps the key past its next request (a retry, finding
-      // the key already erased, advances the epoch again).
-      try {
-        await this.deps.keys.advanceErasureEpoch(ref.tenant);
-      } catch (error) {
-        this.deps.logger.error("erasure epoch not advanced", { error: String(error) });
-        return errorResponse(
-          503,
-          "erasure_incomplete",
-          "the key was destroyed but functions may still hold it for up to 5 minutes; retry the request",
-          {},
-          { "retry-after": "1" },
-        );
-      }
-    }
+    if (destruction.kind === "held")
+      return this.refused(caller.value.identity, request, ref, destruction.hold);
     const outcome = describeDestruction(destruction, config.privacy.erasureHorizonDays);
     const archived = await this.archived(caller.value.identity, request, {
       action: SUBJECT_ACTIONS.erased,
@@ -130,6 +98,28 @@ export class SubjectService {
     return { status: 200, body: answer };
   }
 
+  /** A refused erasure: archived as refused, then 409 legal_hold. */
+  private async refused(
+    identity: ServerEventCaller,
+    request: SubjectRequest,
+    ref: SubjectRef,
+    hold: LegalHold,
+  ): Promise<ApiResponse> {
+    const refused = await this.archived(identity, request, {
+      action: SUBJECT_ACTIONS.eraseRefused,
+      outcome: "denied",
+      ref,
+      details: { reason: "legal_hold", hold_placed_at: hold.placedAt },
+    });
+    if (!refused.ok) return refused.response;
+    return errorResponse(
+      409,
+      "legal_hold",
+      "this data subject is under a legal hold, so its personal data cannot be erased; an admin must release the hold first",
+      { subject: ref.subject, hold_placed_at: hold.placedAt, receipt: refused.value },
+    );
+  }
+
   async hold(request: SubjectRequest): Promise<ApiResponse> {
     const { config } = this.deps;
     const caller = this.authorize(request, config.scopes.admin, "place or release a legal hold");
@@ -137,6 +127,14 @@ export class SubjectService {
     const body = parseBody(request, HoldRequestSchema);
     if (!body.ok) return body.response;
     const ref = await this.refOf(caller.value.tenant, body.value);
+    // As for erasure: the request is sealed before the hold changes, so no change goes unrecorded.
+    const requested = await this.archived(caller.value.identity, request, {
+      action: SUBJECT_ACTIONS.holdRequested,
+      outcome: "success",
+      ref,
+      details: { held: String(body.value.held) },
+    });
+    if (!requested.ok) return requested.response;
     const placedAt = new Date(this.deps.now()).toISOString();
     await this.deps.keys.setLegalHold(
       ref,
@@ -229,7 +227,7 @@ export class SubjectService {
 }
 
 /** The erasure answer: what happened, and when the key stops being recoverable from backups. */
-function describeDestruction(destruction: KeyDestruction, horizonDays: number) {
+function describeDestruction(destruction: Exclude<KeyDestruction, { kind: "held" }>, horizonDays: number) {
   if (destruction.kind === "unknown") {
     return {
       status: "unknown_subject" as const,

@@ -14,7 +14,7 @@ export const UNWRAPPED_KEYS_MAX_AGE_MS = 5 * 60_000;
 
 interface Entry {
   readonly key: SubjectKey;
-  readonly epoch: number;
+  readonly epoch: string;
   readonly storedAt: number;
 }
 
@@ -28,7 +28,7 @@ export class UnwrappedKeyCache {
   ) {}
 
   /** The subject's live key if it was kept under this erasure epoch, recently enough. */
-  get(ref: SubjectRef, epoch: number): SubjectKey | undefined {
+  get(ref: SubjectRef, epoch: string): SubjectKey | undefined {
     const name = nameOf(ref);
     const entry = this.entries.get(name);
     if (!entry) return undefined;
@@ -40,7 +40,7 @@ export class UnwrappedKeyCache {
   }
 
   /** Keeps the subject's live key, read (or created) while the tenant's epoch was `epoch`. */
-  remember(ref: SubjectRef, epoch: number, key: SubjectKey): void {
+  remember(ref: SubjectRef, epoch: string, key: SubjectKey): void {
     const name = nameOf(ref);
     this.entries.delete(name);
     this.entries.set(name, { key, epoch, storedAt: this.now() });

@@ -4,8 +4,9 @@
  * (the normalized filters) and how many records were returned.
  */
 import type { EventInput } from "../core/schema";
+import { READ_AUDIT_ACTION } from "../core/server-actions";
 
-export const READ_AUDIT_ACTION = "audit.read";
+export { READ_AUDIT_ACTION };
 
 export interface ReadDescription {
   /** The route's path template, e.g. `/v1/events/{id}`. */

@@ -136,7 +136,7 @@ describe("privacy on, against the emulator", () => {
         item[PARTITION_KEY] === subjectKeyItemKey("default", subject)[PARTITION_KEY] &&
         item[SORT_KEY] === "key",
     );
-    expect(keyItem).toMatchObject({ generation: 1, erased_at: erased.body.erased_at });
+    expect(keyItem).toMatchObject({ generation: expect.any(Number), erased_at: erased.body.erased_at });
     expect(keyItem).not.toHaveProperty("wrapped");
 
     // Still found by pseudonym; each personal field marked.

@@ -28,7 +28,7 @@ describe("DynamoSubjectKeyStore", () => {
     const subjects = Array.from({ length: 130 }, (_, i) => `sub1.many-${i}`);
     for (const [i, subject] of subjects.entries()) {
       const created = await store.createKey(ref(subject), wrappedOf(i), NOW);
-      expect(created).toMatchObject({ generation: 1, created: true });
+      expect(created).toMatchObject({ generation: NOW, created: true });
     }
     const asked = [...subjects].reverse().concat(["sub1.nobody", subjects[7] as string]);
     const live = await store.liveKeys(asked.map(ref));
@@ -36,22 +36,22 @@ describe("DynamoSubjectKeyStore", () => {
     asked.forEach((subject, i) => {
       const n = subjects.indexOf(subject);
       if (n < 0) expect(live[i], subject).toBeUndefined();
-      else expect(live[i], subject).toEqual({ generation: 1, wrapped: wrappedOf(n) });
+      else expect(live[i], subject).toEqual({ generation: NOW, wrapped: wrappedOf(n) });
     });
     expect(await store.liveKeys([])).toEqual([]);
   });
 
-  it("keeps the first key when a second writer races it, and starts a new generation after destruction", async () => {
+  it("keeps the first key when a second writer races it, and gives a later generation after destruction", async () => {
     const alice = ref("sub1.alice");
-    expect(await store.createKey(alice, wrappedOf(1), NOW)).toMatchObject({ generation: 1, created: true });
+    expect(await store.createKey(alice, wrappedOf(1), NOW)).toMatchObject({ generation: NOW, created: true });
     expect(await store.createKey(alice, wrappedOf(2), NOW)).toEqual({
-      generation: 1,
+      generation: NOW,
       wrapped: wrappedOf(1),
       created: false,
     });
     expect(await store.destroyKey(alice, NOW + 1000)).toEqual({
       kind: "erased",
-      generation: 1,
+      generation: NOW,
       erasedAt: new Date(NOW + 1000).toISOString(),
     });
     expect(await store.liveKeys([alice])).toEqual([undefined]);
@@ -64,18 +64,42 @@ describe("DynamoSubjectKeyStore", () => {
     expect(item).not.toHaveProperty("wrapped");
     expect((await store.destroyKey(alice, NOW + 2000)).kind).toBe("already_erased");
     expect(await store.createKey(alice, wrappedOf(3), NOW + 3000)).toMatchObject({
-      generation: 2,
+      generation: NOW + 3000,
       created: true,
     });
-    expect(await store.liveKeys([alice])).toEqual([{ generation: 2, wrapped: wrappedOf(3) }]);
+    // A clock behind the last generation still gives a later one.
+    await store.destroyKey(alice, NOW + 4000);
+    expect(await store.createKey(alice, wrappedOf(4), NOW)).toMatchObject({
+      generation: NOW + 3001,
+      created: true,
+    });
+    expect(await store.liveKeys([alice])).toEqual([{ generation: NOW + 3001, wrapped: wrappedOf(4) }]);
   });
 
-  it("keeps each tenant's erasure epoch, 0 until the first erasure", async () => {
-    expect(await store.erasureEpoch("epoch-tenant")).toBe(0);
-    await store.advanceErasureEpoch("epoch-tenant");
-    await store.advanceErasureEpoch("epoch-tenant");
-    expect(await store.erasureEpoch("epoch-tenant")).toBe(2);
-    expect(await store.erasureEpoch("other-tenant")).toBe(0);
+  it("replaces the tenant's erasure epoch with each destruction, and only then", async () => {
+    const carol = { tenant: "epoch-tenant", subject: "sub1.carol" };
+    expect(await store.erasureEpoch("epoch-tenant")).toBe("");
+    await store.createKey(carol, wrappedOf(5), NOW);
+    expect(await store.erasureEpoch("epoch-tenant")).toBe("");
+    expect((await store.destroyKey(carol, NOW + 1)).kind).toBe("erased");
+    const first = await store.erasureEpoch("epoch-tenant");
+    expect(first).not.toBe("");
+    expect((await store.destroyKey(carol, NOW + 2)).kind).toBe("already_erased");
+    expect(await store.erasureEpoch("epoch-tenant")).toBe(first);
+    expect(await store.erasureEpoch("other-tenant")).toBe("");
+  });
+
+  it("refuses to destroy a held subject's key, atomically with the hold", async () => {
+    const dave = ref("sub1.dave");
+    await store.createKey(dave, wrappedOf(6), NOW);
+    const hold = { reason: "incident 9", placedAt: new Date(NOW).toISOString(), placedBy: "admin" };
+    await store.setLegalHold(dave, hold);
+    const epoch = await store.erasureEpoch("acme");
+    expect(await store.destroyKey(dave, NOW + 1)).toEqual({ kind: "held", hold });
+    expect(await store.liveKeys([dave])).toEqual([{ generation: NOW, wrapped: wrappedOf(6) }]);
+    expect(await store.erasureEpoch("acme")).toBe(epoch);
+    await store.setLegalHold(dave, undefined);
+    expect((await store.destroyKey(dave, NOW + 2)).kind).toBe("erased");
   });
 
   it("says a subject it never saw is unknown", async () => {

@@ -1,7 +1,9 @@
 /**
  * The privacy layer's ports in memory: a key store with the DynamoDB adapter's semantics (one item
- * per subject, generations, destroyed keys leave only that they were erased), and in-process keys.
+ * per subject, generations by creation time, destruction refused under a hold and replacing the
+ * tenant's erasure epoch, destroyed keys leave only that they were erased), and in-process keys.
  */
+import { randomUUID } from "node:crypto";
 import { hmacSha256Key } from "../../lambda/core/cursor";
 import { localKeyWrapper } from "../../lambda/privacy/local-key-wrapper";
 import type {
@@ -25,7 +27,7 @@ export class MemorySubjectKeyStore implements SubjectKeyStore {
   readonly items = new Map<string, KeyItem>();
   readonly holds = new Map<string, LegalHold>();
   /** Calls by method, so tests can see what a request cost. */
-  readonly epochs = new Map<string, number>();
+  readonly epochs = new Map<string, string>();
   readonly calls = { liveKeys: 0, createKey: 0, destroyKey: 0, erasureEpoch: 0 };
 
   private static id(ref: SubjectRef): string {
@@ -45,33 +47,30 @@ export class MemorySubjectKeyStore implements SubjectKeyStore {
     const id = MemorySubjectKeyStore.id(ref);
     const item = this.items.get(id);
     if (item?.wrapped) return { generation: item.generation, wrapped: item.wrapped, created: false };
-    const next = {
-      generation: (item?.generation ?? 0) + 1,
-      wrapped,
-      createdAt: new Date(nowMs).toISOString(),
-    };
+    // The creation time in ms, above every earlier generation (as the DynamoDB adapter does).
+    const next = { generation: Math.max(nowMs, (item?.generation ?? 0) + 1), wrapped };
     this.items.set(id, next);
     return { generation: next.generation, wrapped, created: true };
   }
 
   async destroyKey(ref: SubjectRef, nowMs: number): Promise<KeyDestruction> {
     this.calls.destroyKey++;
-    const item = this.items.get(MemorySubjectKeyStore.id(ref));
+    const id = MemorySubjectKeyStore.id(ref);
+    const hold = this.holds.get(id);
+    if (hold) return { kind: "held", hold };
+    const item = this.items.get(id);
     if (!item) return { kind: "unknown" };
     if (!item.wrapped)
       return { kind: "already_erased", generation: item.generation, erasedAt: item.erasedAt as string };
     item.wrapped = undefined;
     item.erasedAt = new Date(nowMs).toISOString();
+    this.epochs.set(ref.tenant, randomUUID());
     return { kind: "erased", generation: item.generation, erasedAt: item.erasedAt };
   }
 
-  async erasureEpoch(tenant: string): Promise<number> {
+  async erasureEpoch(tenant: string): Promise<string> {
     this.calls.erasureEpoch++;
-    return this.epochs.get(tenant) ?? 0;
-  }
-
-  async advanceErasureEpoch(tenant: string): Promise<void> {
-    this.epochs.set(tenant, (this.epochs.get(tenant) ?? 0) + 1);
+    return this.epochs.get(tenant) ?? "";
   }
 
   async legalHold(ref: SubjectRef): Promise<LegalHold | undefined> {

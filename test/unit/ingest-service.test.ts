@@ -188,6 +188,29 @@ describe("IngestService: refusals write nothing", () => {
       code: "forbidden_field",
     },
     {
+      name: "a forged erasure (subject.* is written by sealtrail only)",
+      request: {
+        body: JSON.stringify({
+          events: [
+            { action: "document.read", outcome: "success" },
+            {
+              action: "subject.erased",
+              outcome: "success",
+              resource: { type: "data_subject", id: "sub1.x" },
+            },
+          ],
+        }),
+      },
+      status: 400,
+      code: "reserved_action",
+    },
+    {
+      name: "a forged read trail (audit.read)",
+      request: { body: JSON.stringify({ events: [{ action: "audit.read", outcome: "success" }] }) },
+      status: 400,
+      code: "reserved_action",
+    },
+    {
       name: "no events",
       request: { body: JSON.stringify({ events: [] }) },
       status: 400,

@@ -267,26 +267,22 @@ describe("privacy on", () => {
     }
   });
 
-  it("answers 503 erasure_incomplete when the erasure epoch cannot advance, and a retry completes it", async () => {
+  it("refuses an erasure when a hold is placed between its check and the destruction", async () => {
     await seal(services, [aliceEvent]);
     const privacy = services.privacy as NonNullable<MemoryServices["privacy"]>;
-    // The function keeps alice's key; only a new epoch makes it read her key item again.
+    await privacy.subjects.hold(
+      subjectRequest({ sub: "alice", iss: ISS, held: true, reason: "incident 43" }, "sealtrail/admin"),
+    );
+    // The service's own check misses the hold, as if it were placed just after it.
+    privacy.keys.legalHold = async () => undefined;
+    const answer = await privacy.subjects.erase(
+      subjectRequest({ sub: "alice", iss: ISS }, "sealtrail/erase"),
+    );
+    expect(answer.status).toBe(409);
+    expect(answer.body).toMatchObject({ code: "legal_hold" });
     expect((await list(services, "actor=alice"))[0]?.actor.sub).toBe("alice");
-    const advance = privacy.keys.advanceErasureEpoch.bind(privacy.keys);
-    privacy.keys.advanceErasureEpoch = async () => {
-      throw new Error("table unavailable");
-    };
-    const failed = await privacy.subjects.erase(
-      subjectRequest({ sub: "alice", iss: ISS }, "sealtrail/erase"),
-    );
-    expect(failed.status).toBe(503);
-    expect(failed.body).toMatchObject({ code: "erasure_incomplete" });
-    privacy.keys.advanceErasureEpoch = advance;
-    const retried = await privacy.subjects.erase(
-      subjectRequest({ sub: "alice", iss: ISS }, "sealtrail/erase"),
-    );
-    expect(retried.body).toMatchObject({ status: "already_erased" });
-    expect((await list(services, "actor=alice"))[0]?.actor.sub).toBe(ERASED_MARKER);
+    expect(await list(services, "action=subject.erase_refused")).toHaveLength(1);
+    expect(await list(services, "action=subject.erased")).toHaveLength(0);
   });
 
   it("says so for an unknown subject, and archives the request", async () => {
