@@ -8,7 +8,7 @@
  */
 import { RemovalPolicy, Token } from "aws-cdk-lib";
 import type { Table } from "aws-cdk-lib/aws-dynamodb";
-import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Key, KeySpec, KeyUsage } from "aws-cdk-lib/aws-kms";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { Construct } from "constructs";
@@ -67,6 +67,9 @@ const OPTION_NAMES = ["personal", "searchable", "eraseScope", "erasureHorizonDay
 export const WRAP_KEY_ACTIONS = ["kms:Encrypt", "kms:Decrypt"] as const;
 /** The only operation of the pseudonym key (lambda/privacy/pseudonym-keys.ts), reserved to the two roles. */
 export const PSEUDONYM_KEY_ACTIONS = ["kms:GenerateMac"] as const;
+/** Writes that would replace a data subject's item whole: denied to every role (lib/privacy.ts). */
+export const SUBJECT_ITEM_PUTS = ["dynamodb:PutItem", "dynamodb:BatchWriteItem"] as const;
+
 /** The encryption context every wrap and unwrap names (lambda/aws/kms-key-wrapper.ts). */
 export const WRAP_CONTEXT_KEYS = ["sealtrail:tenant", "sealtrail:subject"] as const;
 
@@ -161,6 +164,8 @@ export interface SealtrailPrivacyProps {
   readonly ingestFunction: NodejsFunction;
   /** Also serves the subject routes (SUBJECT_ROUTES): it places and releases legal holds. */
   readonly queryFunction: NodejsFunction;
+  /** Writes the index too, and may touch no data subject's item. */
+  readonly reindexFunction: NodejsFunction;
   /** The index table, which keeps the wrapped data keys and the legal holds. */
   readonly table: Table;
 }
@@ -202,6 +207,8 @@ export class SealtrailPrivacy extends Construct {
     // another subject, and CloudTrail records which (pseudonymous) subject each Decrypt was for.
     const wrapContext = {
       Null: Object.fromEntries(WRAP_CONTEXT_KEYS.map((key) => [`kms:EncryptionContext:${key}`, "false"])),
+      // And no other context key: a request names exactly these two.
+      "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": [...WRAP_CONTEXT_KEYS] },
     };
     reserveKeyUse(this.wrapKey, roles, {
       actions: WRAP_KEY_ACTIONS,
@@ -239,6 +246,32 @@ export class SealtrailPrivacy extends Construct {
       fn.addEnvironment(ENV.eraseScope, settings.eraseScope);
       fn.addEnvironment(ENV.erasureHorizonDays, String(settings.erasureHorizonDays));
     }
+
+    // The data keys and holds are changed only by the adapter's conditional updates and the hold
+    // release: no role that writes the index may put, batch-write (puts and deletes alike) or, for
+    // the reindex job, update or delete a data subject's item. An explicit Deny, so no later Allow
+    // on the table widens it.
+    const subjectItems = { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": [SUBJECT_PARTITIONS] } };
+    for (const role of roles) {
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: "DenyPuttingDataSubjectItems",
+          effect: Effect.DENY,
+          actions: [...SUBJECT_ITEM_PUTS],
+          resources: [props.table.tableArn],
+          conditions: subjectItems,
+        }),
+      );
+    }
+    ownRole(props.reindexFunction).addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: "DenyChangingDataSubjectItems",
+        effect: Effect.DENY,
+        actions: [...SUBJECT_ITEM_PUTS, "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        resources: [props.table.tableArn],
+        conditions: subjectItems,
+      }),
+    );
 
     ownRole(props.queryFunction).addToPrincipalPolicy(
       new PolicyStatement({

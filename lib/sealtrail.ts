@@ -326,6 +326,7 @@ export class Sealtrail extends Construct {
         settings: privacy,
         ingestFunction: this.ingestApi.ingestFunction,
         queryFunction: this.query.fn,
+        reindexFunction: this.ingestApi.reindexFunction,
         table,
       });
     }

@@ -132,7 +132,10 @@ export class SubjectService {
       action: SUBJECT_ACTIONS.holdRequested,
       outcome: "success",
       ref,
-      details: { held: String(body.value.held) },
+      details: {
+        held: String(body.value.held),
+        ...(body.value.held ? { reason: body.value.reason as string } : {}),
+      },
     });
     if (!requested.ok) return requested.response;
     const placedAt = new Date(this.deps.now()).toISOString();

@@ -21,6 +21,7 @@ import {
   ENV,
 } from "../../lambda/runtime/config";
 import { appConfigFromContext, configureApp } from "../../lib/app";
+import { SUBJECT_ITEM_PUTS, SUBJECT_PARTITIONS } from "../../lib/privacy";
 import { Sealtrail, type SealtrailProps } from "../../lib/sealtrail";
 import {
   allowsAction,
@@ -181,6 +182,9 @@ describe("privacy on (-c privacy=true)", () => {
           "kms:EncryptionContext:sealtrail:tenant": "false",
           "kms:EncryptionContext:sealtrail:subject": "false",
         },
+        "ForAllValues:StringEquals": {
+          "kms:EncryptionContextKeys": ["sealtrail:tenant", "sealtrail:subject"],
+        },
       };
       const keyAllow = keyPolicy(wrapKey).filter((s) => allowsAction(s, "kms:Decrypt"));
       expect(keyAllow.map((s) => s.Condition)).toEqual([context]);
@@ -266,6 +270,35 @@ describe("privacy on (-c privacy=true)", () => {
       }
       expect(matches(pattern, "event#01K0000000000000000000000"), pattern).toBe(false);
     });
+  });
+
+  it("denies every index writer putting a data subject's item, and the reindex job changing one", () => {
+    const reindexRole = functionRole(template, "SealtrailReindexFunction");
+    const denials = (role: string) =>
+      roleStatements(template, role).filter(
+        (s) =>
+          s.Effect === "Deny" &&
+          asArray(s.Condition?.["ForAnyValue:StringLike"]?.["dynamodb:LeadingKeys"]).includes(
+            SUBJECT_PARTITIONS,
+          ),
+      );
+    for (const role of [ingestRole, queryRole]) {
+      const [deny, ...more] = denials(role);
+      expect(more, role).toEqual([]);
+      expect(asArray(deny?.Action).sort(), role).toEqual([...SUBJECT_ITEM_PUTS].sort());
+      expect(asArray(deny?.Resource).map(flatten), role).toEqual([
+        `<${logicalId(template, "AWS::DynamoDB::Table", "SealtrailIndexTable")}.Arn>`,
+      ]);
+    }
+    const reindexDenied = denials(reindexRole).flatMap((s) => asArray(s.Action));
+    expect(reindexDenied.sort()).toEqual(
+      [...SUBJECT_ITEM_PUTS, "dynamodb:UpdateItem", "dynamodb:DeleteItem"].sort(),
+    );
+    // What the adapter uses to write them stays allowed: conditional updates, and the hold's release.
+    for (const key of [legalHoldKey("acme", "alice"), subjectKeyItemKey("acme", "alice")]) {
+      expect(matches(SUBJECT_PARTITIONS, key[PARTITION_KEY] as string)).toBe(true);
+    }
+    expect(matches(SUBJECT_PARTITIONS, "event#01K0000000000000000000000")).toBe(false);
   });
 
   it("keeps the index table's point-in-time recovery for the erasure horizon", () => {
