@@ -11,13 +11,12 @@ import { dynamoClient, s3Client } from "../lambda/aws/clients";
 import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
 import { createIngestHandler } from "../lambda/handlers/ingest";
 import { createQueryHandler } from "../lambda/handlers/query";
-import { DEFAULT_SCOPES, type SealtrailConfig } from "../lambda/runtime/config";
 import type { Emulator } from "../local/emulator";
 import { postEventsEvent } from "../test/support/api-event";
 import { queryEvent } from "../test/support/query-event";
 import { GB, MONTHS, PRICES } from "./cost/prices";
 import { type MeteredRequest, type RequestLine, RequestMeter, summarize } from "./cost/request-meter";
-import { median } from "./ingest";
+import { benchConfig, median } from "./ingest";
 import type { VerifyBenchResult } from "./verify";
 
 /** Memory of the ingest and query functions (lib/ingest-api.ts, lib/query.ts) and the verifier's. */
@@ -165,15 +164,7 @@ async function archiveFor(emulator: Emulator, meter: RequestMeter, name: string)
   const s3 = meter.attach(s3Client(emulator.target), "s3");
   const dynamo = meter.attach(dynamoClient(emulator.target), "dynamodb");
   const suffix = `${name}-${Date.now()}`;
-  const config: SealtrailConfig = {
-    bucket: `sealtrail-cost-${suffix}`,
-    table: `sealtrail-cost-${suffix}`,
-    chains: 2,
-    scopes: DEFAULT_SCOPES,
-    subjectIssuers: [],
-    leaseSeconds: 300,
-    aws: emulator.target,
-  };
+  const config = benchConfig(emulator.target, `sealtrail-cost-${suffix}`, `sealtrail-cost-${suffix}`);
   await createArchiveBucket(s3, config.bucket);
   await createIndexTable(dynamo, config.table);
   return { config, overrides: { s3, dynamo } };

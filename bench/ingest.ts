@@ -5,7 +5,7 @@
  */
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { BatchWriteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { dynamoClient, s3Client } from "../lambda/aws/clients";
+import { type AwsTarget, dynamoClient, s3Client } from "../lambda/aws/clients";
 import { documentClient } from "../lambda/aws/index-store";
 import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
 import { checksumSha256Base64, linkBatchOf, sealBatch } from "../lambda/core/batch";
@@ -14,7 +14,7 @@ import { linkHash, serializeLink } from "../lambda/core/link";
 import { linkKey } from "../lambda/core/paths";
 import { buildRecord } from "../lambda/core/record";
 import { createIngestHandler } from "../lambda/handlers/ingest";
-import { DEFAULT_SCOPES } from "../lambda/runtime/config";
+import { DEFAULT_SCOPES, type SealtrailConfig } from "../lambda/runtime/config";
 import type { Emulator } from "../local/emulator";
 import { postEventsEvent } from "../test/support/api-event";
 
@@ -26,6 +26,19 @@ export interface IngestBenchResult {
   readonly rawSdkMedianMs: number;
   /** handler time / raw SDK time, medians of interleaved rounds. */
   readonly ratio: number;
+}
+
+/** The configuration every benchmark's handlers run with: two chains, the default scopes, no issuers. */
+export function benchConfig(target: AwsTarget, bucket: string, table: string): SealtrailConfig {
+  return {
+    bucket,
+    table,
+    chains: 2,
+    scopes: DEFAULT_SCOPES,
+    subjectIssuers: [],
+    leaseSeconds: 300,
+    aws: target,
+  };
 }
 
 export const median = (values: number[]) => {
@@ -64,15 +77,7 @@ export async function benchIngest(
     const table = `sealtrail-bench-${suffix}`;
     await createArchiveBucket(s3, bucket);
     await createIndexTable(dynamo, table);
-    const config = {
-      bucket,
-      table,
-      chains: 2,
-      scopes: DEFAULT_SCOPES,
-      subjectIssuers: [],
-      leaseSeconds: 300,
-      aws: target,
-    };
+    const config = benchConfig(target, bucket, table);
     const ingest = createIngestHandler(config);
     // Warm up both paths (connections, JIT, lease).
     for (let i = 0; i < 3; i++)

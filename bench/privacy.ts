@@ -19,13 +19,12 @@ import { createIngestHandler } from "../lambda/handlers/ingest";
 import {
   DEFAULT_ERASE_SCOPE,
   DEFAULT_ERASURE_HORIZON_DAYS,
-  DEFAULT_SCOPES,
   type SealtrailConfig,
 } from "../lambda/runtime/config";
 import type { Emulator } from "../local/emulator";
 import { postEventsEvent } from "../test/support/api-event";
 import { testPrincipal } from "../test/support/principal";
-import { median } from "./ingest";
+import { benchConfig, median } from "./ingest";
 
 const BATCH = 100;
 
@@ -70,15 +69,7 @@ async function archiveFor(emulator: Emulator, name: string): Promise<SealtrailCo
   const table = `sealtrail-bench-${suffix}`;
   await createArchiveBucket(s3Client(emulator.target), bucket);
   await createIndexTable(dynamoClient(emulator.target), table);
-  return {
-    bucket,
-    table,
-    chains: 2,
-    scopes: DEFAULT_SCOPES,
-    subjectIssuers: [],
-    leaseSeconds: 300,
-    aws: emulator.target,
-  };
+  return benchConfig(emulator.target, bucket, table);
 }
 
 /** The pure sealing of one batch's records (keys in hand): what encryption alone costs. */

@@ -45,6 +45,16 @@ interface Described {
 }
 
 /** Context values that are empty count as not given, so `-c tenantClaim=` falls back to the default. */
+/** A value from cdk.json as it is; from `-c` (text) parsed as JSON, undefined when it is not JSON. */
+function jsonOf(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+}
+
 function given(value: unknown): boolean {
   return !(value === undefined || value === null || (typeof value === "string" && value.trim() === ""));
 }
@@ -142,14 +152,7 @@ const subjectIssuers = {
   description: "issuers whose end-user tokens a service may forward in `X-Sealtrail-Subject-Token`",
   parse(key: string, value: unknown): SubjectIssuer[] | undefined {
     if (!given(value)) return undefined;
-    let parsed: unknown = value;
-    if (typeof value === "string") {
-      try {
-        parsed = JSON.parse(value);
-      } catch {
-        parsed = undefined;
-      }
-    }
+    const parsed = jsonOf(value);
     if (!Array.isArray(parsed) || !parsed.every((item) => typeof item === "object" && item !== null)) {
       throw new Error(
         `context ${key} must be a JSON array, got ${String(value)}: pass e.g. -c ${SUBJECT_ISSUERS_EXAMPLE}`,
@@ -170,14 +173,7 @@ const watchedActions = {
     "actions counted by outcome, each with an alarm at `threshold` events per 5 minutes; a pattern is an action or a prefix ending in `.*`; `[]` watches nothing",
   parse(key: string, value: unknown): WatchedAction[] | undefined {
     if (!given(value)) return undefined;
-    let parsed: unknown = value;
-    if (typeof value === "string") {
-      try {
-        parsed = JSON.parse(value);
-      } catch {
-        parsed = undefined;
-      }
-    }
+    const parsed = jsonOf(value);
     if (!Array.isArray(parsed)) {
       throw new Error(
         `context ${key} must be a JSON array, got ${String(value)}: pass e.g. -c ${WATCHED_ACTIONS_EXAMPLE}`,
@@ -197,14 +193,7 @@ const privacy = {
   parse(key: string, value: unknown): boolean | SealtrailPrivacyOptions | undefined {
     if (!given(value)) return undefined;
     if (typeof value === "boolean") return value;
-    let parsed: unknown = value;
-    if (typeof value === "string") {
-      try {
-        parsed = JSON.parse(value);
-      } catch {
-        parsed = undefined;
-      }
-    }
+    const parsed = jsonOf(value);
     if (typeof parsed === "boolean") return parsed;
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
       throw new Error(
