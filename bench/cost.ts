@@ -121,7 +121,7 @@ function usageOf(
     writeUnits: sum((r) => r.writeUnits),
     readUnits: sum((r) => r.readUnits),
     indexBytesStored: sum((r) => r.storedBytes ?? 0),
-    kmsRequests: count("kms", [...new Set(requests.map((r) => r.operation))]),
+    kmsRequests: requests.filter((r) => r.service === "kms").length / events,
     lambdaInvocations: invocations / events,
     lambdaGbSeconds: ((handlerMs / 1000) * FUNCTION_GB.ingest) / events,
     apiRequests: apiRequests / events,

@@ -10,7 +10,7 @@
 import { Command, Option } from "commander";
 import { MAX_PAGE_LIMIT } from "../lambda/core/api-schema";
 import type { EventRecord } from "../lambda/core/schema";
-import { READ_AUDIT_ACTION } from "../lambda/query/read-audit";
+import { READ_AUDIT_ACTION } from "../lambda/core/server-actions";
 import { apiConnection, describeHttpError, getJson, HttpError } from "./api";
 import { COLUMN_NAMES, type ColumnName, cellText, DEFAULT_COLUMNS, parseColumns } from "./columns";
 import { CliError, EXIT } from "./exit";

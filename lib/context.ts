@@ -192,7 +192,6 @@ const privacy = {
   description: `crypto-shredding (docs/privacy.md): personal fields sealed per data subject, \`POST /v1/subjects/erase\` (scope \`${DEFAULT_ERASE_SCOPE}\`) and \`/hold\`; \`true\` is the default policy, erasure complete after the table's ${DEFAULT_ERASURE_HORIZON_DAYS}-day recovery window`,
   parse(key: string, value: unknown): boolean | SealtrailPrivacyOptions | undefined {
     if (!given(value)) return undefined;
-    if (typeof value === "boolean") return value;
     const parsed = jsonOf(value);
     if (typeof parsed === "boolean") return parsed;
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {

@@ -67,7 +67,7 @@ const OPTION_NAMES = ["personal", "searchable", "eraseScope", "erasureHorizonDay
 export const WRAP_KEY_ACTIONS = ["kms:Encrypt", "kms:Decrypt"] as const;
 /** The only operation of the pseudonym key (lambda/privacy/pseudonym-keys.ts), reserved to the two roles. */
 export const PSEUDONYM_KEY_ACTIONS = ["kms:GenerateMac"] as const;
-/** Writes that would replace a data subject's item whole: denied to every role (lib/privacy.ts). */
+/** Writes that would replace a data subject's item whole: denied to every role that writes the index. */
 export const SUBJECT_ITEM_PUTS = ["dynamodb:PutItem", "dynamodb:BatchWriteItem"] as const;
 
 /** The encryption context every wrap and unwrap names (lambda/aws/kms-key-wrapper.ts). */

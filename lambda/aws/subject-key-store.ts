@@ -1,8 +1,9 @@
 /**
  * Data subjects' keys in the DynamoDB table, as the privacy layer's SubjectKeyStore port
  * (lambda/privacy/ports.ts). One item per subject holds its live wrapped key and the key's generation;
- * destroying the key removes the wrapped bytes from that item in one conditional update, so a
- * concurrent writer either sees the live key or creates the next generation, never revives an old one.
+ * destroying the key removes the wrapped bytes from that item in the same transaction that checks the
+ * subject's legal hold and replaces the tenant's erasure epoch, so a concurrent writer either sees the
+ * live key or creates a later generation, never revives an old one.
  */
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";

@@ -27,7 +27,7 @@ import {
   SubjectBodyErrorSchema,
 } from "./api-schema";
 import { ingestCodesWithStatus } from "./ingest-errors";
-import { SUBJECT_ROUTES } from "./routes";
+import { routeParts, SUBJECT_ROUTES } from "./routes";
 import { EventInputSchema, EventRecordSchema, LIMITS } from "./schema";
 
 type JsonObject = Record<string, unknown>;
@@ -241,10 +241,10 @@ function callerErrors(scope: string, refusal: string): JsonObject {
   };
 }
 
-/** The path and the (lower-case) method of a route key: `POST /v1/subjects/erase`. */
+/** The path and the (lower-case, as OpenAPI keys it) method of a route key. */
 function splitRoute(route: string): { method: string; path: string } {
-  const space = route.indexOf(" ");
-  return { method: route.slice(0, space).toLowerCase(), path: route.slice(space + 1) };
+  const { method, path } = routeParts(route);
+  return { method: method.toLowerCase(), path };
 }
 
 const PRIVACY_ON =
@@ -304,7 +304,8 @@ function subjectPaths(eraseScope: string, adminScope: string): JsonObject {
         description:
           `${PRIVACY_ON} \`held: true\` (with a \`reason\`) places the hold, \`held: false\` releases it; while it ` +
           "holds, `POST /v1/subjects/erase` answers 409 `legal_hold`, so that erasure cannot destroy evidence. " +
-          "Archived as `subject.hold_placed` or `subject.hold_released` before the answer. Needs the admin scope.",
+          "The request is archived before the hold changes (`subject.hold_requested`), the outcome as " +
+          "`subject.hold_placed` or `subject.hold_released` before the answer. Needs the admin scope.",
         security: [{ [BEARER]: [adminScope] }],
         requestBody: body("HoldRequest"),
         responses: {

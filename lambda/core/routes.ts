@@ -2,7 +2,7 @@
  * The route keys of the HTTP API, as API Gateway names them (`METHOD /path`): defined once for the stack
  * (lib/sealtrail.ts, lib/query.ts), the query handler and local mode (bin/local.ts).
  *
- * Pure data with no imports, so the CDK app can read the routes without loading any handler or AWS SDK
+ * Pure data (and how to split a key) with no imports, so the CDK app can read the routes without loading any handler or AWS SDK
  * code (test/infra/lib-imports.test.ts keeps lib/ off lambda/handlers/).
  */
 
@@ -27,3 +27,9 @@ export const SUBJECT_ROUTES = {
   hold: "POST /v1/subjects/hold",
 } as const;
 export type SubjectRouteKey = (typeof SUBJECT_ROUTES)[keyof typeof SUBJECT_ROUTES];
+
+/** The method and the path of a route key: `POST /v1/subjects/erase` → POST, /v1/subjects/erase. */
+export function routeParts(routeKey: string): { readonly method: string; readonly path: string } {
+  const space = routeKey.indexOf(" ");
+  return { method: routeKey.slice(0, space), path: routeKey.slice(space + 1) };
+}

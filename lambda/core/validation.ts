@@ -4,7 +4,6 @@
  * An archive records exactly what it was sent or refuses it, so a body is refused wherever its
  * parsed form would differ from its text (bad UTF-8, duplicate keys, rounded numbers, …).
  */
-
 import * as z from "zod";
 import type { IngestErrorCode } from "./ingest-errors";
 import { findJsonTextProblems, formatJsonPath, type JsonPathSegment } from "./json-text";

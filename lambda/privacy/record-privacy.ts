@@ -2,7 +2,8 @@
  * The privacy policy applied to records: sealing on the write path, opening on the read path, and
  * the pseudonyms a search uses. Each request (a `PrivacySession`) reads its tenants' erasure epochs,
  * under which unwrapped keys are kept between requests, so an erasure takes effect on every Lambda
- * environment at its next request; a tenant's pseudonym key is cached by its adapter. Key material is never logged or put in an error.
+ * environment at its next request; a tenant's pseudonym key is cached by its adapter. Key material
+ * is never logged or put in an error.
  */
 import { newDataKey } from "../core/privacy/field-cipher";
 import { type PrivacyPolicy, SEARCHABLE_FIELDS, type SearchableField } from "../core/privacy/policy";
@@ -136,16 +137,11 @@ export class PrivacySession {
       ([name]) => !this.keys.has(name),
     );
     if (unseen.length > 0) {
-      const epochs = new Map(
-        await Promise.all(
-          [...new Set(unseen.map(([, ref]) => ref.tenant))].map(
-            async (tenant) => [tenant, await this.epochOf(tenant)] as const,
-          ),
-        ),
-      );
+      // One read per tenant: epochOf keeps each tenant's promise for the request.
+      const epochs = await Promise.all(unseen.map(([, ref]) => this.epochOf(ref.tenant)));
       const missed: [string, SubjectRef, string][] = [];
-      for (const [name, ref] of unseen) {
-        const epoch = epochs.get(ref.tenant) as string;
+      for (const [i, [name, ref]] of unseen.entries()) {
+        const epoch = epochs[i] as string;
         const kept = this.unwrapped.get(ref, epoch);
         if (kept) this.keys.set(name, Promise.resolve(kept));
         else missed.push([name, ref, epoch]);

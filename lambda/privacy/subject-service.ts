@@ -1,11 +1,11 @@
 /**
  * The data-subject routes of a deployment with privacy on. `POST /v1/subjects/erase` destroys the
  * subject's data key (crypto-shredding: the archive, its proofs and `verify` are untouched, the
- * sealed fields become unreadable) and archives `subject.erased`, naming only the subject's
- * pseudonym (after `subject.erase_requested`, sealed before anything is destroyed). `POST /v1/subjects/hold` places or releases a legal hold, under which erasure is
- * refused, so that erasure cannot be used to destroy evidence. Every request is archived before it
- * changes anything, and every outcome (a refused erasure included) before it is answered. The request and answer schemas are in
- * lambda/core/api-schema.ts, with the rest of the HTTP API's (the OpenAPI document is built from them).
+ * sealed fields become unreadable). `POST /v1/subjects/hold` places or releases a legal hold, under
+ * which erasure is refused, so that erasure cannot be used to destroy evidence. Every request is
+ * archived before it changes anything (`subject.erase_requested`, `subject.hold_requested`), and every
+ * outcome, a refused erasure included, before it is answered; the events name the subject only by its
+ * pseudonym. The request and answer schemas are in lambda/core/api-schema.ts.
  */
 import type * as z from "zod";
 import {
@@ -23,8 +23,6 @@ import type { PrivacyConfig, SealtrailConfig } from "../runtime/config";
 import { type ApiResponse, errorResponse, refusalResponse } from "../runtime/http";
 import type { KeyDestruction, LegalHold, SubjectKeyStore, SubjectRef } from "./ports";
 import type { RecordPrivacy } from "./record-privacy";
-
-export { SUBJECT_ACTIONS };
 
 /** The resource type the subject events name; the id is the subject's pseudonym. */
 export const DATA_SUBJECT_RESOURCE = "data_subject";

@@ -2,8 +2,8 @@
  * Unwrapped data keys kept between requests, so a warm function neither reads every subject's key item
  * nor calls KMS for every subject of every batch. An entry holds while its tenant's erasure epoch
  * (lambda/privacy/ports.ts) is the one it was stored under: every request reads that epoch (one
- * strongly consistent read per tenant), and every erasure changes it after destroying the key, so an
- * erased subject's key is never used at the next request of any function. Bounded in entries and in
+ * strongly consistent read per tenant), and every erasure replaces it in the transaction that destroys
+ * the key, so an erased subject's key is never used at the next request of any function. Bounded in entries and in
  * age, so a revoked KMS grant also takes effect within `maxAgeMs`.
  */
 import type { SubjectKey } from "../core/privacy/protect";

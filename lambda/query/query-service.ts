@@ -23,7 +23,7 @@ import {
 } from "../core/cursor";
 import type { EventLocation } from "../core/index-items";
 import { type AccessMetrics, accessMetricPoints, NO_ACCESS_METRICS } from "../core/metrics";
-import type { QueryRouteKey } from "../core/routes";
+import { type QueryRouteKey, routeParts } from "../core/routes";
 import type { EventInput } from "../core/schema";
 import type { ServerEventCaller, ServiceLogger } from "../ingest/ingest-service";
 import type { RecordPrivacy } from "../privacy/record-privacy";
@@ -86,7 +86,7 @@ export const MAX_PAGE_BYTES = 5 * 1024 * 1024;
 
 /** A read route's path template (what its `audit.read` event names), from its route key in core/routes.ts. */
 function endpointOf(route: QueryRouteKey): string {
-  return route.slice(route.indexOf(" ") + 1);
+  return routeParts(route).path;
 }
 
 const ENDPOINTS = {

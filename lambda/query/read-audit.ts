@@ -6,8 +6,6 @@
 import type { EventInput } from "../core/schema";
 import { READ_AUDIT_ACTION } from "../core/server-actions";
 
-export { READ_AUDIT_ACTION };
-
 export interface ReadDescription {
   /** The route's path template, e.g. `/v1/events/{id}`. */
   readonly endpoint: string;

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERASED_MARKER } from "../../lambda/core/privacy/protect";
-import { SUBJECT_ROUTES } from "../../lambda/core/routes";
+import { routeParts, SUBJECT_ROUTES } from "../../lambda/core/routes";
 import type { EventRecord } from "../../lambda/core/schema";
 import { DEFAULT_ERASE_SCOPE, DEFAULT_SCOPES } from "../../lambda/runtime/config";
 import { PRIVACY_KEY_FILES } from "../../local/privacy-keys";
@@ -17,7 +17,7 @@ import { type LocalModeProcess, projectRoot, run, startNpmStart } from "./local-
 
 const tsx = join(projectRoot, "node_modules", ".bin", "tsx");
 const STARTUP_TIMEOUT_MS = 100_000;
-const pathOf = (route: string) => route.slice(route.indexOf(" ") + 1);
+const pathOf = (route: string) => routeParts(route).path;
 
 describe("npm start with SEALTRAIL_PRIVACY", () => {
   let stateDir: string;

@@ -20,7 +20,7 @@ import { PARTITION_KEY, SORT_KEY } from "../../lambda/core/index-table";
 import { DEFAULT_PRIVACY_POLICY } from "../../lambda/core/privacy/policy";
 import { ERASED_MARKER } from "../../lambda/core/privacy/protect";
 import { verifyProofBundle } from "../../lambda/core/proof";
-import { SUBJECT_ROUTES, type SubjectRouteKey } from "../../lambda/core/routes";
+import { routeParts, SUBJECT_ROUTES, type SubjectRouteKey } from "../../lambda/core/routes";
 import type { EventRecord } from "../../lambda/core/schema";
 import { createIngestHandler } from "../../lambda/handlers/ingest";
 import { createQueryHandler, type QueryHandler } from "../../lambda/handlers/query";
@@ -53,7 +53,7 @@ function subjectEvent(
     body: body as never,
     claims: { sub: "dpo", iss: "https://issuer.test", aud: "sealtrail", scope },
   });
-  return { ...base, routeKey: route, rawPath: route.slice(route.indexOf(" ") + 1) };
+  return { ...base, routeKey: route, rawPath: routeParts(route).path };
 }
 
 async function answer(query: QueryHandler, event: APIGatewayProxyEventV2WithJWTAuthorizer) {
