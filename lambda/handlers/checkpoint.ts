@@ -13,8 +13,8 @@ import { type CheckpointConfig, checkpointConfigFromEnv } from "../checkpoint/co
 import { runCheckpoint, type SignerOutcome } from "../checkpoint/signer";
 import type { CheckpointKey } from "../core/checkpoint";
 import { CHECKPOINT_METRICS } from "../core/metrics";
+import { createLogger } from "../runtime/logger";
 import { traced } from "../runtime/tracing";
-import { createLogger } from "../runtime/wiring";
 
 export type CheckpointJob = () => Promise<SignerOutcome>;
 

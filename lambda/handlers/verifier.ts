@@ -13,8 +13,8 @@ import { documentClient } from "../aws/index-store";
 import { publicJwkFromSpki } from "../aws/kms-checkpoint-key";
 import { S3VerifierStore } from "../aws/verifier-state-store";
 import { keyIdOf, parseTrustedKeys, type TrustedKey, trustFileOf } from "../core/checkpoint";
+import { createLogger } from "../runtime/logger";
 import { traced } from "../runtime/tracing";
-import { createLogger } from "../runtime/wiring";
 import {
   type AlertPublisher,
   errorMessage,

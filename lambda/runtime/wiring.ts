@@ -4,7 +4,7 @@
  * translate API Gateway events and call these.
  */
 import { randomUUID } from "node:crypto";
-import { Logger } from "@aws-lambda-powertools/logger";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KMSClient } from "@aws-sdk/client-kms";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -21,12 +21,13 @@ import { DynamoSubjectKeyStore } from "../aws/subject-key-store";
 import type { AccessMetrics } from "../core/metrics";
 import { createUlidGenerator } from "../core/ulid";
 import { ChainWriter } from "../ingest/chain-writer";
-import { IngestService, type ServiceLogger } from "../ingest/ingest-service";
+import { IngestService } from "../ingest/ingest-service";
 import { SubjectTokenVerifier } from "../ingest/subject-token";
 import type { KeyWrapper, PseudonymKeys, SubjectKeyStore } from "../privacy/ports";
 import { derivedPseudonymKeys } from "../privacy/pseudonym-keys";
 import { RecordPrivacy } from "../privacy/record-privacy";
-import { powertoolsServiceName, type SealtrailConfig, type SubjectIssuer } from "./config";
+import type { SealtrailConfig, SubjectIssuer } from "./config";
+import { createLogger, serviceLogger } from "./logger";
 import { traced } from "./tracing";
 
 export interface RuntimeOverrides {
@@ -42,18 +43,7 @@ export interface RuntimeOverrides {
   readonly privacyKeys?: { readonly wrapper: KeyWrapper; readonly pseudonyms: PseudonymKeys };
 }
 
-export function createLogger(): Logger {
-  return new Logger({ serviceName: powertoolsServiceName() });
-}
-
-/** Powertools' Logger takes extra attributes as a rest parameter; the services ask for one object. */
-export function serviceLogger(logger: Logger): ServiceLogger {
-  return {
-    info: (message, detail = {}) => logger.info(message, detail),
-    warn: (message, detail = {}) => logger.warn(message, detail),
-    error: (message, detail = {}) => logger.error(message, detail),
-  };
-}
+export { createLogger, serviceLogger };
 
 /** The archive and its index: what the write path and the reindex job both read and write. */
 export interface ArchiveStores {

@@ -12,8 +12,30 @@ import { configureApp } from "../../lib/app";
 import { HANDLER_ESBUILD_OPTIONS } from "../../lib/function";
 import { logicalId, newApp, TEST_CONTEXT } from "./helpers";
 
-/** Each handler's bundle at most (they are 0.77-0.88 MB; with every zod locale 1.13-1.24 MB). */
+/** Each handler's bundle at most (they are 0.77-0.91 MB; with every zod locale 1.13-1.26 MB). */
 const HANDLER_BUNDLE_BUDGET_BYTES = 950_000;
+
+/**
+ * Code each function never calls, by logical-id prefix: package names and repository paths as they
+ * appear in the bundle's source map. Tree shaking cannot drop an SDK command class once a module that
+ * imports it is bundled, so a handler that imports a shared module for one helper (a logger from the
+ * write path's wiring) carries every client that module makes: checkpoint did, 53 KB of DynamoDB.
+ */
+const NEVER_CALLED: Record<string, readonly string[]> = {
+  // Signs with KMS over the archive in S3: no index, no alarm topic, no write path.
+  SealtrailCheckpointFunction: [
+    "@aws-sdk/client-dynamodb",
+    "@aws-sdk/lib-dynamodb",
+    "@aws-sdk/client-sns",
+    "lambda/ingest/",
+  ],
+  // Verifies from the checkpoint public key (no KMS call) and never writes the archive or the index.
+  SealtrailVerifierFunction: ["@aws-sdk/client-kms", "lambda/ingest/"],
+  // Indexes what is archived: no keys, no tokens, no alarm topic.
+  SealtrailReindexFunction: ["@aws-sdk/client-kms", "@aws-sdk/client-sns", "jose"],
+  SealtrailIngestFunction: ["@aws-sdk/client-sns"],
+  SealtrailQueryFunction: ["@aws-sdk/client-sns"],
+};
 
 /** The functions of lambda/handlers/, by logical-id prefix. */
 const HANDLER_FUNCTIONS = [
@@ -75,6 +97,21 @@ describe("Lambda bundling", () => {
   it.each(HANDLER_FUNCTIONS)("%s stays within the handler bundle budget", (prefix) => {
     const bytes = readFileSync(join(assetDir(prefix), "index.mjs")).length;
     expect(bytes).toBeLessThanOrEqual(HANDLER_BUNDLE_BUDGET_BYTES);
+  });
+
+  it.each(Object.entries(NEVER_CALLED))("%s bundles none of the code it never calls", (prefix, never) => {
+    const map = JSON.parse(readFileSync(join(assetDir(prefix), "index.mjs.map"), "utf8")) as {
+      sources: string[];
+    };
+    const sources = map.sources.map((source) => source.replace(/\\/g, "/"));
+    // The check can see what it looks for: the handler's own module is a source.
+    expect(sources.some((source) => source.includes("lambda/handlers/"))).toBe(true);
+    for (const part of never) {
+      const offending = sources.filter((source) =>
+        part.startsWith("lambda/") ? source.includes(part) : source.includes(`node_modules/${part}/`),
+      );
+      expect(offending, `${prefix} bundles ${part}`).toEqual([]);
+    }
   });
 
   it("HANDLER_ESBUILD_OPTIONS build the same code as the synthesized asset (what the bundle benchmark measures)", async () => {
