@@ -234,18 +234,48 @@ function jsonString(value: string): string {
   return JSON_ESCAPED.test(value) ? JSON.stringify(value) : `"${value}"`;
 }
 
-/** `,"key":"value"` for a defined value, else nothing; `key` needs no escape. */
-function stringMember(key: string, value: string | undefined): string {
-  return value === undefined ? "" : `,"${key}":${jsonString(value)}`;
+/**
+ * Whatever makes a string need more than quotes around it to be `fitText`'s answer as JSON: JSON's
+ * escapes, the control characters fitText replaces, any surrogate (ill-formed, or one JSON checks).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what fitText and JSON change.
+const NEEDS_FITTING = /["\\\u0000-\u001f\u007f-\u009f\ud800-\udfff]/;
+
+/**
+ * `jsonString(fitText(value, max))`, undefined where fitText's answer is: one scan for the clean value
+ * within bounds that almost every request brings, the two steps for anything else (this runs per request).
+ */
+function textJson(value: unknown, max: number): string | undefined {
+  if (typeof value !== "string" || value === "") return undefined;
+  if (value.length <= max && !NEEDS_FITTING.test(value)) return `"${value}"`;
+  const fitted = fitText(value, max);
+  return fitted === undefined ? undefined : jsonString(fitted);
 }
 
-function numberMember(key: string, value: number | undefined): string {
-  return value === undefined ? "" : `,"${key}":${JSON.stringify(value)}`;
+/**
+ * The members of a JSON object, written as they come: `add` appends `"key":json` for a defined value
+ * (`key` needs no escape), `close` ends the object (`{}` without any). No slice, no array: one string grows.
+ */
+class JsonMembers {
+  private text = "{";
+  private separator = "";
+
+  add(key: string, json: string | undefined): this {
+    if (json !== undefined) {
+      this.text += `${this.separator}"${key}":${json}`;
+      this.separator = ",";
+    }
+    return this;
+  }
+
+  close(): string {
+    return `${this.text}}`;
+  }
 }
 
-/** The object of members written by the two above: `{}` without any. */
-function jsonObject(members: string): string {
-  return members === "" ? "{}" : `{${members.slice(1)}}`;
+/** A finite number as JSON: `String` writes what `JSON.stringify` does for every finite number. */
+function numberJson(value: number | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
 }
 
 /** The asserted actor as JSON: token facts only, never the token. Undefined without a `sub`. */
@@ -253,21 +283,21 @@ function actorJson(
   claims: JwtClaims | undefined,
   options: Pick<AccessLogOptions<unknown>, "sessionClaim" | "rolesClaims">,
 ): string | undefined {
-  const sub = fitText(claims?.sub, MAX.sub);
-  if (!claims || !sub) return undefined;
+  const sub = claims ? textJson(claims.sub, MAX.sub) : undefined;
+  if (!claims || sub === undefined) return undefined;
   const rolesClaim = (options.rolesClaims ?? DEFAULT_ROLES_CLAIMS).find((name) => claims[name] !== undefined);
   const roles = rolesClaim ? rolesOf(claims[rolesClaim]) : undefined;
-  return jsonObject(
-    stringMember("sub", sub) +
-      stringMember("iss", fitText(claims.iss, MAX.iss)) +
-      stringMember("session_id", fitText(claims[options.sessionClaim ?? "sid"], MAX.sessionId)) +
-      stringMember("token_id", fitText(claims.jti, MAX.tokenId)) +
-      numberMember("token_exp", numericDate(claims.exp)) +
-      numberMember("token_iat", numericDate(claims.iat)) +
-      stringMember("azp", fitText(claims.azp, MAX.azp)) +
-      stringMember("client_id", fitText(claims.client_id, MAX.clientId)) +
-      (roles ? `,"roles":[${roles.map(jsonString).join(",")}]` : ""),
-  );
+  return new JsonMembers()
+    .add("sub", sub)
+    .add("iss", textJson(claims.iss, MAX.iss))
+    .add("session_id", textJson(claims[options.sessionClaim ?? "sid"], MAX.sessionId))
+    .add("token_id", textJson(claims.jti, MAX.tokenId))
+    .add("token_exp", numberJson(numericDate(claims.exp)))
+    .add("token_iat", numberJson(numericDate(claims.iat)))
+    .add("azp", textJson(claims.azp, MAX.azp))
+    .add("client_id", textJson(claims.client_id, MAX.clientId))
+    .add("roles", roles ? `[${roles.map(jsonString).join(",")}]` : undefined)
+    .close();
 }
 
 /** The asserted actor from verified claims: token facts only, never the token. Undefined without a `sub`. */
@@ -323,6 +353,12 @@ function durationOf(ms: number): number | undefined {
 }
 
 const ANONYMOUS_ACTOR_JSON = JSON.stringify(ANONYMOUS_ACTOR);
+const ACCESS_LOG_ACTION_JSON = JSON.stringify(ACCESS_LOG_ACTION);
+
+/** A string known to need no escape (an IP address), or undefined, as JSON. */
+function stringJson(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : jsonString(value);
+}
 
 /** An access-log event as the JSON the client sends. */
 export interface AccessLogJson {
@@ -334,30 +370,56 @@ export interface AccessLogJson {
   readonly hasDetails: boolean;
 }
 
+/** The limits of an ECMAScript time value: past them `toISOString` throws. */
+const MAX_TIME_MS = 8.64e15;
+
+/** The second `isoTime` wrote last, and its text up to the milliseconds (`2026-11-02T10:00:00.`). */
+let isoSecond = Number.NaN;
+let isoSecondText = "";
+
+/**
+ * `new Date(ms).toISOString()`, the date and time of day written once per second rather than per
+ * request: within a second only the milliseconds change. Throws as toISOString does for an invalid time.
+ */
+export function isoTime(ms: number): string {
+  const time = Math.trunc(ms);
+  if (!(Math.abs(time) <= MAX_TIME_MS)) return new Date(ms).toISOString();
+  const second = Math.floor(time / 1000);
+  if (second !== isoSecond) {
+    isoSecondText = new Date(second * 1000).toISOString().slice(0, -4);
+    isoSecond = second;
+  }
+  const millis = time - second * 1000;
+  return `${isoSecondText}${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`;
+}
+
 /** The access-log event of one request, as JSON: exactly `JSON.stringify(accessLogEvent(facts, options))`. */
 export function accessLogJson(facts: RequestFacts, options: EventOptions = {}): AccessLogJson {
-  const http = jsonObject(
-    stringMember("request_id", fitText(facts.requestId, MAX.requestId)) +
-      stringMember("method", /^[A-Z]{1,16}$/.test(facts.method) ? facts.method : undefined) +
-      stringMember("route", fitText(facts.route, MAX.route)) +
-      stringMember("endpoint", fitText(pathWithoutQuery(facts.path), MAX.endpoint)) +
-      numberMember("status", statusOf(facts.status)) +
-      numberMember("duration_ms", durationOf(facts.durationMs)) +
-      stringMember("source_ip", normalizeIp(facts.sourceIp)) +
-      stringMember("user_agent", fitText(facts.userAgent, MAX.userAgent)),
-  );
+  const http = new JsonMembers()
+    .add("request_id", textJson(facts.requestId, MAX.requestId))
+    .add("method", /^[A-Z]{1,16}$/.test(facts.method) ? `"${facts.method}"` : undefined)
+    .add("route", textJson(facts.route, MAX.route))
+    .add("endpoint", textJson(pathWithoutQuery(facts.path), MAX.endpoint))
+    .add("status", numberJson(statusOf(facts.status)))
+    .add("duration_ms", numberJson(durationOf(facts.durationMs)))
+    .add("source_ip", stringJson(normalizeIp(facts.sourceIp)))
+    .add("user_agent", textJson(facts.userAgent, MAX.userAgent))
+    .close();
 
-  let headers = "";
+  let headers: JsonMembers | undefined;
   const names = options.headers ?? [];
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
     // A name listed twice is one member, as in an object; `__proto__` is no member of one.
     if (name === "__proto__" || names.indexOf(name) !== i) continue;
     const value = fitText(headerValue(facts.headers[name]), MAX.header);
-    if (value !== undefined) headers += `,${jsonString(name)}:${jsonString(value)}`;
+    if (value !== undefined) {
+      headers ??= new JsonMembers();
+      // Header names are lower-case tokens, but the allowlist is the app's: escaped like any text.
+      headers.add(jsonString(name).slice(1, -1), jsonString(value));
+    }
   }
-  const details =
-    (facts.aborted ? ',"aborted":true' : "") + (headers === "" ? "" : `,"headers":${jsonObject(headers)}`);
+  const hasDetails = facts.aborted || headers !== undefined;
 
   // A subject token makes sealtrail take the actor from it (verified); the server refuses both at once.
   const actor = actorJson(facts.claims, options);
@@ -366,16 +428,21 @@ export function accessLogJson(facts: RequestFacts, options: EventOptions = {}): 
       ? bearerTokenOf(headerValue(facts.headers.authorization))
       : undefined;
   const json =
-    `{"action":${jsonString(options.action ?? ACCESS_LOG_ACTION)}` +
+    `{"action":${options.action === undefined ? ACCESS_LOG_ACTION_JSON : jsonString(options.action)}` +
     `,"outcome":"${outcomeOf(facts.status)}"` +
-    `,"occurred_at":"${new Date(facts.startedAt).toISOString()}"` +
+    `,"occurred_at":"${isoTime(facts.startedAt)}"` +
     `,"http":${http}` +
-    (subjectToken
+    (subjectToken !== undefined
       ? `,"subject_token":${jsonString(subjectToken)}`
       : `,"actor":${actor ?? ANONYMOUS_ACTOR_JSON}`) +
-    (details === "" ? "" : `,"details":${jsonObject(details)}`) +
+    (hasDetails
+      ? `,"details":${new JsonMembers()
+          .add("aborted", facts.aborted ? "true" : undefined)
+          .add("headers", headers?.close())
+          .close()}`
+      : "") +
     "}";
-  return { json, hasDetails: details !== "" };
+  return { json, hasDetails };
 }
 
 /** The access-log event of one request. */
