@@ -1,10 +1,10 @@
 /**
- * Indexes one link's batch: a pointer item per event, then the link's "indexed" marker, then the
- * head hint. Used by the write path right after the link is written and by the reindex job for
+ * Indexes one link's batch: a pointer item per event and the batch's postings (lambda/core/index-items.ts
+ * postingItems), then the link's "indexed" marker, then the head hint. Used by the write path right after the link is written and by the reindex job for
  * links that never got their marker. Every write is an idempotent put.
  */
 
-import { eventPointerItem } from "../core/index-items";
+import { eventPointerItem, postingItems } from "../core/index-items";
 import type { EventRecord } from "../core/schema";
 import type { LinkIndex } from "./ports";
 
@@ -39,7 +39,7 @@ export async function indexLinkedBatch(
       ttlDays,
     ),
   );
-  await index.putItems(items);
+  await index.putItems([...items, ...postingItems(batch, ttlDays)]);
   await index.markIndexed(batch.chain, batch.seq, batch.linkHash);
   await index.advanceHeadHint(batch.chain, batch.seq, batch.linkHash);
 }

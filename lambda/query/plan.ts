@@ -1,11 +1,21 @@
 /**
- * Which DynamoDB Query serves a search: exactly one GSI, chosen by the most selective filter
- * given, with the time range as the sort-key condition and every other filter as a
- * FilterExpression. Without a selective filter, the sharded time index: one Query per shard,
- * merged in time order (index-pages.ts). Never a Scan.
+ * Which DynamoDB Queries serve a search. Never a Scan.
+ *
+ * - A request id is a per-event key: one Query of the `by-request` GSI of the pointer items, with the
+ *   time range as the sort-key condition and every other filter as a FilterExpression (planQuery).
+ * - Anything else reads postings (planPostings): the partitions of the most selective dimension given
+ *   (session, resource, actor, action; else time), over the time range, merged in order
+ *   (search-pages.ts); the other filters are matched on the records read back. Beside them, the same
+ *   search on the legacy GSIs (planQuery), which answer for pointers indexed before postings existed.
  */
-import { compositeKey, POINTER_FIELDS } from "../core/index-items";
-import { GLOBAL_INDEXES, type GlobalIndexDefinition, TIME_SHARDS } from "../core/index-table";
+import {
+  compositeKey,
+  POINTER_FIELDS,
+  POSTING_DIMENSIONS,
+  type PostingDimension,
+  postingPartitionKey,
+} from "../core/index-items";
+import { GLOBAL_INDEXES, type GlobalIndexDefinition, POSTING_SHARDS, TIME_SHARDS } from "../core/index-table";
 import type { EventFilters } from "./params";
 
 export interface FilterExpression {
@@ -75,11 +85,54 @@ function combinations(choices: readonly (readonly string[])[]): string[][] {
  * beside the plain value records written before it carry. An aliased key filter reads both GSI
  * partitions, merged in order; an aliased FilterExpression term matches either value.
  */
-export function planQuery(
+export type FilterAliases = Readonly<Partial<Record<FilterName, string>>>;
+
+/** The posting partitions and sort-key range a search reads, and the time range its entries must fall in. */
+export interface PostingPlan {
+  readonly dimension: PostingDimension;
+  readonly partitions: readonly string[];
+  /** Inclusive bounds on the posting sort key, `<entries' time>#…`. */
+  readonly lower?: string;
+  readonly upper?: string;
+  readonly from?: string;
+  readonly to?: string;
+}
+
+/** Most selective first, as for the GSIs; time when no dimension's filters are given. */
+const POSTING_ORDER: readonly PostingDimension[] = ["session", "resource", "actor", "action", "time"];
+
+/** The postings plan of a search; undefined for a search by request id (planQuery serves it). */
+export function planPostings(
   tenant: string,
   filters: EventFilters,
-  aliases: Readonly<Partial<Record<FilterName, string>>> = {},
-): QueryPlan {
+  aliases: FilterAliases = {},
+): PostingPlan | undefined {
+  if (filters.request_id !== undefined) return undefined;
+  const dimension = POSTING_ORDER.find((name) =>
+    POSTING_DIMENSIONS[name].filters.every((filter) => filters[filter] !== undefined),
+  ) as PostingDimension;
+  const { filters: keyed, sharded } = POSTING_DIMENSIONS[dimension];
+  const valueSets = combinations(
+    keyed.map((name) => {
+      const alias = aliases[name];
+      return alias === undefined ? [filters[name] as string] : [filters[name] as string, alias];
+    }),
+  );
+  const shards = sharded ? Array.from({ length: POSTING_SHARDS }, (_, shard) => shard) : [undefined];
+  return {
+    dimension,
+    partitions: valueSets.flatMap((values) =>
+      shards.map((shard) => postingPartitionKey(tenant, dimension, values, shard)),
+    ),
+    // A posting's entries share the time it sorts by, so the time range bounds the postings exactly.
+    lower: filters.from,
+    upper: filters.to === undefined ? undefined : upperBoundOf(filters.to),
+    from: filters.from,
+    to: filters.to,
+  };
+}
+
+export function planQuery(tenant: string, filters: EventFilters, aliases: FilterAliases = {}): QueryPlan {
   const valuesOf = (name: FilterName): string[] => {
     const alias = aliases[name];
     return alias === undefined ? [filters[name] as string] : [filters[name] as string, alias];

@@ -15,15 +15,28 @@ export class IntegrityError extends Error {
   }
 }
 
-/** The part of a pointer item that locates and checks one record. */
-export interface RecordPointer {
+/**
+ * What locates and checks one record: a pointer item's, or a posting entry's (search-pages.ts). The
+ * line read back is checked against the pointer's leaf hash, or the whole batch against the posting's
+ * Merkle root.
+ */
+export type RecordPointer = {
   readonly eventId: string;
   readonly tenant: string;
   readonly batchKey: string;
   readonly leafIndex: number;
-  /** Hex SHA-256 leaf hash of the line. */
-  readonly leafHash: string;
-}
+} & (
+  | {
+      /** Hex SHA-256 leaf hash of the line. */
+      readonly leafHash: string;
+    }
+  | {
+      /** Hex Merkle root of the whole batch. */
+      readonly batchRoot: string;
+      /** The time the posting sorts the event by: the record must carry it. */
+      readonly time: string;
+    }
+);
 
 type Item = Readonly<Record<string, unknown>>;
 

@@ -4,9 +4,9 @@
  * test/support/memory-archive.ts in memory. The archive bucket's port is lambda/archive/object-store.ts.
  */
 
-/** One page of a Query on a GSI whose sort key is a string, read in ascending order. */
+/** One page of a Query on a GSI (or the table, without `indexName`) whose sort key is a string, read in ascending order. */
 export interface IndexPageQuery {
-  readonly indexName: string;
+  readonly indexName?: string;
   readonly partitionKey: { readonly name: string; readonly value: string };
   /** Inclusive bounds on the sort key; either may be absent. */
   readonly sortKey: { readonly name: string; readonly lower?: string; readonly upper?: string };
@@ -33,6 +33,6 @@ export interface IndexPage {
 export interface EventIndex {
   /** The pointer item of one event, strongly consistent; undefined when not indexed. */
   eventPointer(eventId: string): Promise<Record<string, unknown> | undefined>;
-  /** One page of a key-condition Query on a GSI. */
+  /** One page of a key-condition Query on a GSI or on the table. */
   queryIndexPage(query: IndexPageQuery): Promise<IndexPage>;
 }

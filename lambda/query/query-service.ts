@@ -30,13 +30,13 @@ import type { RecordPrivacy } from "../privacy/record-privacy";
 import type { SealtrailConfig } from "../runtime/config";
 import { type ApiResponse, errorResponse, refusalResponse } from "../runtime/http";
 import type { LatestCheckpointFinder } from "./checkpoints";
-import { readIndexPage } from "./index-pages";
 import { type Parsed, parseListEvents, parseParameters, queryParameters } from "./params";
-import { planQuery } from "./plan";
+import { planPostings, planQuery } from "./plan";
 import { eventLocationOf, IntegrityError, recordPointerOf } from "./pointers";
 import type { EventIndex } from "./ports";
 import { type ReadDescription, readAuditEvent } from "./read-audit";
 import { type FetchedRecord, fetchRecords } from "./records";
+import { readSearchPage, type SearchHit } from "./search-pages";
 
 /** What the HTTP layer extracts from API Gateway's event. */
 export interface QueryRequest {
@@ -145,11 +145,14 @@ export class QueryService {
       );
     }
     const aliases = privacy ? await privacy.searchAliases(tenant.value, filters) : {};
-    const plan = planQuery(tenant.value, filters, aliases);
-    const page = await readIndexPage(this.deps.index, plan, after, limit);
-    const fetched = await this.revealed(
-      await fetchRecords(this.deps.objects, page.items.map(recordPointerOf), tenant.value),
-    );
+    const plan = {
+      pointers: planQuery(tenant.value, filters, aliases),
+      postings: planPostings(tenant.value, filters, aliases),
+      filters,
+      aliases,
+    };
+    const page = await readSearchPage(this.deps, plan, tenant.value, after, limit);
+    const fetched = await this.revealed(page.hits);
     // Keep the response within Lambda's payload limit: a page may end early, with a cursor.
     let kept = fetched.length;
     let bytes = 0;
@@ -162,9 +165,8 @@ export class QueryService {
     }
     const body: EventList = { events: fetched.slice(0, kept).map(({ record }) => record) };
     if (page.more || kept < fetched.length) {
-      const last = page.items[kept - 1] as Record<string, unknown>;
       body.next_cursor = await encodeCursor(this.deps.cursorKey, binding, {
-        after: last[plan.index.sortKey] as string,
+        after: (fetched[kept - 1] as SearchHit).sortKey,
       });
     }
     return this.audited(caller.value, request, body, {
@@ -233,9 +235,9 @@ export class QueryService {
    * Records as the reader sees them: sealed fields opened under their subject's key, or marked
    * erased. The byte count stays the stored line's (the page budget is about what was read).
    */
-  private async revealed(fetched: FetchedRecord[]): Promise<FetchedRecord[]> {
+  private async revealed<T extends FetchedRecord>(fetched: readonly T[]): Promise<T[]> {
     const privacy = this.deps.privacy;
-    if (!privacy || !fetched.some(({ record }) => record.privacy)) return fetched;
+    if (!privacy || !fetched.some(({ record }) => record.privacy)) return [...fetched];
     const records = await privacy.session().reveal(fetched.map(({ record }) => record));
     return fetched.map((entry, i) => ({ ...entry, record: records[i] as FetchedRecord["record"] }));
   }

@@ -2,12 +2,14 @@
  * Fetches the stored records that index pointers name, from the archive itself: the batch data
  * object (gzip JSONL) at `batch_key`, line `leaf_index`. The index only says where to look; what
  * is served is checked against it: the line's RFC 9162 leaf hash must equal the pointer's
- * `leaf_hash`, and the record must carry the pointer's event id and the tenant being read. Any
- * disagreement is an IntegrityError (a 500 that is logged loudly), never a silently skipped event.
+ * `leaf_hash` (or, for a posting, the batch's lines must hash to the posting's Merkle root and the
+ * record carry the posting's time), and the record must carry the pointer's event id and the tenant
+ * being read. Any disagreement is an IntegrityError (a 500 that is logged loudly), never a silently
+ * skipped event.
  */
 import type { ObjectReader } from "../archive/object-store";
 import { readBatchLines } from "../core/batch";
-import { leafHash } from "../core/merkle";
+import { leafHash, merkleRoot } from "../core/merkle";
 import type { EventRecord } from "../core/schema";
 import { IntegrityError, type RecordPointer } from "./pointers";
 
@@ -20,19 +22,39 @@ export interface FetchedRecord {
 /** Batches read at once: bounds memory (each is decompressed whole) and S3 connections. */
 const BATCH_CONCURRENCY = 16;
 
-function checkedRecord(pointer: RecordPointer, line: Buffer | undefined, tenant: string): FetchedRecord {
+/** The batch's lines, with their Merkle root once a posting asks for it. */
+class BatchLines {
+  private root: string | undefined;
+  constructor(readonly lines: readonly Buffer[]) {}
+  merkleRoot(): string {
+    this.root ??= merkleRoot(this.lines.map((line) => leafHash(line))).toString("hex");
+    return this.root;
+  }
+}
+
+function checkedRecord(pointer: RecordPointer, batch: BatchLines, tenant: string): FetchedRecord {
   const where = { event_id: pointer.eventId, batch_key: pointer.batchKey, leaf_index: pointer.leafIndex };
+  const line = batch.lines[pointer.leafIndex];
   if (line === undefined) throw new IntegrityError("the index points past the end of a batch", where);
-  const actual = leafHash(line).toString("hex");
-  if (actual !== pointer.leafHash) {
-    throw new IntegrityError("a batch line does not match the leaf hash the index holds", {
+  if ("leafHash" in pointer) {
+    const actual = leafHash(line).toString("hex");
+    if (actual !== pointer.leafHash) {
+      throw new IntegrityError("a batch line does not match the leaf hash the index holds", {
+        ...where,
+        expected_leaf_hash: pointer.leafHash,
+        actual_leaf_hash: actual,
+      });
+    }
+  } else if (batch.merkleRoot() !== pointer.batchRoot) {
+    throw new IntegrityError("a batch's lines do not match the Merkle root the index holds", {
       ...where,
-      expected_leaf_hash: pointer.leafHash,
-      actual_leaf_hash: actual,
+      expected_root: pointer.batchRoot,
+      actual_root: batch.merkleRoot(),
     });
   }
   const record = JSON.parse(line.toString("utf8")) as EventRecord;
-  if (record.id !== pointer.eventId || record.tenant !== tenant || pointer.tenant !== tenant) {
+  const misplaced = "time" in pointer && record.time !== pointer.time;
+  if (record.id !== pointer.eventId || record.tenant !== tenant || pointer.tenant !== tenant || misplaced) {
     throw new IntegrityError("a batch line is another event or tenant than its pointer names", {
       ...where,
       record_id: record.id,
@@ -72,11 +94,8 @@ export async function fetchRecords(
         });
       }
       // Each line is checked against the leaf hash the index holds; an unterminated last one too.
-      const { lines } = readBatchLines(object);
-      for (const i of positions) {
-        const pointer = pointers[i] as RecordPointer;
-        results[i] = checkedRecord(pointer, lines[pointer.leafIndex], tenant);
-      }
+      const lines = new BatchLines(readBatchLines(object).lines);
+      for (const i of positions) results[i] = checkedRecord(pointers[i] as RecordPointer, lines, tenant);
     }
   };
   await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, batches.length) }, worker));

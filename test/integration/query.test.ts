@@ -7,12 +7,18 @@
  */
 import { CreateKeyCommand } from "@aws-sdk/client-kms";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { kmsClient, s3Client } from "../../lambda/aws/clients";
 import { documentClient } from "../../lambda/aws/index-store";
 import { checksumSha256Base64 } from "../../lambda/core/batch";
-import { compositeKey, eventItemKey } from "../../lambda/core/index-items";
+import {
+  compositeKey,
+  eventItemKey,
+  POSTING_FIELDS,
+  postingPartitionKey,
+} from "../../lambda/core/index-items";
+import { PARTITION_KEY } from "../../lambda/core/index-table";
 import { verifyProofBundle } from "../../lambda/core/proof";
 import { type EventRecord, EventRecordSchema } from "../../lambda/core/schema";
 import { createIngestHandler, type IngestHandler } from "../../lambda/handlers/ingest";
@@ -592,11 +598,32 @@ describe("integrity: an index that disagrees with the archive", () => {
     );
   }
 
+  /** The actor postings of `actor` in `tenant`, as stored. */
+  async function actorPostings(tenant: string, actor: string): Promise<Record<string, unknown>[]> {
+    const page = await documentClient(archive.dynamo).send(
+      new QueryCommand({
+        TableName: archive.table,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": PARTITION_KEY },
+        ExpressionAttributeValues: { ":pk": postingPartitionKey(tenant, "actor", [actor]) },
+      }),
+    );
+    return page.Items ?? [];
+  }
+
+  async function putItem(item: Record<string, unknown>): Promise<void> {
+    await documentClient(archive.dynamo).send(new PutCommand({ TableName: archive.table, Item: item }));
+  }
+
   it("answers 500 integrity_error, not the line, when a leaf hash does not match", async () => {
     const victim = acme[2] as Indexed;
     await updatePointer(victim.id, { leaf_hash: "0".repeat(64) });
     const one = await call(query, "GET /v1/events/{id}", { id: victim.id, claims: readerAcme });
     expect(one).toMatchObject({ status: 500, body: { code: "integrity_error" } });
+    // A search reads postings: the batch's lines must hash to the root the posting holds.
+    for (const posting of await actorPostings("acme", victim.input.actor.sub)) {
+      await putItem({ ...posting, [POSTING_FIELDS.batchRoot]: "0".repeat(64) });
+    }
     const list = await call(query, "GET /v1/events", {
       query: { actor: victim.input.actor.sub },
       claims: readerAcme,
@@ -623,6 +650,40 @@ describe("integrity: an index that disagrees with the archive", () => {
     const one = await call(query, "GET /v1/events/{id}", { id: planted.id, claims: readerAcme });
     expect(one).toMatchObject({ status: 500, body: { code: "integrity_error" } });
     expect(JSON.stringify(one.body)).not.toContain("globex");
+  });
+
+  it("never serves another tenant's record through a posting planted in this tenant's partition", async () => {
+    // A posting of globex's batch, copied into an acme partition and claiming to be acme's.
+    const source = globex[1] as Indexed;
+    const [posting] = await actorPostings("globex", source.input.actor.sub);
+    await putItem({
+      ...posting,
+      [PARTITION_KEY]: postingPartitionKey("acme", "actor", ["planted-by-posting"]),
+      [POSTING_FIELDS.tenant]: "acme",
+    });
+    const list = await call(query, "GET /v1/events", {
+      query: { actor: "planted-by-posting" },
+      claims: readerAcme,
+    });
+    expect(list).toMatchObject({ status: 500, body: { code: "integrity_error" } });
+    expect(JSON.stringify(list.body)).not.toContain("globex");
+  });
+
+  it("answers 500 integrity_error when a posting names an event that does not carry its key", async () => {
+    // acme's postings of one actor, copied into another actor's partition (neither is the actor whose
+    // postings the leaf-hash case above damaged).
+    const [victim, other, damaged] = acme as [Indexed, Indexed, Indexed];
+    expect(new Set([victim, other, damaged].map((e) => e.input.actor.sub)).size).toBe(3);
+    const [posting] = await actorPostings("acme", victim.input.actor.sub);
+    await putItem({
+      ...posting,
+      [PARTITION_KEY]: postingPartitionKey("acme", "actor", [other.input.actor.sub]),
+    });
+    const list = await call(query, "GET /v1/events", {
+      query: { actor: other.input.actor.sub },
+      claims: readerAcme,
+    });
+    expect(list).toMatchObject({ status: 500, body: { code: "integrity_error" } });
   });
 });
 

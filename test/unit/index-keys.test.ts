@@ -1,22 +1,23 @@
 /**
- * Every acknowledged event must be indexable: each key attribute of its pointer item stays within
- * DynamoDB's limits (partition key 2,048 bytes, sort key 1,024 bytes) for every value the schema or a
- * token can give, and the query planner derives the very key the writer indexed under.
+ * Every acknowledged event must be indexable: each key attribute of its pointer item and of its
+ * batch's postings stays within DynamoDB's limits (partition key 2,048 bytes, sort key 1,024 bytes)
+ * for every value the schema or a token can give, and the query planner derives the very key the
+ * writer indexed under.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { compositeKey, eventPointerItem, type IndexItem } from "../../lambda/core/index-items";
 import {
-  GLOBAL_INDEXES,
-  type GlobalIndexName,
-  KEY_SIZE_LIMITS,
-  PARTITION_KEY,
-  SORT_KEY,
-} from "../../lambda/core/index-table";
+  compositeKey,
+  eventPointerItem,
+  type IndexItem,
+  type PostingDimension,
+  postingItems,
+} from "../../lambda/core/index-items";
+import { GLOBAL_INDEXES, KEY_SIZE_LIMITS, PARTITION_KEY, SORT_KEY } from "../../lambda/core/index-table";
 import { buildRecord } from "../../lambda/core/record";
 import type { EventInput, EventRecord } from "../../lambda/core/schema";
 import type { EventFilters } from "../../lambda/query/params";
-import { planQuery } from "../../lambda/query/plan";
+import { planPostings, planQuery } from "../../lambda/query/plan";
 import { testPrincipal } from "../support/principal";
 
 const bytes = (value: string) => Buffer.byteLength(value, "utf8");
@@ -57,24 +58,30 @@ function keyAttributes(item: IndexItem): Array<{ name: string; value: string; li
   return out;
 }
 
-/** The filters that look an event up in each GSI, from the record's own values. */
-function lookups(record: EventRecord): Array<{ index: GlobalIndexName; filters: EventFilters }> {
-  const out: Array<{ index: GlobalIndexName; filters: EventFilters }> = [
-    { index: "actor", filters: { actor: record.actor.sub } },
-    { index: "action", filters: { action: record.action } },
-    { index: "time", filters: {} },
+/** The filters that look an event up in each posting dimension, from the record's own values. */
+function lookups(record: EventRecord): Array<{ dimension: PostingDimension; filters: EventFilters }> {
+  const out: Array<{ dimension: PostingDimension; filters: EventFilters }> = [
+    { dimension: "actor", filters: { actor: record.actor.sub } },
+    { dimension: "action", filters: { action: record.action } },
+    { dimension: "time", filters: {} },
   ];
   if (record.resource) {
     out.push({
-      index: "resource",
+      dimension: "resource",
       filters: { resource_type: record.resource.type, resource_id: record.resource.id },
     });
   }
   if (record.actor.session_id)
-    out.push({ index: "session", filters: { session_id: record.actor.session_id } });
-  if (record.http?.request_id)
-    out.push({ index: "request", filters: { request_id: record.http.request_id } });
+    out.push({ dimension: "session", filters: { session_id: record.actor.session_id } });
   return out;
+}
+
+/** The pointer item and the postings the writer puts for a batch of just `record`. */
+function indexItems(record: EventRecord): { pointer: IndexItem; postings: IndexItem[] } {
+  return {
+    pointer: eventPointerItem(record, LOCATION),
+    postings: postingItems({ ...LOCATION, records: [record], leafHashes: [LOCATION.leafHash] }),
+  };
 }
 
 /** Values at the schema's limits (and past them where a token, not the schema, sets the value). */
@@ -119,20 +126,29 @@ const WORST_CASES: ReadonlyArray<{ name: string; record: EventRecord }> = [
 
 describe("index keys stay within DynamoDB's key size limits", () => {
   it.each(WORST_CASES)("$name: every key attribute fits", ({ record }) => {
-    const item = eventPointerItem(record, LOCATION);
+    const { pointer, postings } = indexItems(record);
 
-    const keys = keyAttributes(item);
-    expect(keys.length).toBeGreaterThanOrEqual(5);
+    const keys = [pointer, ...postings].flatMap(keyAttributes);
+    expect(keys.length).toBeGreaterThanOrEqual(8);
     for (const { name, value, limit } of keys) expect(bytes(value), name).toBeLessThanOrEqual(limit);
   });
 
   it.each(WORST_CASES)("$name: the query planner derives the key the writer indexed under", ({ record }) => {
-    const item = eventPointerItem(record, LOCATION);
+    const { pointer, postings } = indexItems(record);
+    const postingKeys = postings.map((item) => item[PARTITION_KEY]);
 
-    for (const { index, filters } of lookups(record)) {
-      const plan = planQuery(record.tenant, filters);
-      expect(plan.index, index).toBe(GLOBAL_INDEXES[index]);
-      expect(plan.partitions, index).toContain(item[GLOBAL_INDEXES[index].partitionKey]);
+    for (const { dimension, filters } of lookups(record)) {
+      const plan = planPostings(record.tenant, filters);
+      expect(plan?.dimension, dimension).toBe(dimension);
+      expect(
+        postingKeys.filter((key) => plan?.partitions.includes(key as string)),
+        dimension,
+      ).toHaveLength(1);
+    }
+    if (record.http?.request_id) {
+      const plan = planQuery(record.tenant, { request_id: record.http.request_id });
+      expect(plan.index).toBe(GLOBAL_INDEXES.request);
+      expect(plan.partitions).toContain(pointer[GLOBAL_INDEXES.request.partitionKey]);
     }
   });
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { compositeKey, eventPointerItem, keyPart } from "../../lambda/core/index-items";
+import { compositeKey, eventPointerItem, keyPart, postingItems } from "../../lambda/core/index-items";
 import { buildRecord, PLAIN_RECORD_KEYS, RECORD_KEYS, serializeRecord } from "../../lambda/core/record";
 import { EventRecordSchema } from "../../lambda/core/schema";
 import { testPrincipal } from "../support/principal";
@@ -82,7 +82,7 @@ describe("index keys", () => {
     expect(keyPart("#")).toBe("%23");
   });
 
-  it("a pointer item's GSI keys all start with the tenant", () => {
+  it("a pointer item's GSI key and every posting key name the tenant first", () => {
     const record = buildRecord(
       {
         action: "a",
@@ -98,16 +98,17 @@ describe("index keys", () => {
       { chain: "0", seq: 1, linkKey: "k", linkHash: "h", batchKey: "b", leafIndex: 0, leafHash: "l" },
       30,
     );
-    for (const key of [
-      "actor_key",
-      "action_key",
-      "resource_key",
-      "session_key",
-      "request_key",
-      "time_shard_key",
-    ]) {
-      expect(String(item[key]).startsWith("acme#"), key).toBe(true);
-    }
+    expect(String(item.request_key).startsWith("acme#")).toBe(true);
     expect(item.expires_at).toBe(Date.parse(context.time) / 1000 + 30 * 86_400);
+    const postings = postingItems(
+      { chain: "0", seq: 1, batchKey: "b", records: [record], leafHashes: ["0".repeat(64)] },
+      30,
+    );
+    // actor, session, resource, action and time: one posting each, keyed `posting#<dimension>#<tenant>#…`.
+    expect(postings).toHaveLength(5);
+    for (const posting of postings) {
+      expect(String(posting.pk).split("#")[2]).toBe("acme");
+      expect(posting.expires_at).toBe(Date.parse(context.time) / 1000 + 30 * 86_400);
+    }
   });
 });
