@@ -23,6 +23,7 @@ import { describe, expect, it } from "vitest";
 import type { EventList, Receipt } from "../../lambda/core/api-schema";
 import type { EventRecord } from "../../lambda/core/schema";
 import { READ_AUDIT_ACTION } from "../../lambda/core/server-actions";
+import type { EventFilters } from "../../lambda/query/params";
 import { WRITE_CLAIMS } from "../support/api-event";
 import {
   ingestRequest,
@@ -63,19 +64,8 @@ interface Batch {
   readonly events: readonly object[];
 }
 
-/** The search filters of `GET /v1/events`, as query-string values. */
-interface Filters {
-  readonly actor?: string;
-  readonly actor_iss?: string;
-  readonly action?: string;
-  readonly resource_type?: string;
-  readonly resource_id?: string;
-  readonly outcome?: string;
-  readonly session_id?: string;
-  readonly request_id?: string;
-  readonly from?: string;
-  readonly to?: string;
-}
+/** The search filters of `GET /v1/events`, as query-string values: the query service's own type. */
+type Filters = EventFilters;
 
 interface Search {
   readonly tenant: Tenant;
