@@ -98,6 +98,12 @@ export interface PostingPlan {
   readonly to?: string;
 }
 
+/** A filter's value, and the alias (a privacy pseudonym) it also matches. */
+function valuesOf(filters: EventFilters, aliases: FilterAliases, name: FilterName): string[] {
+  const alias = aliases[name];
+  return alias === undefined ? [filters[name] as string] : [filters[name] as string, alias];
+}
+
 /** Most selective first, as for the GSIs; time when no dimension's filters are given. */
 const POSTING_ORDER: readonly PostingDimension[] = ["session", "resource", "actor", "action", "time"];
 
@@ -112,12 +118,7 @@ export function planPostings(
     POSTING_DIMENSIONS[name].filters.every((filter) => filters[filter] !== undefined),
   ) as PostingDimension;
   const { filters: keyed, sharded } = POSTING_DIMENSIONS[dimension];
-  const valueSets = combinations(
-    keyed.map((name) => {
-      const alias = aliases[name];
-      return alias === undefined ? [filters[name] as string] : [filters[name] as string, alias];
-    }),
-  );
+  const valueSets = combinations(keyed.map((name) => valuesOf(filters, aliases, name)));
   const shards = sharded ? Array.from({ length: POSTING_SHARDS }, (_, shard) => shard) : [undefined];
   return {
     dimension,
@@ -133,14 +134,12 @@ export function planPostings(
 }
 
 export function planQuery(tenant: string, filters: EventFilters, aliases: FilterAliases = {}): QueryPlan {
-  const valuesOf = (name: FilterName): string[] => {
-    const alias = aliases[name];
-    return alias === undefined ? [filters[name] as string] : [filters[name] as string, alias];
-  };
   const selective = SELECTIVE.find(({ uses }) => uses.every((name) => filters[name] !== undefined));
   const keyed = new Set<FilterName>(selective?.uses ?? []);
   const partitions = selective
-    ? combinations(selective.uses.map(valuesOf)).map((parts) => compositeKey(tenant, ...parts))
+    ? combinations(selective.uses.map((name) => valuesOf(filters, aliases, name))).map((parts) =>
+        compositeKey(tenant, ...parts),
+      )
     : Array.from({ length: TIME_SHARDS }, (_, shard) => compositeKey(tenant, String(shard)));
 
   const conditions: string[] = [];

@@ -190,7 +190,7 @@ export async function readSearchPage(
     const hits: SearchHit[] = [];
     candidates.forEach((candidate, i) => {
       const { record, bytes } = fetched[i] as FetchedRecord;
-      if (candidate.unmatched || "batchRoot" in candidate.pointer) {
+      if ("batchRoot" in candidate.pointer) {
         // A posting names events by its key: a record that does not carry it is a corrupt index.
         const wrongKey = failedFilter(record, plan.filters, plan.aliases, keyed);
         if (wrongKey !== undefined) {
