@@ -9,7 +9,9 @@
  * set it), so the events of one batch share a time; between batches the clock jumps back and forth
  * (services.advance), so times are not in ingest order, several batches share a time, and ids (ULIDs,
  * which stay increasing when the clock steps back) are not in time order either. `occurred_at`, the
- * client's own time, is drawn in no order: a search neither sorts nor bounds by it.
+ * client's own time, is drawn in no order: a search neither sorts nor bounds by it. Each batch is
+ * indexed in format 2 (postings), format 1 (legacy GSI keys, as written before postings), or both (a
+ * format-1 index after a reindex), so the migration's mixed index is held to the same contract.
  *
  * The expected answer is a brute-force filter over the tenant's stored records, listed right before
  * each search. Every answered read archives an `audit.read` event in the reader's tenant, so a search
@@ -21,10 +23,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { EventList, Receipt } from "../../lambda/core/api-schema";
+import { POINTER_FIELDS, POSTING_FIELDS } from "../../lambda/core/index-items";
 import type { EventRecord } from "../../lambda/core/schema";
 import { READ_AUDIT_ACTION } from "../../lambda/core/server-actions";
 import type { EventFilters } from "../../lambda/query/params";
 import { WRITE_CLAIMS } from "../support/api-event";
+import { format1PointerItem, isPointer, isPosting } from "../support/format1-index";
 import {
   ingestRequest,
   type MemoryServices,
@@ -57,8 +61,17 @@ const RESOURCE_IDS = ["1", "2", "3"] as const;
 const REQUEST_IDS = ["req-1", "req-2", "req-3", "req-4", "req-5"] as const;
 const EVENT_OUTCOMES = ["success", "failure", "denied", "error"] as const;
 
+/**
+ * How a batch is indexed: format 2 (postings) as the writer does today; format 1 (legacy GSI keys on
+ * its pointers, no postings) as written before postings existed; or both, as after a reindex of a
+ * format-1 index, where a search finds each event twice and must answer it once.
+ */
+type IndexFormat = "postings" | "legacy" | "both";
+
 interface Batch {
   readonly tenant: Tenant;
+  /** @default "postings" */
+  readonly format?: IndexFormat;
   /** The clock when the batch is received, as an offset from START: its records' `time`. */
   readonly offset: number;
   readonly events: readonly object[];
@@ -102,8 +115,25 @@ async function seal(batches: readonly Batch[]): Promise<Sealed> {
     const { ids } = answer.body as Receipt;
     expect(ids).toHaveLength(batch.events.length);
     for (const id of ids) sealed.set(id, { tenant: batch.tenant, time: new Date(clock).toISOString() });
+    if (batch.format !== undefined && batch.format !== "postings") reindexAs(services, ids, batch.format);
   }
   return { services, sealed };
+}
+
+/** Rewrites the index items of the events `ids` (one batch) as `format` writes them. */
+function reindexAs(services: MemoryServices, ids: readonly string[], format: "legacy" | "both"): void {
+  const items = services.index.items;
+  const wanted = new Set(ids);
+  const pointers = [...items.entries()].filter(
+    ([, item]) => isPointer(item) && wanted.has(String(item[POINTER_FIELDS.eventId])),
+  );
+  expect(pointers).toHaveLength(ids.length);
+  for (const [key, pointer] of pointers) items.set(key, format1PointerItem(pointer));
+  if (format === "both") return;
+  const batchKeys = new Set(pointers.map(([, pointer]) => pointer[POINTER_FIELDS.batchKey]));
+  for (const [key, item] of items) {
+    if (isPosting(item) && batchKeys.has(item[POSTING_FIELDS.batchKey])) items.delete(key);
+  }
 }
 
 interface Page {
@@ -263,6 +293,7 @@ const eventArb: fc.Arbitrary<object> = fc
 
 const batchArb: fc.Arbitrary<Batch> = fc.record({
   tenant: fc.constantFrom(...TENANTS),
+  format: fc.constantFrom<IndexFormat>("postings", "postings", "legacy", "both"),
   offset: fc.oneof(fc.constantFrom(...SHARED_OFFSETS), fc.integer({ min: 0, max: SPAN })),
   events: fc.array(eventArb, { minLength: 1, maxLength: 40, size: "max" }),
 });
@@ -406,7 +437,8 @@ describe("GET /v1/events: a search paged through is its brute-force answer", () 
   });
 
   it("example: three batches whose times interleave, by actor, two a page", async () => {
-    // Prepare: received at +2h, then +1h, then +2h again; another tenant's alice at +90min.
+    // Prepare: received at +2h, then +1h, then +2h again; another tenant's alice at +90min. The +1h
+    // batch is indexed in format 1 only, the last in both formats.
     const alice = { sub: "alice", iss: ISSUERS[0] };
     const state = await seal([
       {
@@ -421,6 +453,7 @@ describe("GET /v1/events: a search paged through is its brute-force answer", () 
       {
         tenant: "acme",
         offset: HOUR,
+        format: "legacy",
         events: [
           { action: "user.login", outcome: "success", actor: alice },
           { action: "document.read", outcome: "success", actor: { sub: "carol" } },
@@ -434,6 +467,7 @@ describe("GET /v1/events: a search paged through is its brute-force answer", () 
       {
         tenant: "acme",
         offset: 2 * HOUR,
+        format: "both",
         events: [
           { action: "document.read", outcome: "denied", actor: alice },
           { action: "user.login", outcome: "success" },
