@@ -7,12 +7,15 @@
  * is the handler's time measured here against the emulator, an estimate of AWS's.
  */
 import { randomBytes, randomUUID } from "node:crypto";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { dynamoClient, s3Client } from "../lambda/aws/clients";
 import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
+import type { IndexItem } from "../lambda/core/index-items";
 import { createIngestHandler } from "../lambda/handlers/ingest";
 import { createQueryHandler } from "../lambda/handlers/query";
 import type { Emulator } from "../local/emulator";
 import { postEventsEvent } from "../test/support/api-event";
+import { format1PointerItem, isPointer, isPosting } from "../test/support/format1-index";
 import { queryEvent } from "../test/support/query-event";
 import { GB, MONTHS, PRICES } from "./cost/prices";
 import { type MeteredRequest, type RequestLine, RequestMeter, summarize } from "./cost/request-meter";
@@ -50,6 +53,16 @@ export interface WritePathCost {
   };
   /** One steady-state request's AWS requests, exactly. */
   readonly oneRequest: Record<string, RequestLine>;
+  /**
+   * The same requests counted as index format 1 (before postings) would have written them: each
+   * pointer with its legacy GSI keys, no postings (test/support/format1-index.ts); all else alike.
+   */
+  readonly beforePostings: {
+    readonly writeUnits: number;
+    readonly indexBytesStored: number;
+    readonly dollarsPerMillion: Record<string, number>;
+    readonly storagePerMillion: WritePathCost["storagePerMillion"];
+  };
 }
 
 export interface CostBenchResult {
@@ -160,9 +173,45 @@ function storageOf(usage: UsagePerEvent, months: number): Record<string, number>
   };
 }
 
-async function archiveFor(emulator: Emulator, meter: RequestMeter, name: string) {
-  const s3 = meter.attach(s3Client(emulator.target), "s3");
-  const dynamo = meter.attach(dynamoClient(emulator.target), "dynamodb");
+/** An index item's attributes as plain values: its items hold only strings, numbers and booleans. */
+function plainItem(item: Record<string, AttributeValue>): IndexItem {
+  return Object.fromEntries(
+    Object.entries(item).map(([name, value]) => [
+      name,
+      value.S ?? (value.N === undefined ? value.BOOL === true : Number(value.N)),
+    ]),
+  );
+}
+
+function attributeItem(item: IndexItem): Record<string, AttributeValue> {
+  return Object.fromEntries(
+    Object.entries(item).map(([name, value]) => [
+      name,
+      typeof value === "string"
+        ? { S: value }
+        : typeof value === "number"
+          ? { N: String(value) }
+          : { BOOL: value },
+    ]),
+  );
+}
+
+/** Counts an item as format 1 writes it: a pointer with its legacy GSI keys, and no posting. */
+export function asFormat1Item(
+  item: Record<string, AttributeValue>,
+): Record<string, AttributeValue> | undefined {
+  const plain = plainItem(item);
+  if (isPosting(plain)) return undefined;
+  return isPointer(plain) ? attributeItem(format1PointerItem(plain)) : item;
+}
+
+async function archiveFor(emulator: Emulator, meters: readonly RequestMeter[], name: string) {
+  const s3 = s3Client(emulator.target);
+  const dynamo = dynamoClient(emulator.target);
+  for (const meter of meters) {
+    meter.attach(s3, "s3");
+    meter.attach(dynamo, "dynamodb");
+  }
   const suffix = `${name}-${Date.now()}`;
   const config = benchConfig(emulator.target, `sealtrail-cost-${suffix}`, `sealtrail-cost-${suffix}`);
   await createArchiveBucket(s3, config.bucket);
@@ -176,12 +225,14 @@ async function writePathCost(
   rounds: number,
 ): Promise<{ cost: WritePathCost; archive: Awaited<ReturnType<typeof archiveFor>>; meter: RequestMeter }> {
   const meter = new RequestMeter();
-  const archive = await archiveFor(emulator, meter, `b${batchSize}`);
+  const format1 = new RequestMeter({ countItemAs: asFormat1Item });
+  const archive = await archiveFor(emulator, [meter, format1], `b${batchSize}`);
   const ingest = createIngestHandler(archive.config, archive.overrides);
   // Warm-up: the chain lease and head are found once per function environment, not per request.
   for (let i = 0; i < 2; i++)
     await ingest(postEventsEvent({ body: { events: accessLogEvents(batchSize, -i - 1) } }));
   meter.reset();
+  format1.reset();
   const times: number[] = [];
   let apiRequests = 0;
   let oneRequest: Record<string, RequestLine> = {};
@@ -201,6 +252,7 @@ async function writePathCost(
   const events = batchSize * rounds;
   const handlerMs = median(times) * rounds;
   const perEvent = usageOf(meter.requests, events, handlerMs, apiRequests, rounds);
+  const before = usageOf(format1.requests, events, handlerMs, apiRequests, rounds);
   return {
     cost: {
       batchSize,
@@ -214,6 +266,15 @@ async function writePathCost(
         sevenYears: storageOf(perEvent, MONTHS.sevenYears),
       },
       oneRequest,
+      beforePostings: {
+        writeUnits: rounded(before.writeUnits),
+        indexBytesStored: rounded(before.indexBytesStored),
+        dollarsPerMillion: dollarsOf(before),
+        storagePerMillion: {
+          oneYear: storageOf(before, MONTHS.oneYear),
+          sevenYears: storageOf(before, MONTHS.sevenYears),
+        },
+      },
     },
     archive,
     meter,
@@ -282,6 +343,12 @@ export async function benchCost(
         `(DynamoDB writes $${d.dynamodbWrites}, ${measured.cost.perEvent.writeUnits} WRU/event; S3 $${d.s3Requests}; ` +
         `Lambda $${rounded((d.lambdaDuration ?? 0) + (d.lambdaRequests ?? 0))}; API $${d.apiGateway}); ` +
         `kept 1 year $${measured.cost.storagePerMillion.oneYear.total}, 7 years $${measured.cost.storagePerMillion.sevenYears.total}`,
+    );
+    const before = measured.cost.beforePostings;
+    log(
+      `     before postings (index format 1, same requests): $${before.dollarsPerMillion.total} per million ` +
+        `(DynamoDB writes $${before.dollarsPerMillion.dynamodbWrites}, ${before.writeUnits} WRU/event); ` +
+        `kept 1 year $${before.storagePerMillion.oneYear.total}, 7 years $${before.storagePerMillion.sevenYears.total}`,
     );
     if (batchSize === 100) query = await queryCost(measured.archive, measured.meter);
   }

@@ -2,9 +2,10 @@
  * Counts every AWS request an SDK client sends, with what it is billed for: S3 requests by operation
  * and key prefix (the first path segment: `events/`, `chains/`, `checkpoints/`), the bytes each put
  * stores, DynamoDB write and read units from the items themselves (dynamo-units.ts), KMS requests by
- * operation. A middleware in the serialize step sees each command once, before it is signed and
- * retried, with DynamoDB items already marshalled; a request that fails (a conditional write refused)
- * is counted too, as DynamoDB bills it.
+ * operation. A middleware in the build step sees each command once, before it is signed and retried,
+ * with its input already marshalled (the document client marshals in the serialize step); the items
+ * a document client's read returns come back to it unmarshalled, and are marshalled again to be sized.
+ * A request that fails (a conditional write refused) is counted too, as DynamoDB bills it.
  */
 import type {
   AttributeValue,
@@ -21,6 +22,7 @@ import type {
 } from "@aws-sdk/client-dynamodb";
 import type { KMSClient } from "@aws-sdk/client-kms";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { marshall } from "@aws-sdk/util-dynamodb";
 import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY } from "../../lambda/core/index-table";
 import { indexesOf, itemBytes, readUnits, valueBytes, writeUnits } from "./dynamo-units";
 import { PRICES } from "./prices";
@@ -41,13 +43,27 @@ export interface MeteredRequest {
 }
 
 type Item = Record<string, AttributeValue>;
+
+const ATTRIBUTE_TAGS = new Set(["S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"]);
+
+/** An item as DynamoDB bills it: a document client's plain item marshalled, a marshalled one as it is. */
+function billedItem(item: Record<string, unknown>): Item {
+  const marshalled = Object.values(item).every(
+    (value) =>
+      typeof value === "object" &&
+      value !== null &&
+      Object.keys(value).length === 1 &&
+      ATTRIBUTE_TAGS.has(Object.keys(value)[0] as string),
+  );
+  return marshalled ? (item as Item) : marshall(item, { removeUndefinedValues: true });
+}
 const GSIS = Object.values(GLOBAL_INDEXES);
 
 type Next = (args: { input: unknown }) => Promise<{ output: unknown }>;
 interface MiddlewareStack {
   add(
     middleware: (next: Next, context: { commandName?: string }) => Next,
-    options: { step: "serialize"; priority: "high"; name: string },
+    options: { step: "build"; priority: "high"; name: string },
   ): void;
 }
 
@@ -68,10 +84,27 @@ function prefixOf(key: unknown): string | undefined {
   return slash < 0 ? key : key.slice(0, slash + 1);
 }
 
+export interface RequestMeterOptions {
+  /**
+   * Counts each DynamoDB item written as this item instead (undefined: as not written), so one run
+   * can also be counted as another index format would have written it. @default the item itself
+   */
+  readonly countItemAs?: (item: Item) => Item | undefined;
+}
+
+let meters = 0;
+
 export class RequestMeter {
   readonly requests: MeteredRequest[] = [];
   /** Size and GSI count of every item this meter saw written, by key: what an update or delete costs. */
   private readonly shadow = new Map<string, Shadow>();
+  private readonly countItemAs: (item: Item) => Item | undefined;
+  /** Each meter's middleware has a name of its own: two meters may count one client. */
+  private readonly name = `sealtrailRequestMeter${++meters}`;
+
+  constructor(options: RequestMeterOptions = {}) {
+    this.countItemAs = options.countItemAs ?? ((item) => item);
+  }
 
   reset(): void {
     this.requests.length = 0;
@@ -94,9 +127,9 @@ export class RequestMeter {
       };
     // One middleware for three clients' stacks, whose types differ only in their commands.
     (client.middlewareStack as unknown as MiddlewareStack).add(middleware, {
-      step: "serialize",
+      step: "build",
       priority: "high",
-      name: "sealtrailRequestMeter",
+      name: this.name,
     });
     return client;
   }
@@ -126,7 +159,9 @@ export class RequestMeter {
     return JSON.stringify([table, item[PARTITION_KEY], item[SORT_KEY]]);
   }
 
-  private written(table: unknown, item: Item): { units: number; stored: number } {
+  private written(table: unknown, written: Item): { units: number; stored: number } {
+    const item = this.countItemAs(written);
+    if (item === undefined) return { units: 0, stored: 0 };
     const bytes = itemBytes(item);
     const indexes = indexesOf(item, GSIS);
     this.shadow.set(this.keyOf(table, item), { bytes, indexes });
@@ -196,7 +231,7 @@ export class RequestMeter {
         const item = (output as GetItemCommandOutput | undefined)?.Item;
         return {
           writeUnits: 0,
-          readUnits: readUnits(item ? itemBytes(item) : 0, get.ConsistentRead === true),
+          readUnits: readUnits(item ? itemBytes(billedItem(item)) : 0, get.ConsistentRead === true),
         };
       }
       case "BatchGetItem": {
@@ -208,7 +243,7 @@ export class RequestMeter {
           const found = responses[table] ?? [];
           const consistent = asked.ConsistentRead === true;
           // Each item is rounded up on its own; a key that finds nothing still costs the minimum.
-          for (const item of found) units += readUnits(itemBytes(item), consistent);
+          for (const item of found) units += readUnits(itemBytes(billedItem(item)), consistent);
           units += Math.max(0, (asked.Keys?.length ?? 0) - found.length) * readUnits(0, consistent);
         }
         return { writeUnits: 0, readUnits: units };
@@ -217,7 +252,7 @@ export class RequestMeter {
       case "Scan": {
         const query = input as unknown as QueryCommandInput;
         const items = (output as QueryCommandOutput | undefined)?.Items ?? [];
-        const bytes = items.reduce((n, item) => n + itemBytes(item), 0);
+        const bytes = items.reduce((n, item) => n + itemBytes(billedItem(item)), 0);
         // A GSI is only ever read eventually consistent.
         const consistent = query.ConsistentRead === true && query.IndexName === undefined;
         return { writeUnits: 0, readUnits: readUnits(bytes, consistent) };

@@ -4,7 +4,11 @@
  * and what it counts is checked against what the bucket and the table then hold.
  */
 import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { marshall } from "@aws-sdk/util-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
+import { asFormat1Item } from "../../bench/cost";
+import { itemBytes } from "../../bench/cost/dynamo-units";
+import { PRICES } from "../../bench/cost/prices";
 import { RequestMeter, summarize } from "../../bench/cost/request-meter";
 import { dynamoClient, s3Client } from "../../lambda/aws/clients";
 import { createArchiveBucket, createIndexTable } from "../../lambda/aws/provision";
@@ -27,13 +31,16 @@ const TEN = Array.from({ length: 10 }, (_, i) => ({
 describe("the request meter on the write path", () => {
   let archive: TestArchive;
   let meter: RequestMeter;
+  /** The same requests, counted as index format 1 (before postings) would have written them. */
+  let format1: RequestMeter;
   let ingest: IngestHandler;
 
   beforeAll(async () => {
     meter = new RequestMeter();
+    format1 = new RequestMeter({ countItemAs: asFormat1Item });
     const target = emulatorTarget();
-    const s3 = meter.attach(s3Client(target), "s3");
-    const dynamo = meter.attach(dynamoClient(target), "dynamodb");
+    const s3 = format1.attach(meter.attach(s3Client(target), "s3"), "s3");
+    const dynamo = format1.attach(meter.attach(dynamoClient(target), "dynamodb"), "dynamodb");
     archive = {
       target,
       s3,
@@ -68,6 +75,7 @@ describe("the request meter on the write path", () => {
 
   it("counts one steady batch of ten as exactly the requests it makes, and what they store", async () => {
     meter.reset();
+    format1.reset();
     const result = await ingest(postEventsEvent({ body: { events: TEN } }));
     expect(result.statusCode, result.body).toBe(201);
     const receipt = JSON.parse(result.body as string) as { ids: string[]; batch: { key: string } };
@@ -103,13 +111,29 @@ describe("the request meter on the write path", () => {
     expect(counted).toEqual({
       "s3 PutObject events/": { requests: 1, writeUnits: 0, readUnits: 0, bytes: dataBytes },
       "s3 PutObject chains/": expect.objectContaining({ requests: 1, writeUnits: 0, readUnits: 0 }),
-      "dynamodb BatchWriteItem": expect.objectContaining({
+      "dynamodb BatchWriteItem": {
         requests: Math.ceil((10 + postings.length) / 25),
         writeUnits: pointerUnits + postings.length,
-      }),
+        readUnits: 0,
+        // Billed bytes: each item's names and values plus DynamoDB's overhead, in the table and each GSI.
+        bytes: [...pointerItems, ...postings].reduce(
+          (n, item) =>
+            n +
+            (itemBytes(marshall(item)) + PRICES.dynamodb.itemOverheadBytes) *
+              (1 + gsis.filter((gsi) => item[gsi.partitionKey] !== undefined).length),
+          0,
+        ),
+      },
       // The link's "indexed" marker, then the chain's head hint.
       "dynamodb PutItem": expect.objectContaining({ requests: 1, writeUnits: 1 }),
       "dynamodb UpdateItem": expect.objectContaining({ requests: 1, writeUnits: 1 }),
     });
+    // Format 1 wrote no postings and gave each pointer all six GSI keys (these events have an actor,
+    // session, resource and request id; every event has an action and a time shard): 7 units each.
+    const asBefore = summarize(format1.requests);
+    expect(asBefore["dynamodb BatchWriteItem"]?.writeUnits).toBe(70);
+    for (const line of ["s3 PutObject events/", "dynamodb PutItem", "dynamodb UpdateItem"]) {
+      expect(asBefore[line]).toEqual(counted[line]);
+    }
   });
 });
