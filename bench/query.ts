@@ -1,25 +1,30 @@
 /**
  * Query benchmark against the emulator: latency p50/p99 of the query handler per filter on an index
- * of `events` (default 100,000) events.
+ * of `events` (default 100,000) events, in index format 2 (pointers and postings, as written today)
+ * and format 1 (pointers with every legacy GSI key, as written before postings), measured side by
+ * side: two tables over one archive, each case's runs alternating between them, and each case's
+ * answers required to be the same events from both.
  *
  * Loading method: the archive is written directly, not through the ingest handler: sealed batches
- * of 1000 records (the same sealBatch the write path uses) put as data objects, and their pointer
- * items (the same eventPointerItem) written with the index store's batch writer. Links are not
- * written: no query reads them. Every measured request goes through the whole handler, including
- * the audit.read event it archives before answering.
+ * of 1000 records (the same sealBatch the write path uses) put as data objects; their pointer items
+ * and postings (the same eventPointerItem and postingItems) written with the index store's batch
+ * writer into the format-2 table, and the pointers with their legacy keys (test/support/format1-index.ts)
+ * into the format-1 table. Links are not written: no query reads them. Every measured request goes
+ * through the whole handler, including the audit.read event it archives before answering.
  */
 import { dynamoClient, s3Client } from "../lambda/aws/clients";
 import { documentClient, IndexStore } from "../lambda/aws/index-store";
 import { S3ObjectStore } from "../lambda/aws/object-store";
 import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
 import { sealBatch } from "../lambda/core/batch";
-import { eventPointerItem } from "../lambda/core/index-items";
+import { eventPointerItem, postingItems } from "../lambda/core/index-items";
 import { buildRecord } from "../lambda/core/record";
 import type { EventRecord, Principal } from "../lambda/core/schema";
 import { createUlidGenerator } from "../lambda/core/ulid";
 import { createQueryHandler, type QueryRouteKey } from "../lambda/handlers/query";
 import { DEFAULT_SCOPES, type SealtrailConfig } from "../lambda/runtime/config";
 import type { Emulator } from "../local/emulator";
+import { format1PointerItem } from "../test/support/format1-index";
 import { queryEvent } from "../test/support/query-event";
 
 export interface QueryBenchOptions {
@@ -31,15 +36,23 @@ export interface QueryBenchOptions {
   readonly runs?: number;
 }
 
+export interface Latency {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
 export interface QueryCaseResult {
   readonly name: string;
+  /** What format 1 reads for it (format 2 reads the postings of the most selective dimension). */
   readonly index: string;
   readonly query: Readonly<Record<string, string>>;
   readonly runs: number;
-  /** Events in each answer (the same every run). */
+  /** Events in each answer (the same every run, and from both formats). */
   readonly results: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
+  /** Index format 2: pointers and postings. */
+  readonly postings: Latency;
+  /** Index format 1: every search on a GSI of the pointers. */
+  readonly legacyGsis: Latency;
 }
 
 export interface QueryBenchResult {
@@ -113,10 +126,13 @@ export async function benchQuery(
     leaseSeconds: 300,
     aws: target,
   };
+  const format1Config: SealtrailConfig = { ...config, table: `sealtrail-bench-${suffix}-format1` };
   await createArchiveBucket(s3, config.bucket);
   await createIndexTable(dynamo, config.table);
+  await createIndexTable(dynamo, format1Config.table);
   const objects = new S3ObjectStore(s3, config.bucket);
   const index = new IndexStore(documentClient(dynamo), config.table);
+  const format1Index = new IndexStore(documentClient(dynamo), format1Config.table);
 
   // Load: batches of 1000, a few at a time.
   const loadStarted = performance.now();
@@ -137,19 +153,28 @@ export async function benchQuery(
     );
     const batch = sealBatch(records, receivedAt);
     await objects.putIfAbsent(batch.key, batch.bytes, "application/x-ndjson");
-    await index.putItems(
-      records.map((record, leafIndex) =>
-        eventPointerItem(record, {
-          chain: "0",
-          seq: b,
-          linkKey: `chains/0/${String(b).padStart(20, "0")}.json`,
-          linkHash: "0".repeat(64),
-          batchKey: batch.key,
-          leafIndex,
-          leafHash: batch.leafHashes[leafIndex] as string,
-        }),
-      ),
+    const pointers = records.map((record, leafIndex) =>
+      eventPointerItem(record, {
+        chain: "0",
+        seq: b,
+        linkKey: `chains/0/${String(b).padStart(20, "0")}.json`,
+        linkHash: "0".repeat(64),
+        batchKey: batch.key,
+        leafIndex,
+        leafHash: batch.leafHashes[leafIndex] as string,
+      }),
     );
+    const postings = postingItems({
+      chain: "0",
+      seq: b,
+      batchKey: batch.key,
+      records,
+      leafHashes: batch.leafHashes,
+    });
+    await Promise.all([
+      index.putItems([...pointers, ...postings]),
+      format1Index.putItems(pointers.map(format1PointerItem)),
+    ]);
     records.forEach((record, j) => {
       ids[b * BATCH + j] = record.id;
     });
@@ -168,19 +193,34 @@ export async function benchQuery(
   const loadSeconds = Number(((performance.now() - loadStarted) / 1000).toFixed(1));
   log(`query bench: ${total} events loaded in ${loadSeconds} s`);
 
-  const handler = createQueryHandler(config);
+  const handlers = { postings: createQueryHandler(config), legacyGsis: createQueryHandler(format1Config) };
   const middle = new Date(START + Math.floor(batches / 2) * BATCH_INTERVAL_MS);
   const window = {
     from: middle.toISOString(),
     to: new Date(middle.getTime() + 5 * BATCH_INTERVAL_MS).toISOString(),
   };
-  const call = async (routeKey: QueryRouteKey, query: Record<string, string>, id?: string) => {
-    const result = await handler(queryEvent(routeKey, { query, id }));
+  type Format = keyof typeof handlers;
+  const FORMATS = Object.keys(handlers) as Format[];
+  const call = async (
+    format: Format,
+    routeKey: QueryRouteKey,
+    query: Record<string, string>,
+    id?: string,
+  ) => {
+    const result = await handlers[format](queryEvent(routeKey, { query, id }));
     if (result.statusCode !== 200) throw new Error(`${routeKey} ${JSON.stringify(query)}: ${result.body}`);
     return JSON.parse(result.body as string) as { events?: unknown[]; next_cursor?: string };
   };
-  const secondPageCursor = (await call("GET /v1/events", { action: "bench.action3", limit: "100" }))
-    .next_cursor as string;
+  // A cursor is authenticated by the deployment that issued it: each format's handler issues its own.
+  const firstPage = { action: "bench.action3", limit: "100" };
+  const secondPageCursors = Object.fromEntries(
+    await Promise.all(
+      FORMATS.map(async (format) => [
+        format,
+        (await call(format, "GET /v1/events", firstPage)).next_cursor as string,
+      ]),
+    ),
+  ) as Record<Format, string>;
 
   const cases: Array<{
     name: string;
@@ -195,7 +235,7 @@ export async function benchQuery(
     {
       name: "action, second page (cursor)",
       index: "by-action",
-      query: { action: "bench.action3", cursor: secondPageCursor },
+      query: { action: "bench.action3", cursor: "<page 2>" },
     },
     { name: "resource", index: "by-resource", query: { resource_type: "document", resource_id: "doc-42" } },
     { name: "session_id", index: "by-session", query: { session_id: "session-42" } },
@@ -212,28 +252,43 @@ export async function benchQuery(
   ];
 
   const results: QueryCaseResult[] = [];
+  const idsOf = (answer: { events?: unknown[] }) =>
+    JSON.stringify((answer.events ?? [answer]).map((event) => (event as { id: string }).id));
+  const queryOf = (format: Format, query: Record<string, string>) =>
+    query.cursor === undefined ? query : { ...query, cursor: secondPageCursors[format] };
   for (const item of cases) {
     const route = item.route ?? "GET /v1/events";
-    const warm = await call(route, item.query, item.id);
-    const times: number[] = [];
+    const warm = await call("postings", route, queryOf("postings", item.query), item.id);
+    const warmFormat1 = await call("legacyGsis", route, queryOf("legacyGsis", item.query), item.id);
+    if (idsOf(warm) !== idsOf(warmFormat1))
+      throw new Error(`${item.name}: format 1 and 2 answer differently`);
+    const times: Record<Format, number[]> = { postings: [], legacyGsis: [] };
     for (let run = 0; run < runs; run++) {
-      const started = performance.now();
-      await call(route, item.query, item.id);
-      times.push(performance.now() - started);
+      // Alternating which format goes first, so neither always follows the other's writes.
+      for (const format of run % 2 === 0 ? FORMATS : [...FORMATS].reverse()) {
+        const started = performance.now();
+        await call(format, route, queryOf(format, item.query), item.id);
+        times[format].push(performance.now() - started);
+      }
     }
-    times.sort((a, b) => a - b);
+    const latency = (format: Format): Latency => {
+      const sorted = [...times[format]].sort((a, b) => a - b);
+      return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
+    };
     const result: QueryCaseResult = {
       name: item.name,
       index: item.index,
-      query: item.query.cursor ? { ...item.query, cursor: "<page 2>" } : item.query,
+      query: item.query,
       runs,
       results: warm.events?.length ?? 1,
-      p50Ms: percentile(times, 50),
-      p99Ms: percentile(times, 99),
+      postings: latency("postings"),
+      legacyGsis: latency("legacyGsis"),
     };
+    const shown = (l: Latency) =>
+      `p50 ${String(l.p50Ms).padStart(8)} ms  p99 ${String(l.p99Ms).padStart(8)} ms`;
     log(
       `query ${result.name.padEnd(38)} ${String(result.results).padStart(5)} events  ` +
-        `p50 ${String(result.p50Ms).padStart(8)} ms  p99 ${String(result.p99Ms).padStart(8)} ms  (${result.index})`,
+        `postings ${shown(result.postings)}  |  format 1 (${result.index}) ${shown(result.legacyGsis)}`,
     );
     results.push(result);
   }
