@@ -47,12 +47,14 @@ try {
   const merkle = await benchMerkle({ log });
   // Requests counted per event at batch 1, 10, 100, 1000, priced; a full verify from the fixture's counts.
   const cost = await benchCost(emulator, log, { verify });
-  // 100,000 events by default; SEALTRAIL_BENCH_QUERY_EVENTS for a quicker look. The index on DynamoDB
-  // Local (moto answers a GSI Query by reading the whole table), unless AWS_ENDPOINT_URL_DYNAMODB names one.
-  const query = await benchQueryOnARealIndex(
-    log,
-    Number(process.env.SEALTRAIL_BENCH_QUERY_EVENTS ?? 100_000),
-  );
+  // 100,000 events by default; SEALTRAIL_BENCH_QUERY_EVENTS a comma-separated list of sizes (for
+  // example 100000,1000000), each a fresh pair of indexes (format 2 and format 1). The index on
+  // DynamoDB Local (moto answers a GSI Query by reading the whole table), unless
+  // AWS_ENDPOINT_URL_DYNAMODB names one.
+  const query = [];
+  for (const events of (process.env.SEALTRAIL_BENCH_QUERY_EVENTS ?? "100000").split(",").map(Number)) {
+    query.push(await benchQueryOnARealIndex(log, events));
+  }
   // 100,000 events by default; SEALTRAIL_BENCH_REBUILD_EVENTS for a quicker look.
   const rebuildIndex = await benchRebuildIndex(emulator, log, {
     events: Number(process.env.SEALTRAIL_BENCH_REBUILD_EVENTS ?? 100_000),
