@@ -39,7 +39,7 @@ async function benchQueryOnARealIndex(log: (line: string) => void, events: numbe
 }
 const emulator = await startEmulator({ log: (line) => console.error(line) });
 try {
-  const bundles = await benchBundles(log);
+  const bundles = await benchBundles(emulator, log);
   const ingest = await benchIngest(emulator, log);
   // Ingest at batch 100 with privacy on against off, interleaved (issue 16).
   const privacy = await benchPrivacy(emulator, log);
