@@ -17,6 +17,7 @@ import type { Emulator } from "../local/emulator";
 import { postEventsEvent } from "../test/support/api-event";
 import { format1PointerItem, isPointer, isPosting } from "../test/support/format1-index";
 import { queryEvent } from "../test/support/query-event";
+import { attributeItemOf } from "./cost/dynamo-units";
 import { GB, MONTHS, PRICES } from "./cost/prices";
 import { type MeteredRequest, type RequestLine, RequestMeter, summarize } from "./cost/request-meter";
 import { benchConfig, median } from "./ingest";
@@ -183,26 +184,13 @@ function plainItem(item: Record<string, AttributeValue>): IndexItem {
   );
 }
 
-function attributeItem(item: IndexItem): Record<string, AttributeValue> {
-  return Object.fromEntries(
-    Object.entries(item).map(([name, value]) => [
-      name,
-      typeof value === "string"
-        ? { S: value }
-        : typeof value === "number"
-          ? { N: String(value) }
-          : { BOOL: value },
-    ]),
-  );
-}
-
 /** Counts an item as format 1 writes it: a pointer with its legacy GSI keys, and no posting. */
 export function asFormat1Item(
   item: Record<string, AttributeValue>,
 ): Record<string, AttributeValue> | undefined {
   const plain = plainItem(item);
   if (isPosting(plain)) return undefined;
-  return isPointer(plain) ? attributeItem(format1PointerItem(plain)) : item;
+  return isPointer(plain) ? attributeItemOf(format1PointerItem(plain)) : item;
 }
 
 async function archiveFor(emulator: Emulator, meters: readonly RequestMeter[], name: string) {

@@ -36,6 +36,27 @@ export function valueBytes(value: AttributeValue): number {
   return 0;
 }
 
+/**
+ * A document client's plain value as DynamoDB stores it (what @aws-sdk/util-dynamodb's marshall does
+ * for the values an index item holds), so that its size can be counted.
+ */
+export function attributeValueOf(value: unknown): AttributeValue {
+  if (typeof value === "string") return { S: value };
+  if (typeof value === "number") return { N: String(value) };
+  if (typeof value === "boolean") return { BOOL: value };
+  if (value === null || value === undefined) return { NULL: true };
+  if (Array.isArray(value)) return { L: value.map(attributeValueOf) };
+  return { M: attributeItemOf(value as Record<string, unknown>) };
+}
+
+export function attributeItemOf(item: Readonly<Record<string, unknown>>): Record<string, AttributeValue> {
+  return Object.fromEntries(
+    Object.entries(item)
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => [name, attributeValueOf(value)]),
+  );
+}
+
 /** The size of an item: its attribute names and values. */
 export function itemBytes(item: Record<string, AttributeValue>): number {
   return Object.entries(item).reduce((n, [name, value]) => n + utf8(name) + valueBytes(value), 0);

@@ -22,9 +22,8 @@ import type {
 } from "@aws-sdk/client-dynamodb";
 import type { KMSClient } from "@aws-sdk/client-kms";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { marshall } from "@aws-sdk/util-dynamodb";
 import { GLOBAL_INDEXES, PARTITION_KEY, SORT_KEY } from "../../lambda/core/index-table";
-import { indexesOf, itemBytes, readUnits, valueBytes, writeUnits } from "./dynamo-units";
+import { attributeItemOf, indexesOf, itemBytes, readUnits, valueBytes, writeUnits } from "./dynamo-units";
 import { PRICES } from "./prices";
 
 export type MeteredService = "s3" | "dynamodb" | "kms";
@@ -55,7 +54,7 @@ function billedItem(item: Record<string, unknown>): Item {
       Object.keys(value).length === 1 &&
       ATTRIBUTE_TAGS.has(Object.keys(value)[0] as string),
   );
-  return marshalled ? (item as Item) : marshall(item, { removeUndefinedValues: true });
+  return marshalled ? (item as Item) : attributeItemOf(item);
 }
 const GSIS = Object.values(GLOBAL_INDEXES);
 

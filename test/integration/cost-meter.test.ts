@@ -4,10 +4,9 @@
  * and what it counts is checked against what the bucket and the table then hold.
  */
 import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { marshall } from "@aws-sdk/util-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { asFormat1Item } from "../../bench/cost";
-import { itemBytes } from "../../bench/cost/dynamo-units";
+import { attributeItemOf, itemBytes } from "../../bench/cost/dynamo-units";
 import { PRICES } from "../../bench/cost/prices";
 import { RequestMeter, summarize } from "../../bench/cost/request-meter";
 import { dynamoClient, s3Client } from "../../lambda/aws/clients";
@@ -119,7 +118,7 @@ describe("the request meter on the write path", () => {
         bytes: [...pointerItems, ...postings].reduce(
           (n, item) =>
             n +
-            (itemBytes(marshall(item)) + PRICES.dynamodb.itemOverheadBytes) *
+            (itemBytes(attributeItemOf(item)) + PRICES.dynamodb.itemOverheadBytes) *
               (1 + gsis.filter((gsi) => item[gsi.partitionKey] !== undefined).length),
           0,
         ),
