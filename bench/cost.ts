@@ -10,14 +10,13 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { dynamoClient, s3Client } from "../lambda/aws/clients";
 import { createArchiveBucket, createIndexTable } from "../lambda/aws/provision";
-import type { IndexItem } from "../lambda/core/index-items";
 import { createIngestHandler } from "../lambda/handlers/ingest";
 import { createQueryHandler } from "../lambda/handlers/query";
 import type { Emulator } from "../local/emulator";
 import { postEventsEvent } from "../test/support/api-event";
 import { format1PointerItem, isPointer, isPosting } from "../test/support/format1-index";
 import { queryEvent } from "../test/support/query-event";
-import { attributeItemOf } from "./cost/dynamo-units";
+import { attributeItemOf, plainItemOf } from "./cost/dynamo-units";
 import { GB, MONTHS, PRICES } from "./cost/prices";
 import { type MeteredRequest, type RequestLine, RequestMeter, summarize } from "./cost/request-meter";
 import { benchConfig, median } from "./ingest";
@@ -174,21 +173,11 @@ function storageOf(usage: UsagePerEvent, months: number): Record<string, number>
   };
 }
 
-/** An index item's attributes as plain values: its items hold only strings, numbers and booleans. */
-function plainItem(item: Record<string, AttributeValue>): IndexItem {
-  return Object.fromEntries(
-    Object.entries(item).map(([name, value]) => [
-      name,
-      value.S ?? (value.N === undefined ? value.BOOL === true : Number(value.N)),
-    ]),
-  );
-}
-
 /** Counts an item as format 1 writes it: a pointer with its legacy GSI keys, and no posting. */
 export function asFormat1Item(
   item: Record<string, AttributeValue>,
 ): Record<string, AttributeValue> | undefined {
-  const plain = plainItem(item);
+  const plain = plainItemOf(item);
   if (isPosting(plain)) return undefined;
   return isPointer(plain) ? attributeItemOf(format1PointerItem(plain)) : item;
 }

@@ -57,6 +57,16 @@ export function attributeItemOf(item: Readonly<Record<string, unknown>>): Record
   );
 }
 
+/** The inverse of attributeItemOf for an index item, whose values are strings, numbers and booleans. */
+export function plainItemOf(item: Record<string, AttributeValue>): Record<string, string | number | boolean> {
+  return Object.fromEntries(
+    Object.entries(item).map(([name, value]) => [
+      name,
+      value.S ?? (value.N === undefined ? value.BOOL === true : Number(value.N)),
+    ]),
+  );
+}
+
 /** The size of an item: its attribute names and values. */
 export function itemBytes(item: Record<string, AttributeValue>): number {
   return Object.entries(item).reduce((n, [name, value]) => n + utf8(name) + valueBytes(value), 0);

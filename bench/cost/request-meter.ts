@@ -43,6 +43,8 @@ export interface MeteredRequest {
 
 type Item = Record<string, AttributeValue>;
 
+const GSIS = Object.values(GLOBAL_INDEXES);
+
 const ATTRIBUTE_TAGS = new Set(["S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"]);
 
 /** An item as DynamoDB bills it: a document client's plain item marshalled, a marshalled one as it is. */
@@ -56,7 +58,6 @@ function billedItem(item: Record<string, unknown>): Item {
   );
   return marshalled ? (item as Item) : attributeItemOf(item);
 }
-const GSIS = Object.values(GLOBAL_INDEXES);
 
 type Next = (args: { input: unknown }) => Promise<{ output: unknown }>;
 interface MiddlewareStack {
